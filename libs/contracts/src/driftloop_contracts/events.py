@@ -1,0 +1,240 @@
+"""Every event of the loop. Past tense, frozen, one type per versioned stream (see streams.py)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .envelope import Event
+from .refs import BlobRef, FeatureRow, Metrics, Record
+from .schema import DatasetSchema
+
+# ----------------------------------------------------------------------------- data
+
+
+class RecordsSubmitted(Event):
+    """Labelled rows sent to ingest by a producer (SDK, CLI or any Redis client)."""
+
+    event_type: Literal["records.submitted"] = "records.submitted"
+    dataset: str = Field(description="Dataset the rows belong to.", examples=["demo"])
+    records: tuple[Record, ...] = Field(min_length=1, max_length=50_000)
+
+
+class RejectedRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    index: int = Field(description="Position of the row in the submission.")
+    row: dict[str, Any] = Field(description="The row as received.")
+    reason: str = Field(description="What is wrong with it, in words a producer can act on.")
+
+
+class DataRejected(Event):
+    """Rows that failed validation, each with its reason."""
+
+    event_type: Literal["data.rejected"] = "data.rejected"
+    dataset: str
+    source: str = Field(description="Where the rows came from: stream, http, csv or feedback.")
+    rejected: tuple[RejectedRow, ...] = Field(min_length=1)
+
+
+class DataIngested(Event):
+    """A new immutable dataset version is in the store."""
+
+    event_type: Literal["data.ingested"] = "data.ingested"
+    dataset: str
+    version: str = Field(description="Content id of the version (first 16 hex of its sha256).")
+    blob: BlobRef = Field(description="The rows as JSON lines.")
+    rows: int = Field(ge=1)
+    source: Literal["records", "feedback"] = Field(
+        description="records: rows from producers; feedback: predictions joined with labels."
+    )
+    observed_from: datetime = Field(description="Earliest observed_at among the rows.")
+    observed_to: datetime = Field(description="Latest observed_at among the rows.")
+    dataset_schema: DatasetSchema = Field(description="Schema the rows were validated against.")
+
+
+class Label(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    prediction_id: uuid.UUID = Field(description="Id returned with the prediction.")
+    label: str = Field(description="The true outcome.")
+
+
+class FeedbackReceived(Event):
+    """True labels for earlier predictions, joined later by prediction id."""
+
+    event_type: Literal["feedback.received"] = "feedback.received"
+    labels: tuple[Label, ...] = Field(min_length=1, max_length=50_000)
+
+
+# ------------------------------------------------------------------------- training
+
+
+class TrainingRequested(Event):
+    """Ask the trainer for a run (by hand or from a scheduler)."""
+
+    event_type: Literal["training.requested"] = "training.requested"
+    dataset: str
+    since: datetime | None = Field(
+        default=None, description="Train only on rows observed at or after this time."
+    )
+    reason: str = Field(default="requested", description="Free text kept in the lineage.")
+
+
+TrainingTrigger = Literal["initial", "drift", "requested"]
+
+
+class TrainingCompleted(Event):
+    """A candidate model is in the store with everything needed to judge and serve it."""
+
+    event_type: Literal["training.completed"] = "training.completed"
+    run_id: uuid.UUID
+    dataset: str
+    trigger: TrainingTrigger
+    artifact: BlobRef = Field(description="Pickled scikit-learn Pipeline.")
+    profile: BlobRef = Field(description="Reference profile of the training features (JSON).")
+    holdout: BlobRef = Field(description="Holdout rows (JSON lines) the metrics come from.")
+    metrics: Metrics
+    params: dict[str, Any] = Field(description="Chosen hyperparameters.")
+    seed: int
+    library_versions: dict[str, str]
+    dataset_versions: tuple[str, ...] = Field(description="Dataset versions trained on.")
+    training_rows: int
+    dataset_schema: DatasetSchema
+
+
+class TrainingFailed(Event):
+    """A run could not produce a model; reason says why."""
+
+    event_type: Literal["training.failed"] = "training.failed"
+    run_id: uuid.UUID
+    dataset: str
+    trigger: TrainingTrigger
+    reason: str
+
+
+# ------------------------------------------------------------------------- registry
+
+
+class ModelRegistered(Event):
+    """The registry recorded a candidate version."""
+
+    event_type: Literal["model.registered"] = "model.registered"
+    dataset: str
+    model_version: int = Field(ge=1)
+    run_id: uuid.UUID
+
+
+class ModelPromoted(Event):
+    """This version now serves. Predictor and monitor follow the latest of these."""
+
+    event_type: Literal["model.promoted"] = "model.promoted"
+    dataset: str
+    model_version: int = Field(ge=1)
+    previous_version: int | None
+    reason: Literal["gate", "manual", "rollback"]
+    artifact: BlobRef
+    profile: BlobRef
+    metrics: Metrics = Field(description="Holdout metrics the version was promoted with.")
+    dataset_schema: DatasetSchema
+    actor: str = Field(default="registry", description="Who promoted: the gate or an admin.")
+
+
+class ModelRejected(Event):
+    """The gate kept a candidate out."""
+
+    event_type: Literal["model.rejected"] = "model.rejected"
+    dataset: str
+    model_version: int = Field(ge=1)
+    reason: str
+    candidate_metrics: Metrics
+    champion_metrics: Metrics | None
+
+
+# ------------------------------------------------------------------------ serving
+
+
+class PredictionRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    prediction_id: uuid.UUID
+    features: FeatureRow
+    prediction: str
+    probability: float = Field(ge=0, le=1, description="Probability of the predicted class.")
+    predicted_at: datetime
+
+
+class PredictionsLogged(Event):
+    """A batch of predictions one predictor made with one model version."""
+
+    event_type: Literal["prediction.logged"] = "prediction.logged"
+    dataset: str
+    model_version: int = Field(ge=1)
+    predictions: tuple[PredictionRecord, ...] = Field(min_length=1)
+
+
+# -------------------------------------------------------------------------- drift
+
+
+class WindowRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    start: datetime
+    end: datetime
+    rows: int
+
+
+class FeatureDrift(BaseModel):
+    """One test on one feature (or on the predictions or the error rate)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    feature: str
+    test: str = Field(examples=["ks", "chi2", "accuracy_drop"])
+    statistic: float
+    p_value: float | None
+    threshold: float = Field(description="Decision threshold the statistic or p-value met.")
+    drifted: bool
+    reference: dict[str, Any] = Field(description="Summary of the reference distribution.")
+    current: dict[str, Any] = Field(description="Summary of the current window.")
+
+
+DriftKind = Literal["data", "prediction", "performance"]
+
+
+class DriftDetected(Event):
+    """The served model no longer fits the live data. Starts a retraining chain."""
+
+    event_type: Literal["drift.detected"] = "drift.detected"
+    dataset: str
+    model_version: int = Field(ge=1)
+    kind: DriftKind
+    window: WindowRef = Field(description="The first window that showed the drift.")
+    evidence: tuple[FeatureDrift, ...] = Field(min_length=1)
+    report_url: str | None = Field(default=None, description="Where a report can be read.")
+
+
+__all__ = [
+    "DataIngested",
+    "DataRejected",
+    "DriftDetected",
+    "DriftKind",
+    "FeatureDrift",
+    "FeedbackReceived",
+    "Label",
+    "ModelPromoted",
+    "ModelRegistered",
+    "ModelRejected",
+    "PredictionRecord",
+    "PredictionsLogged",
+    "RecordsSubmitted",
+    "RejectedRow",
+    "TrainingCompleted",
+    "TrainingFailed",
+    "TrainingRequested",
+    "TrainingTrigger",
+    "WindowRef",
+]

