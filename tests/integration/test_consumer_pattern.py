@@ -45,7 +45,9 @@ def request(reason: str = "t") -> TrainingRequested:
     return TrainingRequested(dataset="demo", reason=reason, producer="test")
 
 
-async def add(redis: Redis, namespace: str, event: object, raw: dict[bytes, bytes] | None = None) -> None:
+async def add(
+    redis: Redis, namespace: str, event: object, raw: dict[bytes, bytes] | None = None
+) -> None:
     fields = raw if raw is not None else encode_plain(event)  # type: ignore[arg-type]
     await redis.xadd(streams.TRAINING_REQUESTED.key(namespace), fields)
 
@@ -228,9 +230,7 @@ async def test_a_slow_handler_keeps_its_lease_and_runs_once_across_two_replicas(
         await eventually(lambda: _true(calls == ["slow"]), what="the handler to start")
         # Ten reclaim periods pass while the handler holds the lease.
         deadline = asyncio.get_running_loop().time() + 2.0
-        await eventually(
-            lambda: _true(asyncio.get_running_loop().time() > deadline), timeout=5
-        )
+        await eventually(lambda: _true(asyncio.get_running_loop().time() > deadline), timeout=5)
         assert calls == ["slow"]
         release.set()
         await eventually(lambda: _zero(pending(redis, namespace)), what="ack")

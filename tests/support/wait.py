@@ -12,7 +12,10 @@ T = TypeVar("T")
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.02,
+    probe: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.02,
     what: str = "condition",
 ) -> T:
     """Poll `probe` until it returns something truthy; fail with `what` after `timeout`."""
@@ -27,7 +30,10 @@ async def eventually(
 
 
 def eventually_sync(
-    probe: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05,
+    probe: Callable[[], T],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.05,
     what: str = "condition",
 ) -> T:
     deadline = time.monotonic() + timeout

@@ -26,12 +26,14 @@ from .events import (
     TrainingTrigger,
     WindowRef,
 )
+from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from .refs import BlobRef, FeatureRow, FeatureValue, Metrics, Record
 from .schema import DatasetSchema, FeatureSpec, TargetSpec
 from .streams import Stream
 
 __all__ = [
     "BlobRef",
+    "CategoricalProfile",
     "DataIngested",
     "DataRejected",
     "DatasetSchema",
@@ -48,10 +50,12 @@ __all__ = [
     "ModelPromoted",
     "ModelRegistered",
     "ModelRejected",
+    "NumericProfile",
     "PredictionRecord",
     "PredictionsLogged",
     "Record",
     "RecordsSubmitted",
+    "ReferenceProfile",
     "RejectedRow",
     "Stream",
     "TargetSpec",

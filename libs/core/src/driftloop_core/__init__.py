@@ -1,7 +1,7 @@
 """Plumbing every driftloop service shares: bus, consumer pattern, settings, store, telemetry."""
 
 from .bus import Bus, Follower
-from .consumer import Consumer, Publish, each
+from .consumer import Consumer, Output, Publish, RedisWrite, each
 from .errors import (
     Conflict,
     DriftloopError,
@@ -26,8 +26,10 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "NotReady",
+    "Output",
     "PermanentError",
     "Publish",
+    "RedisWrite",
     "ServiceSettings",
     "Unauthorized",
     "each",

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from driftloop_contracts import Event, Stream, utcnow
+from redis.asyncio.client import Pipeline
 
 from .errors import PermanentError
 from .metrics import BATCH_SIZE, EVENTS_CONSUMED, HANDLER_SECONDS
@@ -46,7 +47,15 @@ class Publish:
     event: Event
 
 
-Handler = Callable[[Sequence[E]], Awaitable[Sequence[Publish]]]
+@dataclass(frozen=True)
+class RedisWrite:
+    """A write to the service's own Redis keys, committed atomically with the delivery's ack."""
+
+    apply: Callable[[Pipeline], object]
+
+
+Output = Publish | RedisWrite
+Handler = Callable[[Sequence[E]], Awaitable[Sequence[Output]]]
 
 
 @dataclass(frozen=True)
@@ -59,11 +68,11 @@ class Consumer(Generic[E]):
     batch_size: int = 1
 
 
-def each(fn: Callable[[E], Awaitable[Sequence[Publish]]]) -> Handler[E]:
+def each(fn: Callable[[E], Awaitable[Sequence[Output]]]) -> Handler[E]:
     """Adapt a one-event handler to the batch interface."""
 
-    async def handle(events: Sequence[E]) -> Sequence[Publish]:
-        out: list[Publish] = []
+    async def handle(events: Sequence[E]) -> Sequence[Output]:
+        out: list[Output] = []
         for event in events:
             out.extend(await fn(event))
         return out
@@ -83,7 +92,7 @@ class _Outcome:
     handled: list[_Entry] = field(default_factory=list)
     duplicates: list[_Entry] = field(default_factory=list)
     dead: list[tuple[_Entry, str, int]] = field(default_factory=list)
-    publish: Sequence[Publish] = ()
+    outputs: Sequence[Output] = ()
 
 
 def raw_entries(raw_message: Mapping[str, Any]) -> list[_Entry]:
@@ -121,7 +130,9 @@ class GroupRunner(Generic[E]):
                 reason = last.decode() if last else "no error recorded (consumer died mid-handler)"
                 await self._commit(_Outcome(dead=[(entry, reason, attempts - 1)]))
                 continue
-            log.info("reclaimed", entry_id=entry.entry_id.decode(), attempt=attempts, **self._labels)
+            log.info(
+                "reclaimed", entry_id=entry.entry_id.decode(), attempt=attempts, **self._labels
+            )
             await self._process([entry], attempt=attempts)
 
     async def _delivery_count(self, entry_id: bytes) -> int:
@@ -145,7 +156,7 @@ class GroupRunner(Generic[E]):
         if fresh:
             BATCH_SIZE.labels(**self._labels).observe(len(fresh))
             try:
-                outcome.publish = await self._run_handler(fresh)
+                outcome.outputs = await self._run_handler(fresh)
             except Exception as exc:
                 if isinstance(exc, PermanentError) and len(fresh) == 1:
                     outcome.dead.append((fresh[0], f"permanent error: {exc}", attempt))
@@ -170,7 +181,7 @@ class GroupRunner(Generic[E]):
                 fresh.append(entry)
         return fresh
 
-    async def _run_handler(self, fresh: list[_Entry]) -> Sequence[Publish]:
+    async def _run_handler(self, fresh: list[_Entry]) -> Sequence[Output]:
         events = [e.event for e in fresh if e.event is not None]
         first = events[0]
         started = time.perf_counter()
@@ -229,8 +240,11 @@ class GroupRunner(Generic[E]):
         if not ids:
             return
         async with self.bus.redis.pipeline(transaction=True) as pipe:
-            for item in outcome.publish:
-                await self.bus.enqueue(pipe, item)
+            for item in outcome.outputs:
+                if isinstance(item, Publish):
+                    await self.bus.enqueue(pipe, item)
+                else:
+                    item.apply(pipe)
             for entry, reason, attempts in outcome.dead:
                 pipe.xadd(self.dlq_key, self._dead_letter(entry, reason, attempts))
             ttl = self.bus.settings.dedupe_ttl_s
@@ -240,7 +254,7 @@ class GroupRunner(Generic[E]):
             pipe.xack(self.stream_key, self.consumer.group, *ids)
             pipe.hdel(self.error_key, *ids)
             await pipe.execute()
-        self.bus.count_published(outcome.publish)
+        self.bus.count_published(o for o in outcome.outputs if isinstance(o, Publish))
         for name, items in (("handled", outcome.handled), ("duplicate", outcome.duplicates)):
             if items:
                 EVENTS_CONSUMED.labels(outcome=name, **self._labels).inc(len(items))

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, ORJSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .bus import Bus
@@ -42,7 +42,7 @@ def create_app(
                 await hook()
             await bus.stop()
 
-    app = FastAPI(title=title, lifespan=lifespan, default_response_class=ORJSONResponse)
+    app = FastAPI(title=title, lifespan=lifespan)
     for router in routers:
         app.include_router(router)
 
@@ -71,9 +71,7 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def on_bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        ]
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         return JSONResponse(
             {"error": "invalid_input", "message": "; ".join(problems), "details": problems},
             status_code=422,

@@ -50,7 +50,10 @@ class LabelJoin:
         self._script = redis.register_script(_JOIN)
 
     async def add_predictions(
-        self, dataset: str, model_version: int, predictions: Sequence[PredictionRecord],
+        self,
+        dataset: str,
+        model_version: int,
+        predictions: Sequence[PredictionRecord],
         claimant: uuid.UUID,
     ) -> list[JoinedLabel]:
         sides = [
@@ -63,7 +66,9 @@ class LabelJoin:
         return await self._add("p", sides, claimant)
 
     async def add_labels(self, labels: Sequence[Label], claimant: uuid.UUID) -> list[JoinedLabel]:
-        return await self._add("l", [(lb.prediction_id, lb.label.encode()) for lb in labels], claimant)
+        return await self._add(
+            "l", [(lb.prediction_id, lb.label.encode()) for lb in labels], claimant
+        )
 
     async def _add(
         self, side: str, items: Sequence[tuple[uuid.UUID, bytes]], claimant: uuid.UUID

@@ -19,9 +19,7 @@ def _numeric(spec: FeatureSpec, value: Any) -> float:
             try:
                 value = float(value)
             except ValueError:
-                raise RowError(
-                    f"feature {spec.name!r} must be a number, got {value!r}"
-                ) from None
+                raise RowError(f"feature {spec.name!r} must be a number, got {value!r}") from None
         else:
             raise RowError(
                 f"feature {spec.name!r} must be a number, got {type(value).__name__} {value!r}"

@@ -37,6 +37,11 @@ class ServiceSettings(BaseSettings):
         validation_alias=_env("DRIFTLOOP_NAMESPACE"),
         description="Prefix of every stream and key; lets several stacks share one Redis.",
     )
+    dataset: str = Field(
+        default="demo",
+        validation_alias=_env("DRIFTLOOP_DATASET"),
+        description="Dataset the predictor serves and the drift monitor watches.",
+    )
     store_url: str = Field(
         default=".driftloop/store",
         validation_alias=_env("DRIFTLOOP_STORE"),

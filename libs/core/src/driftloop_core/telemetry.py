@@ -19,7 +19,10 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "console") -
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
-    def add_service(_: object, __: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
+
+    def add_service(
+        _: object, __: str, event: structlog.typing.EventDict
+    ) -> structlog.typing.EventDict:
         event.setdefault("service", service)
         return event
 

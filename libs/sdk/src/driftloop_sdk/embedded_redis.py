@@ -68,10 +68,14 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return [
             *cmd,
-            "--dir", str(self.data_dir.resolve()),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
+            "--dir",
+            str(self.data_dir.resolve()),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
         ]
 
     def start(self, timeout: float = 10.0) -> str:

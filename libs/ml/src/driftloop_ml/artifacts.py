@@ -1,0 +1,51 @@
+"""Model artifacts: a fitted scikit-learn Pipeline with what is needed to serve it.
+
+The bytes are pickled, so they must only ever be loaded after the store verified their sha256
+against the one the registry recorded: ``load_artifact(store.get(ref))``.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from dataclasses import dataclass
+from typing import Any
+
+from driftloop_contracts import DatasetSchema
+from driftloop_core.errors import IntegrityError
+
+FORMAT = "driftloop.sklearn-pipeline/1"
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    pipeline: Any
+    schema: DatasetSchema
+    classes: tuple[str, ...]
+    library_versions: dict[str, str]
+
+
+def dump_artifact(artifact: ModelArtifact) -> bytes:
+    payload = {
+        "format": FORMAT,
+        "pipeline": artifact.pipeline,
+        "schema": artifact.schema.model_dump(mode="json"),
+        "classes": list(artifact.classes),
+        "library_versions": artifact.library_versions,
+    }
+    buffer = io.BytesIO()
+    pickle.dump(payload, buffer, protocol=5)
+    return buffer.getvalue()
+
+
+def load_artifact(data: bytes) -> ModelArtifact:
+    """Unpickle verified bytes (see module docstring)."""
+    payload = pickle.loads(data)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise IntegrityError(f"not a {FORMAT} artifact")
+    return ModelArtifact(
+        pipeline=payload["pipeline"],
+        schema=DatasetSchema.model_validate(payload["schema"]),
+        classes=tuple(payload["classes"]),
+        library_versions=dict(payload["library_versions"]),
+    )

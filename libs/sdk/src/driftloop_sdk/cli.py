@@ -1,0 +1,217 @@
+"""The `driftloop` command: run the stack, play the demo, publish, predict, manage models."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .client import DriftloopClient, DriftloopHTTPError, Endpoints
+from .publisher import EventPublisher
+from .runner import Stack
+from .scenario import CreditScenario
+
+app = typer.Typer(
+    help="driftloop: event-driven MLOps that closes the loop on drift.", no_args_is_help=True
+)
+publish_app = typer.Typer(help="Publish events to the streams (any Redis client can do the same).")
+models_app = typer.Typer(
+    help="List, inspect, promote and roll back model versions.", invoke_without_command=True
+)
+app.add_typer(publish_app, name="publish")
+app.add_typer(models_app, name="models")
+console = Console()
+
+RedisUrl = Annotated[str, typer.Option(envvar="REDIS_URL", help="Redis holding the streams.")]
+Namespace = Annotated[str, typer.Option(envvar="DRIFTLOOP_NAMESPACE", help="Stream prefix.")]
+BasePort = Annotated[int, typer.Option(help="Services listen on base+1 .. base+5.")]
+
+
+def _client(base_port: int, token: str | None = None) -> DriftloopClient:
+    return DriftloopClient(Endpoints.from_base_port(base_port), admin_token=token)
+
+
+def _fail(exc: DriftloopHTTPError) -> None:
+    console.print(f"[red]error[/] {exc.message}")
+    if exc.details:
+        console.print_json(data=exc.details)
+    raise typer.Exit(1)
+
+
+@app.command()
+def up(
+    state_dir: Annotated[Path, typer.Option(help="Redis data, store, registry DB.")] = Path(
+        ".driftloop/state"
+    ),
+    base_port: BasePort = 8000,
+    redis_port: Annotated[int, typer.Option(help="Port of the embedded Redis.")] = 6390,
+    with_demo_schema: Annotated[bool, typer.Option(help="Register the demo dataset.")] = True,
+) -> None:
+    """Start an embedded Redis (append-only) and the five services; Ctrl-C stops them all."""
+    schemas = (CreditScenario.schema,) if with_demo_schema else ()
+    stack = Stack(state_dir, schemas=schemas, base_port=base_port, redis_port=redis_port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with stack:
+        table = Table(title="driftloop is up")
+        table.add_column("service")
+        table.add_column("url")
+        table.add_row("redis", stack.redis_url)
+        for name, port in stack.ports.items():
+            table.add_row(name, f"http://127.0.0.1:{port}")
+        console.print(table)
+        console.print(f"admin token for promote/rollback: {stack.admin_token}")
+        try:
+            while not stop.wait(0.5):
+                stack.check_alive()
+        except KeyboardInterrupt:
+            console.print("stopping...")
+
+
+@app.command()
+def demo(
+    state_dir: Annotated[Path, typer.Option(help="Wiped and used for this run.")] = Path(
+        ".driftloop/demo"
+    ),
+    seed: int = 7,
+) -> None:
+    """Play the whole loop on a generated dataset: v1, drift, retrain, v2."""
+    from .demo import run_demo
+
+    shutil.rmtree(state_dir, ignore_errors=True)
+    ok = run_demo(state_dir, seed, console)
+    raise typer.Exit(0 if ok else 1)
+
+
+@publish_app.command("records")
+def publish_records(
+    file: Annotated[Path, typer.Argument(help="CSV with a header, or JSON lines of records.")],
+    dataset: Annotated[str, typer.Option(help="Dataset the rows belong to.")] = "demo",
+    label_column: Annotated[str, typer.Option(help="CSV column holding the label.")] = "label",
+    redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
+    namespace: Namespace = "",
+) -> None:
+    """Send labelled rows to ingest.records.v1."""
+    if file.suffix == ".csv":
+        with file.open(newline="") as fh:
+            records: list[dict[str, Any]] = [
+                {
+                    "label": row.pop(label_column, None),
+                    "observed_at": row.pop("observed_at", None) or None,
+                    "features": row,
+                }
+                for row in csv.DictReader(fh)
+            ]
+    else:
+        records = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+    publisher = EventPublisher(redis_url, namespace=namespace)
+    sent = publisher.submit_records(dataset, records)
+    console.print(f"published {len(records)} rows in {len(sent)} events")
+
+
+@publish_app.command("labels")
+def publish_labels(
+    file: Annotated[Path, typer.Argument(help='JSON lines: {"prediction_id": ..., "label": ...}')],
+    redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
+    namespace: Namespace = "",
+) -> None:
+    """Send true labels for earlier predictions to feedback.received.v1."""
+    labels = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+    event = EventPublisher(redis_url, namespace=namespace).send_labels(labels)
+    console.print(f"published {len(labels)} labels as event {event.event_id}")
+
+
+@app.command()
+def predict(
+    features: Annotated[str | None, typer.Option(help="One row as JSON.")] = None,
+    file: Annotated[Path | None, typer.Option(help="JSON lines of feature rows.")] = None,
+    base_port: BasePort = 8000,
+) -> None:
+    """Ask the predictor for predictions."""
+    if (features is None) == (file is None):
+        console.print("[red]error[/] give either --features or --file")
+        raise typer.Exit(2)
+    with _client(base_port) as client:
+        try:
+            if features is not None:
+                console.print_json(data=client.predict(json.loads(features)))
+            else:
+                assert file is not None
+                rows = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+                console.print_json(data=client.predict_batch(rows))
+        except DriftloopHTTPError as exc:
+            _fail(exc)
+
+
+@models_app.callback()
+def models(
+    ctx: typer.Context,
+    dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
+    base_port: BasePort = 8000,
+) -> None:
+    """List model versions (default), or promote / roll back / show lineage."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _client(base_port) as client:
+        rows = client.models(dataset)
+    table = Table(title="model versions")
+    for column in ("dataset", "version", "status", "trigger", "accuracy", "created", "decision"):
+        table.add_column(column)
+    for r in rows:
+        decision = (r.get("decision") or {}).get("reason", "")
+        table.add_row(
+            r["dataset"],
+            str(r["version"]),
+            r["status"],
+            r["trigger"],
+            f"{r['metrics']['accuracy']:.3f}",
+            r["created_at"][:19],
+            decision,
+        )
+    console.print(table)
+
+
+@models_app.command("lineage")
+def lineage(dataset: str, version: int, base_port: BasePort = 8000) -> None:
+    """Where a version came from: data versions, params, trigger, promotions."""
+    with _client(base_port) as client:
+        try:
+            console.print_json(data=client.lineage(dataset, version))
+        except DriftloopHTTPError as exc:
+            _fail(exc)
+
+
+Token = Annotated[str, typer.Option(envvar="REGISTRY_ADMIN_TOKEN", help="Registry admin token.")]
+
+
+@models_app.command("promote")
+def promote(dataset: str, version: int, token: Token, base_port: BasePort = 8000) -> None:
+    """Serve this version now (an admin action, recorded as model.promoted)."""
+    with _client(base_port, token) as client:
+        try:
+            console.print_json(data=client.promote(dataset, version))
+        except DriftloopHTTPError as exc:
+            _fail(exc)
+
+
+@models_app.command("rollback")
+def rollback(dataset: str, token: Token, base_port: BasePort = 8000) -> None:
+    """Serve the previous champion again."""
+    with _client(base_port, token) as client:
+        try:
+            console.print_json(data=client.rollback(dataset))
+        except DriftloopHTTPError as exc:
+            _fail(exc)
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,112 @@
+"""A small HTTP client for driftloop's services (httpx, sync)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+class DriftloopHTTPError(RuntimeError):
+    """A service answered with an error; `message` is what it said to fix."""
+
+    def __init__(self, status: int, message: str, details: Any = None) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    ingest: str = "http://127.0.0.1:8001"
+    trainer: str = "http://127.0.0.1:8002"
+    registry: str = "http://127.0.0.1:8003"
+    predictor: str = "http://127.0.0.1:8004"
+    monitor: str = "http://127.0.0.1:8005"
+
+    @classmethod
+    def from_base_port(cls, base: int, host: str = "127.0.0.1") -> Endpoints:
+        urls = [f"http://{host}:{base + i}" for i in range(1, 6)]
+        return cls(*urls)
+
+
+class DriftloopClient:
+    def __init__(
+        self,
+        endpoints: Endpoints | None = None,
+        *,
+        timeout: float = 30.0,
+        admin_token: str | None = None,
+    ) -> None:
+        self.endpoints = endpoints or Endpoints()
+        self._http = httpx.Client(timeout=timeout)
+        self._token = admin_token
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> DriftloopClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> Any:
+        response = self._http.request(method, url, **kwargs)
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                raise DriftloopHTTPError(
+                    response.status_code, body.get("message", response.text), body.get("details")
+                )
+            except ValueError:
+                raise DriftloopHTTPError(response.status_code, response.text) from None
+        return response.json()
+
+    # predictor
+    def predict(self, features: Mapping[str, Any]) -> dict[str, Any]:
+        return self._call(
+            "POST", f"{self.endpoints.predictor}/v1/predict", json={"features": features}
+        )
+
+    def predict_batch(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        return self._call(
+            "POST", f"{self.endpoints.predictor}/v1/predict/batch", json={"rows": rows}
+        )
+
+    def serving_model(self) -> dict[str, Any]:
+        return self._call("GET", f"{self.endpoints.predictor}/v1/model")
+
+    # ingest
+    def submit_records(self, dataset: str, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        url = f"{self.endpoints.ingest}/v1/datasets/{dataset}/records"
+        return self._call("POST", url, json={"records": records})
+
+    def send_labels(self, labels: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        return self._call("POST", f"{self.endpoints.ingest}/v1/labels", json={"labels": labels})
+
+    # registry
+    def models(self, dataset: str | None = None) -> list[dict[str, Any]]:
+        params = {"dataset": dataset} if dataset else None
+        return self._call("GET", f"{self.endpoints.registry}/v1/models", params=params)
+
+    def lineage(self, dataset: str, version: int) -> dict[str, Any]:
+        return self._call("GET", f"{self.endpoints.registry}/v1/models/{dataset}/{version}/lineage")
+
+    def promote(self, dataset: str, version: int) -> dict[str, Any]:
+        url = f"{self.endpoints.registry}/v1/models/{dataset}/{version}/promote"
+        return self._call("POST", url, headers=self._auth())
+
+    def rollback(self, dataset: str) -> dict[str, Any]:
+        url = f"{self.endpoints.registry}/v1/models/{dataset}/rollback"
+        return self._call("POST", url, headers=self._auth())
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    # monitor
+    def drift_status(self) -> dict[str, Any]:
+        return self._call("GET", f"{self.endpoints.monitor}/v1/drift")

@@ -1,0 +1,209 @@
+"""Run the whole stack locally: an embedded Redis and the five services as child processes.
+
+``driftloop up`` and ``make demo`` use this; so does the e2e test, with a random namespace.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+from driftloop_contracts import DatasetSchema
+
+from .client import Endpoints
+from .embedded_redis import EmbeddedRedis, free_port
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    env_prefix: str
+
+
+SERVICES = (
+    ServiceSpec("ingest", "driftloop_ingest", "INGEST_"),
+    ServiceSpec("trainer", "driftloop_trainer", "TRAINER_"),
+    ServiceSpec("registry", "driftloop_registry", "REGISTRY_"),
+    ServiceSpec("predictor", "driftloop_predictor", "PREDICTOR_"),
+    ServiceSpec("drift-monitor", "driftloop_drift_monitor", "MONITOR_"),
+)
+
+LogSink = Callable[[str, str], None]
+
+
+def print_sink(service: str, line: str) -> None:
+    print(f"{service:>13} | {line}", flush=True)
+
+
+@dataclass
+class _Child:
+    spec: ServiceSpec
+    port: int
+    process: subprocess.Popen[bytes]
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=40))
+
+
+class Stack:
+    """Start with `start()` (or `with Stack(...)`), stop with `stop()`; Ctrl-C safe."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        schemas: tuple[DatasetSchema, ...] = (),
+        redis_url: str | None = None,
+        base_port: int | None = None,
+        namespace: str = "",
+        env: Mapping[str, str] | None = None,
+        sink: LogSink | None = print_sink,
+        admin_token: str | None = None,
+        redis_port: int | None = None,
+    ) -> None:
+        self.state_dir = state_dir
+        self.schemas = schemas
+        self.namespace = namespace
+        self.extra_env = dict(env or {})
+        self.sink = sink
+        self.admin_token = admin_token or secrets.token_urlsafe(24)
+        self._redis_url = redis_url
+        self._redis_port = redis_port
+        self.redis: EmbeddedRedis | None = None
+        self.ports = {
+            s.name: (base_port + i + 1 if base_port else free_port())
+            for i, s in enumerate(SERVICES)
+        }
+        self.children: dict[str, _Child] = {}
+
+    @property
+    def redis_url(self) -> str:
+        if self._redis_url:
+            return self._redis_url
+        assert self.redis is not None, "stack not started"
+        return self.redis.url
+
+    @property
+    def endpoints(self) -> Endpoints:
+        p = self.ports
+        return Endpoints(*(f"http://127.0.0.1:{p[s.name]}" for s in SERVICES))
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, timeout: float = 90.0) -> Stack:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        schema_dir = self.state_dir / "schemas"
+        schema_dir.mkdir(exist_ok=True)
+        for schema in self.schemas:
+            (schema_dir / f"{schema.name}.json").write_text(schema.model_dump_json(indent=2))
+        if self._redis_url is None:
+            self.redis = EmbeddedRedis(port=self._redis_port, data_dir=self.state_dir / "redis")
+            self.redis.start()
+        try:
+            for spec in SERVICES:
+                self._spawn(spec)
+            self.wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _env(self, spec: ServiceSpec) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "REDIS_URL": self.redis_url,
+                "DRIFTLOOP_NAMESPACE": self.namespace,
+                "DRIFTLOOP_STORE": str((self.state_dir / "store").resolve()),
+                "INGEST_SCHEMA_DIR": str((self.state_dir / "schemas").resolve()),
+                "REGISTRY_DB_PATH": str((self.state_dir / "registry.sqlite3").resolve()),
+                "REGISTRY_ADMIN_TOKEN": self.admin_token,
+                "PYTHONUNBUFFERED": "1",
+                f"{spec.env_prefix}PORT": str(self.ports[spec.name]),
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def _spawn(self, spec: ServiceSpec) -> None:
+        process = subprocess.Popen(
+            [sys.executable, "-m", spec.module],
+            env=self._env(spec),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
+        )
+        child = _Child(spec, self.ports[spec.name], process)
+        self.children[spec.name] = child
+        threading.Thread(target=self._pump, args=(child,), daemon=True).start()
+
+    def _pump(self, child: _Child) -> None:
+        assert child.process.stdout is not None
+        for raw in child.process.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            child.tail.append(line)
+            if self.sink:
+                self.sink(child.spec.name, line)
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(self.children)
+        with httpx.Client(timeout=2) as http:
+            while pending:
+                for name in sorted(pending):
+                    child = self.children[name]
+                    if child.process.poll() is not None:
+                        tail = "\n".join(child.tail)
+                        raise RuntimeError(
+                            f"{name} exited with {child.process.returncode}:\n{tail}"
+                        )
+                    try:
+                        if http.get(f"http://127.0.0.1:{child.port}/healthz").status_code == 200:
+                            pending.discard(name)
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    raise TimeoutError(f"not healthy after {timeout}s: {sorted(pending)}")
+                if pending:
+                    time.sleep(0.1)
+
+    def check_alive(self) -> None:
+        for name, child in self.children.items():
+            if child.process.poll() is not None:
+                raise RuntimeError(
+                    f"{name} died ({child.process.returncode}):\n" + "\n".join(child.tail)
+                )
+
+    def stop(self, timeout: float = 20.0) -> None:
+        for child in self.children.values():
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for child in self.children.values():
+            try:
+                child.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+        self.children.clear()
+        if self.redis:
+            self.redis.stop()
+            self.redis = None
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

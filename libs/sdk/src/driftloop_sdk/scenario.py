@@ -1,0 +1,83 @@
+"""A generated credit-risk dataset with a drift switch, so the demo needs no download.
+
+Before the drift, default risk rises with utilization and debt and falls with income. After it,
+incomes fall (covariate shift) and the relation between utilization and default reverses with a
+new regional effect (concept drift): a model trained before is wrong after, and a model trained
+on post-drift rows is right again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from driftloop_contracts import DatasetSchema, FeatureSpec, TargetSpec
+
+Phase = Literal["before", "after"]
+REGIONS = ("north", "south", "east", "west")
+CHANNELS = ("web", "branch", "partner")
+
+SCHEMA = DatasetSchema(
+    name="demo",
+    features=(
+        FeatureSpec(name="income", kind="numeric", minimum=0),
+        FeatureSpec(name="debt_ratio", kind="numeric", minimum=0, maximum=5),
+        FeatureSpec(name="age", kind="numeric", minimum=18, maximum=100),
+        FeatureSpec(name="utilization", kind="numeric", minimum=0, maximum=1),
+        FeatureSpec(name="credit_lines", kind="numeric", minimum=0),
+        FeatureSpec(name="region", kind="categorical", categories=REGIONS),
+        FeatureSpec(name="channel", kind="categorical", categories=CHANNELS),
+    ),
+    target=TargetSpec(name="default", classes=("no", "yes")),
+)
+
+
+@dataclass(frozen=True)
+class LabelledRows:
+    features: list[dict[str, Any]]
+    labels: list[str]
+
+
+class CreditScenario:
+    """Draw rows of either phase; the same seed gives the same rows."""
+
+    schema = SCHEMA
+
+    def __init__(self, seed: int = 7) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def draw(self, n: int, phase: Phase) -> LabelledRows:
+        rng = self.rng
+        after = phase == "after"
+        income = rng.normal(38 if after else 55, 14, n).clip(5, None)
+        debt = rng.gamma(2.0, 0.25, n).clip(0, 5)
+        age = rng.uniform(18, 80, n)
+        util = rng.beta(2, 3 if after else 5, n)
+        lines = rng.poisson(4, n).astype(float)
+        region_p = [0.15, 0.15, 0.2, 0.5] if after else [0.3, 0.3, 0.2, 0.2]
+        region = rng.choice(REGIONS, n, p=region_p)
+        channel = rng.choice(CHANNELS, n, p=[0.5, 0.3, 0.2])
+        z_income = (income - 50) / 15
+        z_util = (util - 0.3) / 0.2
+        z_debt = (debt - 0.5) / 0.35
+        if after:
+            logit = -1.2 * z_income - 1.8 * z_util + 1.2 * z_debt + 1.6 * (region == "west") - 0.2
+        else:
+            logit = (
+                -2.0 * z_income + 2.2 * z_util + 1.2 * z_debt + 0.6 * (channel == "partner") - 0.3
+            )
+        default = rng.random(n) < 1 / (1 + np.exp(-logit))
+        features = [
+            {
+                "income": round(float(income[i]), 2),
+                "debt_ratio": round(float(debt[i]), 3),
+                "age": round(float(age[i]), 1),
+                "utilization": round(float(util[i]), 3),
+                "credit_lines": float(lines[i]),
+                "region": str(region[i]),
+                "channel": str(channel[i]),
+            }
+            for i in range(n)
+        ]
+        return LabelledRows(features, ["yes" if d else "no" for d in default])

@@ -1,0 +1,69 @@
+"""The story of a run, read back from the streams themselves (entry ids carry the time)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from driftloop_contracts import streams
+from driftloop_core.wire import entry_body
+from redis import Redis
+
+#: High-volume streams are counted, not listed.
+COUNTED = {
+    streams.PREDICTION_LOGGED.name,
+    streams.FEEDBACK_RECEIVED.name,
+    streams.INGEST_RECORDS.name,
+}
+
+
+@dataclass(frozen=True)
+class Moment:
+    at_ms: int
+    stream: str
+    event: dict[str, Any]
+
+    def detail(self) -> str:
+        e = self.event
+        kind = e.get("event_type", "")
+        if kind == "data.ingested":
+            return f"{e['rows']} rows from {e['source']}, version {e['version']}"
+        if kind == "training.completed":
+            return f"{e['trigger']} run, holdout accuracy {e['metrics']['accuracy']:.3f}, {e['training_rows']} rows"
+        if kind == "training.failed":
+            return e["reason"]
+        if kind in ("model.registered", "model.promoted", "model.rejected"):
+            extra = f" ({e['reason']})" if "reason" in e else ""
+            return f"v{e['model_version']}{extra}"
+        if kind == "drift.detected":
+            drifted = [f["feature"] for f in e["evidence"] if f["drifted"]]
+            return f"{e['kind']} drift on v{e['model_version']}: {', '.join(drifted)}"
+        if kind == "data.rejected":
+            return f"{len(e['rejected'])} rows rejected"
+        return ""
+
+
+def read_timeline(redis_url: str, namespace: str = "") -> tuple[list[Moment], dict[str, int]]:
+    client = Redis.from_url(redis_url)
+    moments: list[Moment] = []
+    counts: dict[str, int] = {}
+    try:
+        for stream in streams.ALL_STREAMS:
+            key = stream.key(namespace)
+            if stream.name in COUNTED:
+                counts[stream.name] = int(client.xlen(key))
+                continue
+            for entry_id, fields in client.xrange(key):
+                event = orjson.loads(entry_body(fields))
+                if event.get("source") == "feedback":  # one small version per label batch
+                    counts["data.ingested (feedback)"] = (
+                        counts.get("data.ingested (feedback)", 0) + 1
+                    )
+                    continue
+                at_ms = int(entry_id.split(b"-")[0])
+                moments.append(Moment(at_ms, stream.name, event))
+    finally:
+        client.close()
+    moments.sort(key=lambda m: m.at_ms)
+    return moments, counts

@@ -1,0 +1,189 @@
+"""The monitor's state for the model serving now, and turning findings into drift events.
+
+Windows live in memory per replica (a restart starts them afresh); what must not repeat, the
+once-per-promotion-and-kind cooldown, lives in Redis and is committed with the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from driftloop_contracts import (
+    DriftDetected,
+    FeedbackReceived,
+    ModelPromoted,
+    PredictionsLogged,
+    ReferenceProfile,
+    WindowRef,
+    derived_id,
+    streams,
+)
+from driftloop_core import Output, Publish, RedisWrite
+from driftloop_core.join import JoinedLabel, LabelJoin
+from driftloop_core.telemetry import get_logger
+from prometheus_client import Counter, Gauge
+from redis.asyncio import Redis
+
+from .detectors import Finding, PerformanceDetector, WindowDetector
+from .settings import MonitorSettings
+
+PRODUCER = "drift-monitor"
+DRIFT_SCORE = Gauge(
+    "driftloop_drift_score", "Test statistic of the last window, per feature.", ["feature", "test"]
+)
+DRIFT_P_VALUE = Gauge(
+    "driftloop_drift_p_value", "p-value of the last window, per feature.", ["feature"]
+)
+LIVE_ACCURACY = Gauge("driftloop_live_accuracy", "Accuracy over the most recent joined labels.")
+DRIFT_EVENTS = Counter("driftloop_drift_events_total", "drift.detected events published.", ["kind"])
+log = get_logger(__name__)
+
+
+@dataclass
+class Watch:
+    """Everything the monitor knows about the model serving now."""
+
+    promoted: ModelPromoted
+    windows: WindowDetector
+    performance: PerformanceDetector
+    fired: set[str]
+
+
+class MonitorService:
+    def __init__(self, settings: MonitorSettings, redis: Redis, join: LabelJoin) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.join = join
+        self.watch: Watch | None = None
+
+    def _fired_key(self, promoted: ModelPromoted, kind: str) -> str:
+        return f"{self.settings.namespace}{PRODUCER}:fired:{promoted.event_id}:{kind}"
+
+    def watch_model(self, promoted: ModelPromoted, profile: ReferenceProfile) -> None:
+        s = self.settings
+        self.watch = Watch(
+            promoted=promoted,
+            windows=WindowDetector(
+                profile, window_size=s.window_size, alpha=s.alpha, consecutive=s.consecutive_windows
+            ),
+            performance=PerformanceDetector(
+                promoted.metrics.accuracy,
+                window=s.label_window,
+                min_labels=s.min_labels,
+                max_drop=s.max_accuracy_drop,
+            ),
+            fired=set(),
+        )
+        log.info("watching", version=promoted.model_version, baseline=promoted.metrics.accuracy)
+
+    async def on_predictions(self, events: Sequence[PredictionsLogged]) -> list[Output]:
+        findings: list[Finding] = []
+        joined: list[JoinedLabel] = []
+        for event in events:
+            joined += await self.join.add_predictions(
+                event.dataset, event.model_version, event.predictions, event.event_id
+            )
+            watch = self.watch
+            if (
+                watch
+                and event.model_version == watch.promoted.model_version
+                and event.dataset == watch.promoted.dataset
+            ):
+                for p in event.predictions:
+                    findings += watch.windows.add(p.features, p.prediction, p.predicted_at)
+        findings += self._outcomes(joined)
+        self._export()
+        return await self._announce(findings)
+
+    async def on_feedback(self, events: Sequence[FeedbackReceived]) -> list[Output]:
+        joined: list[JoinedLabel] = []
+        for event in events:
+            joined += await self.join.add_labels(event.labels, event.event_id)
+        findings = self._outcomes(joined)
+        self._export()
+        return await self._announce(findings)
+
+    def _outcomes(self, joined: list[JoinedLabel]) -> list[Finding]:
+        watch = self.watch
+        findings: list[Finding] = []
+        if watch is None:
+            return findings
+        for pair in joined:
+            if (
+                pair.model_version == watch.promoted.model_version
+                and pair.dataset == watch.promoted.dataset
+            ):
+                correct = pair.prediction.prediction == pair.label
+                findings += watch.performance.add(correct, pair.prediction.predicted_at)
+        return findings
+
+    async def _announce(self, findings: list[Finding]) -> list[Output]:
+        watch = self.watch
+        out: list[Output] = []
+        if watch is None:
+            return out
+        for finding in findings:
+            if finding.kind in watch.fired:
+                continue
+            watch.fired.add(finding.kind)  # before any await: concurrent handlers see it
+            key = self._fired_key(watch.promoted, finding.kind)
+            if await self.redis.exists(key):
+                continue
+            event = self._event(watch.promoted, finding)
+            DRIFT_EVENTS.labels(kind=finding.kind).inc()
+            log.warning(
+                "drift detected",
+                kind=finding.kind,
+                version=event.model_version,
+                drifted=[e.feature for e in finding.evidence if e.drifted],
+            )
+            out.append(Publish(streams.DRIFT_DETECTED, event))
+            out.append(RedisWrite(lambda pipe, k=key, v=str(event.event_id): pipe.set(k, v)))
+        return out
+
+    def _event(self, promoted: ModelPromoted, finding: Finding) -> DriftDetected:
+        return DriftDetected(
+            event_id=derived_id("drift", promoted.event_id, finding.kind),
+            producer=PRODUCER,
+            dataset=promoted.dataset,
+            model_version=promoted.model_version,
+            kind=finding.kind,  # type: ignore[arg-type]
+            window=WindowRef(start=finding.start, end=finding.end, rows=finding.rows),
+            evidence=finding.evidence,
+        )
+
+    def _export(self) -> None:
+        watch = self.watch
+        if watch is None:
+            return
+        for evidence in watch.windows.last.get("data", ()):
+            DRIFT_SCORE.labels(feature=evidence.feature, test=evidence.test).set(evidence.statistic)
+            if evidence.p_value is not None:
+                DRIFT_P_VALUE.labels(feature=evidence.feature).set(evidence.p_value)
+        if (accuracy := watch.performance.accuracy) is not None:
+            LIVE_ACCURACY.set(accuracy)
+
+    def status(self) -> dict[str, Any]:
+        watch = self.watch
+        if watch is None:
+            return {"model_version": None, "watching": False}
+        return {
+            "watching": True,
+            "dataset": watch.promoted.dataset,
+            "model_version": watch.promoted.model_version,
+            "window_size": watch.windows.window_size,
+            "window_filling": watch.windows.filling,
+            "threshold_per_feature": watch.windows.threshold,
+            "last_window": {
+                kind: [e.model_dump() for e in evidence]
+                for kind, evidence in watch.windows.last.items()
+            },
+            "performance": {
+                "baseline_accuracy": watch.performance.baseline,
+                "live_accuracy": watch.performance.accuracy,
+                "labels": watch.performance.labels,
+            },
+            "fired": sorted(watch.fired),
+        }

@@ -1,0 +1,43 @@
+"""CSV uploads: a header row with the feature names, the target and optionally observed_at."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+from driftloop_contracts import DatasetSchema
+from driftloop_core import InvalidInput
+
+from .service import Candidate
+
+OBSERVED_AT = "observed_at"
+
+
+def candidates_from_csv(schema: DatasetSchema, text: str) -> list[Candidate]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    required = [*schema.feature_names, schema.target.name]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InvalidInput(
+            f"CSV header lacks column(s) {missing}; expected {required} (+ optional observed_at)",
+            details={"header": header, "expected": required},
+        )
+    extra = [c for c in header if c not in required and c != OBSERVED_AT]
+    if extra:
+        raise InvalidInput(f"CSV has unknown column(s) {extra}; expected {required}")
+    out = []
+    for row in reader:
+        features = {name: row[name] for name in schema.feature_names}
+        observed: datetime | None = None
+        error = None
+        if raw := row.get(OBSERVED_AT):
+            try:
+                observed = datetime.fromisoformat(raw)
+                if observed.tzinfo is None:
+                    error = f"observed_at {raw!r} has no timezone; use ISO 8601 with Z or +00:00"
+            except ValueError:
+                error = f"observed_at {raw!r} is not an ISO 8601 timestamp"
+        out.append(Candidate(features, row[schema.target.name], observed, error))
+    return out

@@ -1,0 +1,76 @@
+"""HTTP: predict one row or a batch; see which model serves."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from driftloop_core import InvalidInput
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from .service import Predictor
+
+
+class PredictIn(BaseModel):
+    features: dict[str, Any] = Field(description="Feature values keyed by feature name.")
+
+
+class PredictOut(BaseModel):
+    prediction_id: uuid.UUID = Field(description="Send it back with the true label later.")
+    prediction: str
+    probability: float = Field(description="Probability of the predicted class.")
+    probabilities: dict[str, float]
+    model_version: int
+
+
+class BatchIn(BaseModel):
+    rows: list[dict[str, Any]] = Field(min_length=1, description="Feature rows.")
+
+
+class BatchItem(BaseModel):
+    prediction_id: uuid.UUID
+    prediction: str
+    probability: float
+    probabilities: dict[str, float]
+
+
+class BatchOut(BaseModel):
+    model_version: int
+    predictions: list[BatchItem]
+
+
+def build_router(predictor: Predictor, max_batch_rows: int) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["predict"])
+
+    @router.post("/predict", response_model=PredictOut, summary="Predict one row")
+    async def predict(body: PredictIn) -> dict[str, Any]:
+        result = predictor.predict([body.features])
+        p = result.predictions[0]
+        return {**p.__dict__, "model_version": result.model_version}
+
+    @router.post("/predict/batch", response_model=BatchOut, summary="Predict many rows")
+    async def predict_batch(body: BatchIn) -> dict[str, Any]:
+        if len(body.rows) > max_batch_rows:
+            raise InvalidInput(f"{len(body.rows)} rows; send at most {max_batch_rows} per request")
+        result = predictor.predict(body.rows)
+        return {
+            "model_version": result.model_version,
+            "predictions": [p.__dict__ for p in result.predictions],
+        }
+
+    @router.get("/model", summary="The model serving now")
+    async def model() -> dict[str, Any]:
+        m = predictor.model()
+        e = m.promoted
+        return {
+            "dataset": e.dataset,
+            "model_version": e.model_version,
+            "promoted_at": e.occurred_at.isoformat(),
+            "reason": e.reason,
+            "metrics": e.metrics.model_dump(),
+            "schema": m.schema.model_dump(),
+            "correlation_id": str(e.correlation_id),
+        }
+
+    return router

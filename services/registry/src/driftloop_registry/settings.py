@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from driftloop_core import ServiceSettings
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin"}
+
+
+class RegistrySettings(ServiceSettings):
+    """Registry: versions, lineage, the promotion gate. Env prefix REGISTRY_."""
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", populate_by_name=True, extra="ignore")
+
+    port: int = 8003
+    db_path: Path = Field(default=Path(".driftloop/registry.sqlite3"), description="SQLite file.")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for promote and rollback. Unset: those actions are disabled.",
+    )
+    min_accuracy: float = Field(
+        default=0.6, ge=0, le=1, description="Floor: no model below this holdout accuracy serves."
+    )
+    min_f1: float = Field(default=0.0, ge=0, le=1, description="Floor on holdout macro F1.")
+    min_improvement: float = Field(
+        default=0.0,
+        ge=-1,
+        le=1,
+        description="Candidate accuracy must reach champion accuracy + this, both measured on "
+        "the candidate's (most recent) holdout. 0 means beat or match.",
+    )
+
+    @model_validator(mode="after")
+    def _no_placeholder_token(self) -> RegistrySettings:
+        token = self.admin_token.get_secret_value() if self.admin_token else None
+        if token is not None and (token.lower() in PLACEHOLDER_TOKENS or len(token) < 16):
+            raise ValueError(
+                "REGISTRY_ADMIN_TOKEN must be a real secret of 16+ characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+            )
+        return self

@@ -1,0 +1,244 @@
+"""When to train and on which rows; running a training and describing its outcome as events.
+
+The decisions (initial model, retrain after drift, training on request) are here; the fitting
+itself is in training.py; the stream handlers in handlers.py only route events to this class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+from driftloop_contracts import (
+    DatasetSchema,
+    DriftDetected,
+    Event,
+    TrainingCompleted,
+    TrainingFailed,
+    TrainingTrigger,
+    derived_id,
+    streams,
+)
+from driftloop_core import ContentStore, Output, Publish, RedisWrite
+from driftloop_core.datasets import LabelledRow, dumps, loads
+from driftloop_core.telemetry import get_logger
+from driftloop_ml import ModelArtifact, dump_artifact
+
+from .catalogue import Catalogue, PendingRetrain
+from .settings import TrainerSettings
+from .training import TrainedModel, TrainingConfig, TrainingError, library_versions, train
+
+PRODUCER = "trainer"
+MAX_RETRAIN_FAILURES = 3
+log = get_logger(__name__)
+
+
+class RowLoader:
+    """Reads dataset versions from the store (sha256 verified), caching the parsed rows."""
+
+    def __init__(self, store: ContentStore, catalogue: Catalogue, cache_size: int = 256) -> None:
+        self.store = store
+        self.catalogue = catalogue
+        self._cache: OrderedDict[str, list[LabelledRow]] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def load(
+        self, dataset: str, schema: DatasetSchema, since: datetime | None, max_rows: int
+    ) -> tuple[list[LabelledRow], list[str]]:
+        """The newest `max_rows` rows observed at or after `since`, and their versions."""
+        fingerprint = schema.fingerprint()
+        entries = [
+            e
+            for e in await self.catalogue.versions(dataset, since)
+            if e.schema_fingerprint == fingerprint
+        ]
+        rows: list[LabelledRow] = []
+        used: list[str] = []
+        for entry in entries:
+            part = self._cache.get(entry.blob.sha256)
+            if part is None:
+                part = await asyncio.to_thread(lambda b=entry.blob: loads(self.store.get(b)))
+                self._cache[entry.blob.sha256] = part
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+            kept = [r for r in part if since is None or r.observed_at >= since]
+            if kept:
+                rows += kept
+                used.append(entry.version)
+        rows.sort(key=lambda r: r.observed_at)
+        return rows[-max_rows:], used
+
+
+class TrainerService:
+    def __init__(
+        self, settings: TrainerSettings, store: ContentStore, catalogue: Catalogue
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.catalogue = catalogue
+        self.rows = RowLoader(store, catalogue)
+        self.config = TrainingConfig(
+            family=settings.model_family,
+            holdout_fraction=settings.holdout_fraction,
+            cv_folds=settings.cv_folds,
+            seed=settings.seed,
+        )
+
+    # ------------------------------------------------------------------ triggers
+
+    async def on_data(self, event: Any) -> list[Output]:
+        await self.catalogue.add(event)
+        dataset = event.dataset
+        schema = event.dataset_schema
+        claimant = str(event.event_id)
+        if await self._initial_due(dataset, schema, claimant):
+            outputs = await self.run(dataset, schema, None, "initial", event, "initial")
+            if any(isinstance(o, Publish) and isinstance(o.event, TrainingFailed) for o in outputs):
+                outputs.append(RedisWrite(self.catalogue.release(dataset, "initial")))
+            return outputs
+        pending = await self.catalogue.pending(dataset)
+        return await self._retrain_if_ready(pending, claimant) if pending else []
+
+    async def on_drift(self, event: DriftDetected) -> list[Output]:
+        pending = await self.catalogue.pending(event.dataset)
+        if pending is None:
+            pending = PendingRetrain(drift=event, min_rows=self.settings.min_post_drift_rows)
+            await self.catalogue.set_pending(pending)
+            log.info("retrain pending", onset=str(pending.onset), needs=pending.min_rows)
+        elif pending.drift.event_id != event.event_id:
+            log.info(
+                "drift noted, a retrain is already pending", pending=str(pending.drift.event_id)
+            )
+            return []
+        return await self._retrain_if_ready(pending, str(event.event_id))
+
+    async def on_request(self, event: Any) -> list[Output]:
+        schema = await self.catalogue.schema(event.dataset)
+        if schema is None:
+            return [
+                self._failed(
+                    event,
+                    event.dataset,
+                    "requested",
+                    "requested",
+                    f"no data ingested for dataset {event.dataset!r} yet",
+                )
+            ]
+        return await self.run(event.dataset, schema, event.since, "requested", event, "requested")
+
+    async def _initial_due(self, dataset: str, schema: DatasetSchema, claimant: str) -> bool:
+        entries = await self.catalogue.versions(dataset)
+        fingerprint = schema.fingerprint()
+        rows = sum(e.rows for e in entries if e.schema_fingerprint == fingerprint)
+        if rows < self.settings.min_initial_rows:
+            return False
+        return await self.catalogue.claim(dataset, "initial", claimant)
+
+    async def _retrain_if_ready(self, pending: PendingRetrain, claimant: str) -> list[Output]:
+        drift = pending.drift
+        schema = await self.catalogue.schema(drift.dataset)
+        if schema is None:
+            return []
+        rows, _ = await self.rows.load(drift.dataset, schema, pending.onset, self.settings.max_rows)
+        if len(rows) < pending.min_rows:
+            log.info("waiting for post-drift rows", have=len(rows), need=pending.min_rows)
+            return []
+        trigger_key = f"drift-{drift.event_id}"
+        if not await self.catalogue.claim(drift.dataset, trigger_key, claimant):
+            return []
+        key = f"retrain/{pending.failures}"
+        outputs = await self.run(drift.dataset, schema, pending.onset, "drift", drift, key)
+        failed = any(
+            isinstance(o, Publish) and isinstance(o.event, TrainingFailed) for o in outputs
+        )
+        follow: PendingRetrain | None = None
+        if failed and pending.failures + 1 < MAX_RETRAIN_FAILURES:
+            more = self.settings.min_post_drift_rows // 2
+            follow = pending.model_copy(
+                update={"failures": pending.failures + 1, "min_rows": len(rows) + more}
+            )
+            outputs.append(RedisWrite(self.catalogue.release(drift.dataset, trigger_key)))
+        outputs.append(RedisWrite(self.catalogue.write_pending(follow, drift.dataset)))
+        return outputs
+
+    # ------------------------------------------------------------------- training
+
+    async def run(
+        self,
+        dataset: str,
+        schema: DatasetSchema,
+        since: datetime | None,
+        trigger: TrainingTrigger,
+        cause: Event,
+        key: str,
+    ) -> list[Output]:
+        rows, versions = await self.rows.load(dataset, schema, since, self.settings.max_rows)
+        log.info("training", dataset=dataset, trigger=trigger, rows=len(rows), since=str(since))
+        try:
+            trained = await asyncio.to_thread(train, schema, rows, self.config)
+        except TrainingError as exc:
+            log.warning("training failed", reason=str(exc))
+            return [self._failed(cause, dataset, trigger, key, str(exc))]
+        completed = await asyncio.to_thread(
+            self._completed, cause, dataset, schema, trigger, key, trained, versions
+        )
+        log.info("trained", accuracy=completed.metrics.accuracy, params=completed.params)
+        return [Publish(streams.TRAINING_COMPLETED, completed)]
+
+    def _completed(
+        self,
+        cause: Event,
+        dataset: str,
+        schema: DatasetSchema,
+        trigger: TrainingTrigger,
+        key: str,
+        trained: TrainedModel,
+        versions: list[str],
+    ) -> TrainingCompleted:
+        versions_info = library_versions()
+        artifact = self.store.put(
+            dump_artifact(ModelArtifact(trained.pipeline, schema, trained.classes, versions_info)),
+            kind=f"models/{dataset}",
+            suffix=".pkl",
+        )
+        return TrainingCompleted.caused_by(
+            cause,
+            key,
+            PRODUCER,
+            run_id=derived_id(cause.event_id, "run", key),
+            dataset=dataset,
+            trigger=trigger,
+            artifact=artifact,
+            profile=self.store.put(
+                trained.profile.model_dump_json().encode(),
+                kind=f"profiles/{dataset}",
+                suffix=".json",
+            ),
+            holdout=self.store.put(
+                dumps(trained.holdout), kind=f"holdouts/{dataset}", suffix=".jsonl"
+            ),
+            metrics=trained.metrics,
+            params=trained.params,
+            seed=self.config.seed,
+            library_versions=versions_info,
+            dataset_versions=tuple(versions),
+            training_rows=trained.training_rows,
+            dataset_schema=schema,
+        )
+
+    @staticmethod
+    def _failed(
+        cause: Event, dataset: str, trigger: TrainingTrigger, key: str, reason: str
+    ) -> Publish:
+        event = TrainingFailed.caused_by(
+            cause,
+            key,
+            PRODUCER,
+            run_id=derived_id(cause.event_id, "run", key),
+            dataset=dataset,
+            trigger=trigger,
+            reason=reason,
+        )
+        return Publish(streams.TRAINING_FAILED, event)

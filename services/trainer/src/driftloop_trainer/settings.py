@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from driftloop_core import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class TrainerSettings(ServiceSettings):
+    """Trainer: when to train, on which rows, with which model. Env prefix TRAINER_."""
+
+    model_config = SettingsConfigDict(env_prefix="TRAINER_", populate_by_name=True, extra="ignore")
+
+    port: int = 8002
+    model_family: Literal["logistic", "random_forest", "gradient_boosting"] = Field(
+        default="logistic", description="Estimator at the end of the Pipeline."
+    )
+    min_initial_rows: int = Field(
+        default=500, ge=20, description="Labelled rows needed before the first model is trained."
+    )
+    min_post_drift_rows: int = Field(
+        default=800,
+        ge=20,
+        description="Labelled rows observed after a drift's onset needed before retraining.",
+    )
+    max_rows: int = Field(default=50_000, ge=100, description="Most recent rows trained on.")
+    holdout_fraction: float = Field(
+        default=0.2, gt=0, lt=0.5, description="Most recent share of rows kept for evaluation."
+    )
+    cv_folds: int = Field(default=3, ge=2, le=10, description="Folds of the hyperparameter search.")
+    seed: int = Field(default=42, description="Seed of every random choice of a run.")

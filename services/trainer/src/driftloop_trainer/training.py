@@ -1,0 +1,205 @@
+"""Pure training: rows in, a fitted Pipeline, its holdout metrics and reference profile out.
+
+Preprocessing lives inside the Pipeline, so serving applies exactly what training fitted.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy
+import sklearn
+from driftloop_contracts import (
+    CategoricalProfile,
+    DatasetSchema,
+    Metrics,
+    NumericProfile,
+    ReferenceProfile,
+)
+from driftloop_core.datasets import LabelledRow
+from driftloop_ml import evaluate, feature_matrix
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+PROFILE_SAMPLE = 2000
+QUANTILES = {"p01": 1, "p05": 5, "p25": 25, "p50": 50, "p75": 75, "p95": 95, "p99": 99}
+
+SEARCH_SPACES: dict[str, tuple[Any, dict[str, list[Any]]]] = {
+    "logistic": (LogisticRegression(max_iter=1000), {"model__C": [0.1, 1.0, 10.0]}),
+    "random_forest": (
+        RandomForestClassifier(n_estimators=100),
+        {"model__max_depth": [6, 12], "model__min_samples_leaf": [1, 5]},
+    ),
+    "gradient_boosting": (
+        HistGradientBoostingClassifier(),
+        {"model__learning_rate": [0.05, 0.1], "model__max_depth": [3, None]},
+    ),
+}
+
+
+class TrainingError(Exception):
+    """The rows cannot produce a model; the message says why (goes into training.failed)."""
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    family: str = "logistic"
+    holdout_fraction: float = 0.2
+    cv_folds: int = 3
+    seed: int = 42
+    min_rows: int = 20
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    pipeline: Pipeline
+    classes: tuple[str, ...]
+    params: dict[str, Any]
+    metrics: Metrics
+    holdout: list[LabelledRow]
+    profile: ReferenceProfile
+    training_rows: int
+
+
+def build_pipeline(schema: DatasetSchema, estimator: Any) -> Pipeline:
+    numeric = [i for i, f in enumerate(schema.features) if f.kind == "numeric"]
+    categorical = [i for i, f in enumerate(schema.features) if f.kind == "categorical"]
+    parts: list[tuple[str, Any, list[int]]] = []
+    if numeric:
+        parts.append(
+            (
+                "numeric",
+                Pipeline(
+                    [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+                ),
+                numeric,
+            )
+        )
+    if categorical:
+        parts.append(
+            (
+                "categorical",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="constant", fill_value="__missing__")),
+                        ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+                    ]
+                ),
+                categorical,
+            )
+        )
+    return Pipeline([("features", ColumnTransformer(parts)), ("model", estimator)])
+
+
+def temporal_split(
+    rows: Sequence[LabelledRow], holdout_fraction: float
+) -> tuple[list[LabelledRow], list[LabelledRow]]:
+    """Oldest rows train, newest rows judge: the holdout looks like what comes next."""
+    ordered = sorted(rows, key=lambda r: r.observed_at)
+    cut = len(ordered) - max(1, round(len(ordered) * holdout_fraction))
+    return ordered[:cut], ordered[cut:]
+
+
+def train(
+    schema: DatasetSchema, rows: Sequence[LabelledRow], config: TrainingConfig
+) -> TrainedModel:
+    if not rows:
+        raise TrainingError(f"no labelled rows for dataset {schema.name!r}: nothing to train on")
+    if len(rows) < config.min_rows:
+        raise TrainingError(f"need at least {config.min_rows} labelled rows, have {len(rows)}")
+    fit_rows, holdout = temporal_split(rows, config.holdout_fraction)
+    y_fit = np.array([r.label for r in fit_rows])
+    classes = sorted(set(y_fit.tolist()))
+    if len(classes) < 2:
+        raise TrainingError(f"training rows hold one class only ({classes}); need at least two")
+    smallest = min(int((y_fit == c).sum()) for c in classes)
+    folds = min(config.cv_folds, smallest)
+    if folds < 2:
+        raise TrainingError(f"a class has {smallest} training row(s); need at least 2 per class")
+    x_fit = feature_matrix(schema, [r.features for r in fit_rows])
+    estimator, grid = SEARCH_SPACES[config.family]
+    estimator = sklearn.base.clone(estimator).set_params(random_state=config.seed)
+    search = GridSearchCV(
+        build_pipeline(schema, estimator),
+        grid,
+        cv=StratifiedKFold(folds, shuffle=True, random_state=config.seed),
+        scoring="accuracy",
+        n_jobs=1,
+        refit=True,
+    )
+    search.fit(x_fit, y_fit)
+    pipeline: Pipeline = search.best_estimator_
+    metrics = evaluate(pipeline, schema, holdout)
+    return TrainedModel(
+        pipeline=pipeline,
+        classes=tuple(str(c) for c in pipeline.classes_),
+        params={k.removeprefix("model__"): v for k, v in search.best_params_.items()},
+        metrics=metrics,
+        holdout=holdout,
+        profile=reference_profile(
+            schema, fit_rows, pipeline, holdout, metrics.accuracy, config.seed
+        ),
+        training_rows=len(fit_rows),
+    )
+
+
+def reference_profile(
+    schema: DatasetSchema,
+    rows: Sequence[LabelledRow],
+    pipeline: Any,
+    holdout: Sequence[LabelledRow],
+    holdout_accuracy: float,
+    seed: int,
+) -> ReferenceProfile:
+    rng = np.random.default_rng(seed)
+    features: dict[str, NumericProfile | CategoricalProfile] = {}
+    for spec in schema.features:
+        values = [r.features.get(spec.name) for r in rows]
+        present = [v for v in values if v is not None]
+        missing = 1 - len(present) / len(values)
+        if spec.kind == "numeric":
+            arr = np.asarray(present, dtype=float)
+            sample = rng.choice(arr, size=min(PROFILE_SAMPLE, arr.size), replace=False)
+            features[spec.name] = NumericProfile(
+                sample=tuple(float(v) for v in sample),
+                mean=float(arr.mean()),
+                std=float(arr.std()),
+                quantiles={k: float(np.percentile(arr, q)) for k, q in QUANTILES.items()},
+                missing_rate=missing,
+            )
+        else:
+            cats, counts = np.unique(np.asarray(present, dtype=str), return_counts=True)
+            features[spec.name] = CategoricalProfile(
+                frequencies={
+                    str(c): float(n / counts.sum()) for c, n in zip(cats, counts, strict=True)
+                },
+                rows=len(present),
+                missing_rate=missing,
+            )
+    predicted = pipeline.predict(feature_matrix(schema, [r.features for r in holdout]))
+    labels, counts = np.unique(predicted.astype(str), return_counts=True)
+    return ReferenceProfile(
+        dataset=schema.name,
+        rows=len(rows),
+        features=features,
+        predictions={str(c): float(n / counts.sum()) for c, n in zip(labels, counts, strict=True)},
+        holdout_accuracy=holdout_accuracy,
+    )
+
+
+def library_versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+    }
