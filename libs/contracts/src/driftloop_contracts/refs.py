@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 #: A feature value as it travels in events: numbers, category strings, or missing.
 FeatureValue = float | int | str | bool | None
@@ -34,8 +33,9 @@ class Record(BaseModel):
 
     features: dict[str, Any] = Field(description="Feature values keyed by feature name.")
     label: Any = Field(default=None, description="The target value; required for training.")
-    observed_at: datetime | None = Field(
-        default=None, description="When the row was observed; ingest time if absent."
+    observed_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the row was observed (with a timezone); ingest time if absent.",
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
 from driftloop_contracts import FeatureRow
@@ -25,7 +25,12 @@ def dumps(rows: Iterable[LabelledRow]) -> bytes:
     opts = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
     return b"".join(
         orjson.dumps(
-            {"features": r.features, "label": r.label, "observed_at": r.observed_at}, option=opts
+            {
+                "features": r.features,
+                "label": r.label,
+                "observed_at": r.observed_at.astimezone(UTC),
+            },
+            option=opts,
         )
         + b"\n"
         for r in rows

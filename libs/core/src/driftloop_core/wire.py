@@ -29,6 +29,8 @@ def entry_body(fields: Mapping[bytes, bytes]) -> bytes:
     if raw is None:
         names = sorted(k.decode(errors="replace") for k in fields)
         raise MalformedEvent(f"entry has no __data__ field (fields: {names})")
+    if not raw.startswith(BinaryMessageFormatV1.IDENTITY_HEADER):
+        return raw  # plain JSON from any Redis client (never guessed at as a legacy envelope)
     body, _headers = BinaryMessageFormatV1.parse(raw)
     return body
 

@@ -1,6 +1,9 @@
-"""HTTP: list and inspect versions and their lineage; promote and roll back behind a token."""
+"""HTTP: list and inspect versions and their lineage; promote and roll back behind a token.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: FastAPI must evaluate the `Admin` dependency
+alias, which is local to `build_router`.
+"""
+
 
 import hmac
 from typing import Annotated, Any
@@ -26,7 +29,7 @@ def build_router(service: RegistryService, bus: Bus, token: SecretStr | None) ->
             raise Unauthorized("send the admin token as 'Authorization: Bearer <token>'")
         return "admin"
 
-    Admin = Annotated[str, Depends(admin)]
+    Admin = Annotated[str, Depends(admin)]  # noqa: N806 - a type alias, FastAPI style
 
     async def publish(event: ModelPromoted) -> dict[str, Any]:
         try:

@@ -27,7 +27,12 @@ def build_app(
     service = RegistryService(
         repo or Repository(settings.db_path),
         store or ContentStore(settings.store_url),
-        GateConfig(settings.min_accuracy, settings.min_f1, settings.min_improvement),
+        GateConfig(
+            settings.min_accuracy,
+            settings.min_f1,
+            settings.min_improvement,
+            settings.min_holdout_rows,
+        ),
     )
     bus.consume(Consumer(streams.TRAINING_COMPLETED, GROUP, each(service.on_training_completed)))
     router = build_router(service, bus, settings.admin_token)

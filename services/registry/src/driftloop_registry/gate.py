@@ -13,6 +13,7 @@ class GateConfig:
     min_accuracy: float = 0.6
     min_f1: float = 0.0
     min_improvement: float = 0.0
+    min_holdout_rows: int = 50
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,12 @@ def decide(
     config: GateConfig,
     champion_version: int | None = None,
 ) -> Decision:
+    if candidate.rows < config.min_holdout_rows:
+        return Decision(
+            False,
+            f"holdout of {candidate.rows} rows is too small to judge "
+            f"(need {config.min_holdout_rows}); train on more rows",
+        )
     if candidate.accuracy < config.min_accuracy:
         return Decision(
             False, f"accuracy {candidate.accuracy:.3f} is below the floor {config.min_accuracy:.3f}"

@@ -32,6 +32,10 @@ class RegistrySettings(ServiceSettings):
         "the candidate's (most recent) holdout. 0 means beat or match.",
     )
 
+    min_holdout_rows: int = Field(
+        default=50, ge=1, description="Smallest holdout the gate will judge a candidate on."
+    )
+
     @model_validator(mode="after")
     def _no_placeholder_token(self) -> RegistrySettings:
         token = self.admin_token.get_secret_value() if self.admin_token else None

@@ -35,6 +35,41 @@ MAX_RETRAIN_FAILURES = 3
 log = get_logger(__name__)
 
 
+def completed_event(
+    store: ContentStore,
+    cause: Event,
+    key: str,
+    trigger: TrainingTrigger,
+    trained: TrainedModel,
+    versions: list[str],
+    seed: int,
+) -> TrainingCompleted:
+    """Write the run's artifact, profile and holdout to the store; describe them as an event."""
+    schema, dataset = trained.schema, trained.schema.name
+    versions_info = library_versions()
+    artifact = ModelArtifact(trained.pipeline, schema, trained.classes, versions_info)
+    return TrainingCompleted.caused_by(
+        cause,
+        key,
+        PRODUCER,
+        run_id=derived_id(cause.event_id, "run", key),
+        dataset=dataset,
+        trigger=trigger,
+        artifact=store.put(dump_artifact(artifact), kind=f"models/{dataset}", suffix=".pkl"),
+        profile=store.put(
+            trained.profile.model_dump_json().encode(), kind=f"profiles/{dataset}", suffix=".json"
+        ),
+        holdout=store.put(dumps(trained.holdout), kind=f"holdouts/{dataset}", suffix=".jsonl"),
+        metrics=trained.metrics,
+        params=trained.params,
+        seed=seed,
+        library_versions=versions_info,
+        dataset_versions=tuple(versions),
+        training_rows=trained.training_rows,
+        dataset_schema=schema,
+    )
+
+
 class RowLoader:
     """Reads dataset versions from the store (sha256 verified), caching the parsed rows."""
 
@@ -182,51 +217,10 @@ class TrainerService:
             log.warning("training failed", reason=str(exc))
             return [self._failed(cause, dataset, trigger, key, str(exc))]
         completed = await asyncio.to_thread(
-            self._completed, cause, dataset, schema, trigger, key, trained, versions
+            completed_event, self.store, cause, key, trigger, trained, versions, self.config.seed
         )
         log.info("trained", accuracy=completed.metrics.accuracy, params=completed.params)
         return [Publish(streams.TRAINING_COMPLETED, completed)]
-
-    def _completed(
-        self,
-        cause: Event,
-        dataset: str,
-        schema: DatasetSchema,
-        trigger: TrainingTrigger,
-        key: str,
-        trained: TrainedModel,
-        versions: list[str],
-    ) -> TrainingCompleted:
-        versions_info = library_versions()
-        artifact = self.store.put(
-            dump_artifact(ModelArtifact(trained.pipeline, schema, trained.classes, versions_info)),
-            kind=f"models/{dataset}",
-            suffix=".pkl",
-        )
-        return TrainingCompleted.caused_by(
-            cause,
-            key,
-            PRODUCER,
-            run_id=derived_id(cause.event_id, "run", key),
-            dataset=dataset,
-            trigger=trigger,
-            artifact=artifact,
-            profile=self.store.put(
-                trained.profile.model_dump_json().encode(),
-                kind=f"profiles/{dataset}",
-                suffix=".json",
-            ),
-            holdout=self.store.put(
-                dumps(trained.holdout), kind=f"holdouts/{dataset}", suffix=".jsonl"
-            ),
-            metrics=trained.metrics,
-            params=trained.params,
-            seed=self.config.seed,
-            library_versions=versions_info,
-            dataset_versions=tuple(versions),
-            training_rows=trained.training_rows,
-            dataset_schema=schema,
-        )
 
     @staticmethod
     def _failed(

@@ -61,6 +61,7 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class TrainedModel:
+    schema: DatasetSchema
     pipeline: Pipeline
     classes: tuple[str, ...]
     params: dict[str, Any]
@@ -140,6 +141,7 @@ def train(
     pipeline: Pipeline = search.best_estimator_
     metrics = evaluate(pipeline, schema, holdout)
     return TrainedModel(
+        schema=schema,
         pipeline=pipeline,
         classes=tuple(str(c) for c in pipeline.classes_),
         params={k.removeprefix("model__"): v for k, v in search.best_params_.items()},

@@ -1,0 +1,61 @@
+# driftloop: every target bootstraps what it needs (uv in .tools/, the venv in .venv/).
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV_STAMP := .venv/.synced
+PY := .venv/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+export UV_LINK_MODE := copy
+
+.PHONY: help setup demo up test test-unit test-integration test-e2e lint format typecheck snapshots clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV_STAMP): $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+setup: $(VENV_STAMP) ## Install uv and the locked environment
+
+demo: setup ## Run the whole loop on an embedded Redis: v1, drift, retrain, v2
+	.venv/bin/driftloop demo
+
+up: setup ## Start an embedded Redis and the five services (Ctrl-C stops)
+	.venv/bin/driftloop up
+
+test: setup lint ## Lint, then unit, integration and e2e tests (real Redis)
+	.venv/bin/pytest -q tests
+
+test-unit: setup ## Unit tests (no Redis)
+	.venv/bin/pytest -q tests/unit
+
+test-integration: setup ## Integration tests against a real Redis
+	.venv/bin/pytest -q tests/integration
+
+test-e2e: setup ## The whole loop as processes
+	.venv/bin/pytest -q tests/e2e
+
+lint: setup ## ruff check and format check
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: setup ## Apply ruff's fixes and formatting
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+typecheck: setup ## mypy (strict) on libs and services
+	.venv/bin/mypy libs/*/src services/*/src
+
+snapshots: setup ## Rewrite the event JSON Schema snapshots (additive changes only!)
+	UPDATE_SNAPSHOTS=1 .venv/bin/pytest -q tests/unit/test_contract_snapshots.py
+
+clean: ## Remove the venv, tools and local state
+	rm -rf .venv $(TOOLS) .driftloop .pytest_cache .ruff_cache .mypy_cache

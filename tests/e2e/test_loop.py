@@ -1,0 +1,104 @@
+"""The whole loop as processes, driven only through public interfaces.
+
+Records go in through the stream, predictions and labels over HTTP. The test asserts that a
+second model is promoted *because of* a drift event: its correlation id runs from the drift
+through the retraining to the promotion, and the predictor then answers with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from driftloop_contracts import Record, streams, utcnow
+from driftloop_sdk.client import DriftloopClient
+from driftloop_sdk.publisher import EventPublisher
+from driftloop_sdk.runner import Stack
+from driftloop_sdk.scenario import CreditScenario, Phase
+
+from tests.support.streams import Streams
+from tests.support.wait import eventually_sync
+
+pytestmark = pytest.mark.e2e
+
+FAST_LOOP = {
+    "LOG_LEVEL": "WARNING",
+    "TRAINER_MIN_INITIAL_ROWS": "1000",
+    "TRAINER_MIN_POST_DRIFT_ROWS": "400",
+    "MONITOR_WINDOW_SIZE": "200",
+    "MONITOR_MIN_LABELS": "100",
+    "MONITOR_LABEL_WINDOW": "200",
+    "PREDICTOR_LOG_FLUSH_MS": "50",
+}
+
+
+@pytest.fixture
+def stack(redis_url: str, namespace: str, tmp_path: Path) -> Iterator[Stack]:
+    with Stack(tmp_path / "state", schemas=(CreditScenario.schema,), redis_url=redis_url,
+               namespace=namespace, env=FAST_LOOP, sink=None) as running:
+        yield running
+
+
+def serve(client: DriftloopClient, scenario: CreditScenario, phase: Phase, rows: int) -> tuple[int, float]:
+    """Predict `rows` rows over HTTP, send their labels over HTTP; (last version, accuracy)."""
+    right, version = 0, 0
+    for _ in range(rows // 100):
+        drawn = scenario.draw(100, phase)
+        answer = client.predict_batch(drawn.features)
+        version = answer["model_version"]
+        predictions = answer["predictions"]
+        right += sum(p["prediction"] == y for p, y in zip(predictions, drawn.labels, strict=True))
+        client.send_labels([{"prediction_id": p["prediction_id"], "label": y}
+                            for p, y in zip(predictions, drawn.labels, strict=True)])
+    return version, right / rows
+
+
+def test_drift_retrains_promotes_and_serves_a_new_model_with_one_correlation_id(
+    stack: Stack, namespace: str, redis_url: str
+) -> None:
+    scenario = CreditScenario(seed=21)
+    client = DriftloopClient(stack.endpoints)
+    io = Streams(redis_url, namespace)
+    try:
+        initial = scenario.draw(1000, "before")
+        now = utcnow()
+        publisher = EventPublisher(redis_url, namespace=namespace)
+        publisher.submit_records("demo", [Record(features=f, label=y, observed_at=now)
+                                          for f, y in zip(initial.features, initial.labels, strict=True)])
+        publisher.close()
+        eventually_sync(lambda: _serving(client) == 1, timeout=60, what="v1 served")
+
+        version, before = serve(client, scenario, "before", 400)
+        assert version == 1 and before > 0.75
+
+        rows_after = 0
+        while version == 1:
+            stack.check_alive()
+            assert rows_after < 8000, "no new model after 8,000 post-drift rows"
+            version, _ = serve(client, scenario, "after", 200)
+            rows_after += 200
+
+        drift_ids = {e.event_id for e in io.read(streams.DRIFT_DETECTED)}
+        retrains = [e for e in io.read(streams.TRAINING_COMPLETED) if e.trigger == "drift"]
+        promoted = {e.model_version: e for e in io.read(streams.MODEL_PROMOTED)}
+        assert drift_ids and retrains
+        assert promoted[version].correlation_id in drift_ids
+        assert promoted[version].correlation_id == retrains[0].correlation_id
+        assert promoted[version].causation_id == retrains[0].event_id
+        assert promoted[version].previous_version == 1
+
+        _, recovered = serve(client, scenario, "after", 400)
+        assert recovered > 0.7
+        lineage = client.lineage("demo", version)
+        assert lineage["trigger"] == "drift" and lineage["correlation_id"] in {str(i) for i in drift_ids}
+    finally:
+        client.close()
+        io.close()
+
+
+def _serving(client: DriftloopClient) -> int:
+    try:
+        return int(client.serving_model()["model_version"])
+    except Exception:
+        return 0

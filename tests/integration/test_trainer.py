@@ -1,0 +1,114 @@
+"""The trainer as a running service: when it trains, on which rows, and what it reports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from driftloop_contracts import (
+    DriftDetected,
+    FeatureDrift,
+    TrainingRequested,
+    WindowRef,
+    streams,
+    utcnow,
+)
+from driftloop_core import ContentStore
+from driftloop_core.datasets import loads
+from driftloop_ml import load_artifact
+from driftloop_trainer.bootstrap import GROUP, build_app
+from driftloop_trainer.settings import TrainerSettings
+from fastapi.testclient import TestClient
+
+from tests.support.data import ingested, labelled_rows
+from tests.support.streams import Streams
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ContentStore:
+    return ContentStore(str(tmp_path / "store"))
+
+
+@pytest.fixture
+def trainer(redis_url: str, namespace: str, store: ContentStore) -> Iterator[TestClient]:
+    settings = TrainerSettings(
+        redis_url=redis_url, namespace=namespace, store_url=store.url,
+        min_initial_rows=300, min_post_drift_rows=200, reclaim_idle_ms=5000,
+    )
+    with TestClient(build_app(settings)) as client:
+        yield client
+
+
+def drift_at(start: object) -> DriftDetected:
+    evidence = FeatureDrift(feature="income", test="ks", statistic=0.4, p_value=1e-9,
+                            threshold=0.001, drifted=True, reference={}, current={})
+    return DriftDetected(
+        producer="test", dataset="demo", model_version=1, kind="data",
+        window=WindowRef(start=start, end=start, rows=500), evidence=[evidence],  # type: ignore[arg-type]
+    )
+
+
+def test_the_first_model_is_trained_once_enough_rows_exist(
+    trainer: TestClient, streams_io: Streams, store: ContentStore
+) -> None:
+    first = ingested(store, labelled_rows(200))
+    streams_io.publish(streams.DATA_INGESTED, first)
+    streams_io.wait_consumed(streams.DATA_INGESTED, GROUP)
+    assert streams_io.read(streams.TRAINING_COMPLETED) == []  # 200 < 300 rows
+    second = ingested(store, labelled_rows(200, seed=4))
+    streams_io.publish(streams.DATA_INGESTED, second)
+    (done,) = streams_io.wait(streams.TRAINING_COMPLETED)
+    assert done.trigger == "initial"
+    assert set(done.dataset_versions) == {first.version, second.version}
+    assert done.training_rows + done.metrics.rows == 400
+    assert done.metrics.accuracy > 0.7
+    assert done.causation_id == second.event_id
+    artifact = load_artifact(store.get(done.artifact))
+    assert artifact.classes == ("no", "yes")
+    assert len(loads(store.get(done.holdout))) == done.metrics.rows
+    # More data does not retrain without a reason.
+    streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(100, seed=5)))
+    streams_io.wait_consumed(streams.DATA_INGESTED, GROUP)
+    assert len(streams_io.read(streams.TRAINING_COMPLETED)) == 1
+
+
+def test_data_with_one_class_only_fails_training_with_the_reason(
+    trainer: TestClient, streams_io: Streams, store: ContentStore
+) -> None:
+    streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(400, label="no")))
+    (failed,) = streams_io.wait(streams.TRAINING_FAILED)
+    assert "one class only" in failed.reason
+    assert failed.trigger == "initial"
+
+
+def test_a_drift_retrains_on_post_drift_rows_once_enough_exist_and_keeps_the_chain(
+    trainer: TestClient, streams_io: Streams, store: ContentStore
+) -> None:
+    start = utcnow() - timedelta(hours=1)
+    streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(400, start=start)))
+    streams_io.wait(streams.TRAINING_COMPLETED)
+    onset = start + timedelta(minutes=30)
+    drift = drift_at(onset)
+    streams_io.publish(streams.DRIFT_DETECTED, drift)
+    streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP)
+    streams_io.publish(streams.DATA_INGESTED,
+                       ingested(store, labelled_rows(150, "after", start=onset, seed=8), "feedback"))
+    streams_io.wait_consumed(streams.DATA_INGESTED, GROUP)
+    assert len(streams_io.read(streams.TRAINING_COMPLETED)) == 1  # 150 < 200 post-drift rows
+    streams_io.publish(streams.DATA_INGESTED,
+                       ingested(store, labelled_rows(150, "after", start=onset + timedelta(minutes=1), seed=9), "feedback"))
+    retrained = streams_io.wait(streams.TRAINING_COMPLETED, 2)[1]
+    assert retrained.trigger == "drift"
+    assert retrained.correlation_id == drift.event_id
+    assert retrained.causation_id == drift.event_id
+    assert retrained.training_rows + retrained.metrics.rows == 300  # only rows after the onset
+
+
+def test_a_request_for_a_dataset_without_data_fails_clearly(
+    trainer: TestClient, streams_io: Streams
+) -> None:
+    streams_io.publish(streams.TRAINING_REQUESTED, TrainingRequested(producer="test", dataset="ghost"))
+    (failed,) = streams_io.wait(streams.TRAINING_FAILED)
+    assert "no data ingested for dataset 'ghost'" in failed.reason

@@ -1,0 +1,44 @@
+"""Building realistic test data: labelled rows from the demo scenario, stored dataset versions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from driftloop_contracts import DataIngested, Event, TrainingCompleted, TrainingRequested, utcnow
+from driftloop_core import ContentStore
+from driftloop_core.datasets import LabelledRow
+from driftloop_ingest.service import write_version
+from driftloop_sdk.scenario import SCHEMA, CreditScenario, Phase
+from driftloop_trainer.service import completed_event
+from driftloop_trainer.training import TrainingConfig, train
+
+
+def labelled_rows(
+    n: int, phase: Phase = "before", *, start: datetime | None = None, seed: int = 3,
+    label: str | None = None,
+) -> list[LabelledRow]:
+    start = start or utcnow()
+    drawn = CreditScenario(seed).draw(n, phase)
+    return [
+        LabelledRow(f, label or y, start + timedelta(milliseconds=i))
+        for i, (f, y) in enumerate(zip(drawn.features, drawn.labels, strict=True))
+    ]
+
+
+def ingested(store: ContentStore, rows: list[LabelledRow], source: str = "records") -> DataIngested:
+    """A data.ingested event for rows written to the store, as ingest would publish it."""
+    version = write_version(store, SCHEMA, rows)
+    return DataIngested(
+        producer="test", dataset=version.dataset, version=version.version, blob=version.blob,
+        rows=version.rows, source=source, observed_from=version.observed_from,  # type: ignore[arg-type]
+        observed_to=version.observed_to, dataset_schema=SCHEMA,
+    )
+
+
+def trained(
+    store: ContentStore, rows: list[LabelledRow], *, trigger: str = "initial", cause: Event | None = None,
+) -> TrainingCompleted:
+    """A real training.completed: a small model fitted on `rows`, its blobs in `store`."""
+    cause = cause or TrainingRequested(producer="test", dataset=SCHEMA.name)
+    model = train(SCHEMA, rows, TrainingConfig())
+    return completed_event(store, cause, "test", trigger, model, ["v-test"], 42)  # type: ignore[arg-type]
