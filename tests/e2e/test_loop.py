@@ -35,12 +35,20 @@ FAST_LOOP = {
 
 @pytest.fixture
 def stack(redis_url: str, namespace: str, tmp_path: Path) -> Iterator[Stack]:
-    with Stack(tmp_path / "state", schemas=(CreditScenario.schema,), redis_url=redis_url,
-               namespace=namespace, env=FAST_LOOP, sink=None) as running:
+    with Stack(
+        tmp_path / "state",
+        schemas=(CreditScenario.schema,),
+        redis_url=redis_url,
+        namespace=namespace,
+        env=FAST_LOOP,
+        sink=None,
+    ) as running:
         yield running
 
 
-def serve(client: DriftloopClient, scenario: CreditScenario, phase: Phase, rows: int) -> tuple[int, float]:
+def serve(
+    client: DriftloopClient, scenario: CreditScenario, phase: Phase, rows: int
+) -> tuple[int, float]:
     """Predict `rows` rows over HTTP, send their labels over HTTP; (last version, accuracy)."""
     right, version = 0, 0
     for _ in range(rows // 100):
@@ -49,8 +57,12 @@ def serve(client: DriftloopClient, scenario: CreditScenario, phase: Phase, rows:
         version = answer["model_version"]
         predictions = answer["predictions"]
         right += sum(p["prediction"] == y for p, y in zip(predictions, drawn.labels, strict=True))
-        client.send_labels([{"prediction_id": p["prediction_id"], "label": y}
-                            for p, y in zip(predictions, drawn.labels, strict=True)])
+        client.send_labels(
+            [
+                {"prediction_id": p["prediction_id"], "label": y}
+                for p, y in zip(predictions, drawn.labels, strict=True)
+            ]
+        )
     return version, right / rows
 
 
@@ -64,8 +76,13 @@ def test_drift_retrains_promotes_and_serves_a_new_model_with_one_correlation_id(
         initial = scenario.draw(1000, "before")
         now = utcnow()
         publisher = EventPublisher(redis_url, namespace=namespace)
-        publisher.submit_records("demo", [Record(features=f, label=y, observed_at=now)
-                                          for f, y in zip(initial.features, initial.labels, strict=True)])
+        publisher.submit_records(
+            "demo",
+            [
+                Record(features=f, label=y, observed_at=now)
+                for f, y in zip(initial.features, initial.labels, strict=True)
+            ],
+        )
         publisher.close()
         eventually_sync(lambda: _serving(client) == 1, timeout=60, what="v1 served")
 
@@ -91,7 +108,9 @@ def test_drift_retrains_promotes_and_serves_a_new_model_with_one_correlation_id(
         _, recovered = serve(client, scenario, "after", 400)
         assert recovered > 0.7
         lineage = client.lineage("demo", version)
-        assert lineage["trigger"] == "drift" and lineage["correlation_id"] in {str(i) for i in drift_ids}
+        assert lineage["trigger"] == "drift" and lineage["correlation_id"] in {
+            str(i) for i in drift_ids
+        }
     finally:
         client.close()
         io.close()

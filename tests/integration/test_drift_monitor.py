@@ -39,8 +39,14 @@ def store(tmp_path: Path) -> ContentStore:
 @pytest.fixture
 def client(redis_url: str, namespace: str, store: ContentStore) -> Iterator[TestClient]:
     settings = MonitorSettings(
-        redis_url=redis_url, namespace=namespace, store_url=store.url, dataset="demo",
-        window_size=WINDOW, consecutive_windows=2, min_labels=50, label_window=100,
+        redis_url=redis_url,
+        namespace=namespace,
+        store_url=store.url,
+        dataset="demo",
+        window_size=WINDOW,
+        consecutive_windows=2,
+        min_labels=50,
+        label_window=100,
     )
     with TestClient(build_app(settings)) as test_client:
         yield test_client
@@ -52,12 +58,16 @@ def run(store: ContentStore) -> TrainingCompleted:
 
 
 @pytest.fixture
-def promoted(
-    client: TestClient, streams_io: Streams, run: TrainingCompleted
-) -> ModelPromoted:
+def promoted(client: TestClient, streams_io: Streams, run: TrainingCompleted) -> ModelPromoted:
     event = ModelPromoted(
-        producer="test", dataset="demo", model_version=1, previous_version=None, reason="gate",
-        artifact=run.artifact, profile=run.profile, metrics=run.metrics,
+        producer="test",
+        dataset="demo",
+        model_version=1,
+        previous_version=None,
+        reason="gate",
+        artifact=run.artifact,
+        profile=run.profile,
+        metrics=run.metrics,
         dataset_schema=run.dataset_schema,
     )
     streams_io.publish(streams.MODEL_PROMOTED, event)
@@ -73,8 +83,13 @@ def logged(
     pipeline = load_artifact(store.get(run.artifact)).pipeline
     predicted = pipeline.predict(feature_matrix(run.dataset_schema, drawn.features))
     records = [
-        PredictionRecord(prediction_id=uuid.uuid4(), features=f, prediction=str(p),
-                         probability=0.7, predicted_at=utcnow())
+        PredictionRecord(
+            prediction_id=uuid.uuid4(),
+            features=f,
+            prediction=str(p),
+            probability=0.7,
+            predicted_at=utcnow(),
+        )
         for f, p in zip(drawn.features, predicted, strict=True)
     ]
     event = PredictionsLogged(producer="test", dataset="demo", model_version=1, predictions=records)
@@ -82,7 +97,10 @@ def logged(
 
 
 def test_stationary_predictions_raise_no_drift(
-    client: TestClient, streams_io: Streams, store: ContentStore, run: TrainingCompleted,
+    client: TestClient,
+    streams_io: Streams,
+    store: ContentStore,
+    run: TrainingCompleted,
     promoted: ModelPromoted,
 ) -> None:
     for seed in range(5):  # five windows drawn like the training data
@@ -95,7 +113,10 @@ def test_stationary_predictions_raise_no_drift(
 
 
 def test_shifted_features_raise_data_drift_once_with_per_feature_evidence(
-    client: TestClient, streams_io: Streams, store: ContentStore, run: TrainingCompleted,
+    client: TestClient,
+    streams_io: Streams,
+    store: ContentStore,
+    run: TrainingCompleted,
     promoted: ModelPromoted,
 ) -> None:
     for seed in range(4):
@@ -116,14 +137,19 @@ def test_shifted_features_raise_data_drift_once_with_per_feature_evidence(
 
 
 def test_late_labels_that_show_falling_accuracy_raise_performance_drift(
-    client: TestClient, streams_io: Streams, store: ContentStore, run: TrainingCompleted,
+    client: TestClient,
+    streams_io: Streams,
+    store: ContentStore,
+    run: TrainingCompleted,
     promoted: ModelPromoted,
 ) -> None:
     event, _ = logged(store, run, 100, "before", 300)
     streams_io.publish(streams.PREDICTION_LOGGED, event)
     # The truth turns out to be the opposite of every prediction: accuracy 0.
     flip = {"no": "yes", "yes": "no"}
-    labels = [Label(prediction_id=p.prediction_id, label=flip[p.prediction]) for p in event.predictions]
+    labels = [
+        Label(prediction_id=p.prediction_id, label=flip[p.prediction]) for p in event.predictions
+    ]
     streams_io.publish(streams.FEEDBACK_RECEIVED, FeedbackReceived(producer="test", labels=labels))
     (drift,) = streams_io.wait(streams.DRIFT_DETECTED)
     assert drift.kind == "performance"

@@ -26,8 +26,18 @@ from fastapi.testclient import TestClient
 
 from tests.support.streams import Streams
 
-GOOD = {"features": {"income": 50, "debt_ratio": 0.4, "age": 40, "utilization": 0.3,
-                     "credit_lines": 3, "region": "north", "channel": "web"}, "label": "no"}
+GOOD = {
+    "features": {
+        "income": 50,
+        "debt_ratio": 0.4,
+        "age": 40,
+        "utilization": 0.3,
+        "credit_lines": 3,
+        "region": "north",
+        "channel": "web",
+    },
+    "label": "no",
+}
 
 
 @pytest.fixture
@@ -41,8 +51,11 @@ def client(redis_url: str, namespace: str, tmp_path: Path, store_dir: Path) -> I
     schema_dir.mkdir()
     (schema_dir / "demo.json").write_text(SCHEMA.model_dump_json())
     settings = IngestSettings(
-        redis_url=redis_url, namespace=namespace, store_url=str(store_dir),
-        schema_dir=schema_dir, reclaim_idle_ms=1000,
+        redis_url=redis_url,
+        namespace=namespace,
+        store_url=str(store_dir),
+        schema_dir=schema_dir,
+        reclaim_idle_ms=1000,
     )
     with TestClient(build_app(settings)) as test_client:
         yield test_client
@@ -104,7 +117,9 @@ def test_a_csv_upload_is_ingested_and_a_bad_header_is_refused(
     # The same rows observed at the same times are the same version, whoever sends them.
     assert upload.json()["version"] == answer.json()["version"]
     bad = client.post(
-        "/v1/datasets/demo/records.csv", content="income,x\n1,2\n", headers={"content-type": "text/csv"}
+        "/v1/datasets/demo/records.csv",
+        content="income,x\n1,2\n",
+        headers={"content-type": "text/csv"},
     )
     assert bad.status_code == 422
     assert "CSV header lacks column(s)" in bad.json()["message"]
@@ -114,11 +129,15 @@ def test_labels_posted_over_http_are_published_as_feedback(
     client: TestClient, streams_io: Streams
 ) -> None:
     prediction_id = str(uuid.uuid4())
-    answer = client.post("/v1/labels", json={"labels": [{"prediction_id": prediction_id, "label": "yes"}]})
+    answer = client.post(
+        "/v1/labels", json={"labels": [{"prediction_id": prediction_id, "label": "yes"}]}
+    )
     assert answer.status_code == 202
     (event,) = streams_io.wait(streams.FEEDBACK_RECEIVED)
     assert str(event.labels[0].prediction_id) == prediction_id
-    bad = client.post("/v1/labels", json={"labels": [{"prediction_id": "not-a-uuid", "label": "yes"}]})
+    bad = client.post(
+        "/v1/labels", json={"labels": [{"prediction_id": "not-a-uuid", "label": "yes"}]}
+    )
     assert bad.status_code == 422
     assert "prediction_id" in bad.json()["message"]
 
@@ -127,7 +146,9 @@ def test_records_from_the_stream_are_ingested_and_rejects_reported(
     client: TestClient, streams_io: Streams
 ) -> None:
     good = RecordsSubmitted(producer="test", dataset="demo", records=[Record(**GOOD)] * 3)
-    bad = RecordsSubmitted(producer="test", dataset="demo", records=[Record(**with_features(region=4.5))])
+    bad = RecordsSubmitted(
+        producer="test", dataset="demo", records=[Record(**with_features(region=4.5))]
+    )
     unknown = RecordsSubmitted(producer="test", dataset="other", records=[Record(**GOOD)])
     streams_io.publish(streams.INGEST_RECORDS, good, bad, unknown)
     ingested = streams_io.wait(streams.DATA_INGESTED)
@@ -144,18 +165,28 @@ def test_a_prediction_joined_with_its_late_label_becomes_a_feedback_row(
 ) -> None:
     first, second = uuid.uuid4(), uuid.uuid4()
     records = [
-        PredictionRecord(prediction_id=pid, features=GOOD["features"], prediction="no",
-                         probability=0.8, predicted_at=utcnow())
+        PredictionRecord(
+            prediction_id=pid,
+            features=GOOD["features"],
+            prediction="no",
+            probability=0.8,
+            predicted_at=utcnow(),
+        )
         for pid in (first, second)
     ]
     # One label arrives before its prediction is logged, the other after.
-    streams_io.publish(streams.FEEDBACK_RECEIVED,
-                       FeedbackReceived(producer="test", labels=[Label(prediction_id=first, label="yes")]))
-    streams_io.publish(streams.PREDICTION_LOGGED,
-                       PredictionsLogged(producer="test", dataset="demo", model_version=1,
-                                         predictions=records))
-    streams_io.publish(streams.FEEDBACK_RECEIVED,
-                       FeedbackReceived(producer="test", labels=[Label(prediction_id=second, label="no")]))
+    streams_io.publish(
+        streams.FEEDBACK_RECEIVED,
+        FeedbackReceived(producer="test", labels=[Label(prediction_id=first, label="yes")]),
+    )
+    streams_io.publish(
+        streams.PREDICTION_LOGGED,
+        PredictionsLogged(producer="test", dataset="demo", model_version=1, predictions=records),
+    )
+    streams_io.publish(
+        streams.FEEDBACK_RECEIVED,
+        FeedbackReceived(producer="test", labels=[Label(prediction_id=second, label="no")]),
+    )
     ingested = streams_io.wait(streams.DATA_INGESTED, 2)
     assert {e.source for e in ingested} == {"feedback"}
     assert sum(e.rows for e in ingested) == 2

@@ -22,8 +22,14 @@ ROW = CreditScenario(1).draw(1, "before").features[0]
 
 def promotion(run: TrainingCompleted, version: int, **changes: object) -> ModelPromoted:
     event = ModelPromoted(
-        producer="test", dataset="demo", model_version=version, previous_version=None,
-        reason="gate", artifact=run.artifact, profile=run.profile, metrics=run.metrics,
+        producer="test",
+        dataset="demo",
+        model_version=version,
+        previous_version=None,
+        reason="gate",
+        artifact=run.artifact,
+        profile=run.profile,
+        metrics=run.metrics,
         dataset_schema=run.dataset_schema,
     )
     return event.model_copy(update=changes)
@@ -36,7 +42,10 @@ def store(tmp_path: Path) -> ContentStore:
 
 def predictor(redis_url: str, namespace: str, store: ContentStore) -> TestClient:
     settings = PredictorSettings(
-        redis_url=redis_url, namespace=namespace, store_url=store.url, log_flush_ms=20,
+        redis_url=redis_url,
+        namespace=namespace,
+        store_url=store.url,
+        log_flush_ms=20,
         dataset="demo",
     )
     return TestClient(build_app(settings))
@@ -95,8 +104,9 @@ def test_a_model_whose_sha256_does_not_match_is_never_served(
     streams_io.publish(streams.MODEL_PROMOTED, promotion(good, 1))
     eventually_sync(lambda: serving(client, 1), what="v1 served")
     forged = BlobRef(key=good.artifact.key, sha256="f" * 64, size=good.artifact.size)
-    streams_io.publish(streams.MODEL_PROMOTED, promotion(good, 2, artifact=forged),
-                       promotion(good, 3))
+    streams_io.publish(
+        streams.MODEL_PROMOTED, promotion(good, 2, artifact=forged), promotion(good, 3)
+    )
     eventually_sync(lambda: serving(client, 3), what="v3 served")
     metrics = client.get("/metrics").text
     assert "driftloop_predictor_model_load_failures_total 1.0" in metrics
@@ -108,7 +118,9 @@ def test_bad_rows_get_a_422_that_names_the_row_and_the_problem(
     streams_io.publish(streams.MODEL_PROMOTED, promotion(trained(store, labelled_rows(300)), 1))
     eventually_sync(lambda: serving(client, 1), what="v1 served")
     missing = {k: v for k, v in ROW.items() if k != "age"}
-    answer = client.post("/v1/predict/batch", json={"rows": [ROW, {**ROW, "income": "rich"}, missing]})
+    answer = client.post(
+        "/v1/predict/batch", json={"rows": [ROW, {**ROW, "income": "rich"}, missing]}
+    )
     assert answer.status_code == 422
     body = answer.json()
     assert "2 of 3 row(s) invalid; row 1: feature 'income' must be a number" in body["message"]
@@ -121,11 +133,20 @@ def test_every_prediction_is_logged_with_its_id_and_model_version(
 ) -> None:
     streams_io.publish(streams.MODEL_PROMOTED, promotion(trained(store, labelled_rows(300)), 1))
     eventually_sync(lambda: serving(client, 1), what="v1 served")
-    ids = [client.post("/v1/predict", json={"features": ROW}).json()["prediction_id"] for _ in range(5)]
-    ids += [p["prediction_id"] for p in client.post("/v1/predict/batch", json={"rows": [ROW] * 5}).json()["predictions"]]
+    ids = [
+        client.post("/v1/predict", json={"features": ROW}).json()["prediction_id"] for _ in range(5)
+    ]
+    ids += [
+        p["prediction_id"]
+        for p in client.post("/v1/predict/batch", json={"rows": [ROW] * 5}).json()["predictions"]
+    ]
 
     def logged() -> list[str]:
-        return [str(p.prediction_id) for e in streams_io.read(streams.PREDICTION_LOGGED) for p in e.predictions]
+        return [
+            str(p.prediction_id)
+            for e in streams_io.read(streams.PREDICTION_LOGGED)
+            for p in e.predictions
+        ]
 
     eventually_sync(lambda: len(logged()) == 10, what="10 logged predictions")
     assert sorted(logged()) == sorted(ids)

@@ -25,17 +25,24 @@ def store(tmp_path: Path) -> ContentStore:
     return ContentStore(str(tmp_path / "store"))
 
 
-def registry(redis_url: str, namespace: str, store: ContentStore, tmp_path: Path,
-             token: str | None = TOKEN) -> TestClient:
+def registry(
+    redis_url: str, namespace: str, store: ContentStore, tmp_path: Path, token: str | None = TOKEN
+) -> TestClient:
     settings = RegistrySettings(
-        redis_url=redis_url, namespace=namespace, store_url=store.url,
-        db_path=tmp_path / "registry.sqlite3", admin_token=token, min_accuracy=0.3,
+        redis_url=redis_url,
+        namespace=namespace,
+        store_url=store.url,
+        db_path=tmp_path / "registry.sqlite3",
+        admin_token=token,
+        min_accuracy=0.3,
     )
     return TestClient(build_app(settings))
 
 
 @pytest.fixture
-def client(redis_url: str, namespace: str, store: ContentStore, tmp_path: Path) -> Iterator[TestClient]:
+def client(
+    redis_url: str, namespace: str, store: ContentStore, tmp_path: Path
+) -> Iterator[TestClient]:
     with registry(redis_url, namespace, store, tmp_path) as test_client:
         yield test_client
 
@@ -82,7 +89,9 @@ def test_a_candidate_whose_artifact_does_not_match_its_sha256_is_rejected(
 ) -> None:
     candidate = trained(store, labelled_rows(400))
     forged = BlobRef(key=candidate.artifact.key, sha256="0" * 64, size=candidate.artifact.size)
-    streams_io.publish(streams.TRAINING_COMPLETED, candidate.model_copy(update={"artifact": forged}))
+    streams_io.publish(
+        streams.TRAINING_COMPLETED, candidate.model_copy(update={"artifact": forged})
+    )
     (rejected,) = streams_io.wait(streams.MODEL_REJECTED)
     assert "candidate unusable" in rejected.reason and "refusing to use it" in rejected.reason
 
@@ -110,7 +119,9 @@ def test_promote_and_rollback_by_hand_need_the_token_and_are_events(
     other = 2 if champion == 1 else 1
 
     assert client.post(f"/v1/models/demo/{other}/promote").status_code == 401
-    wrong = client.post(f"/v1/models/demo/{other}/promote", headers={"Authorization": "Bearer nope"})
+    wrong = client.post(
+        f"/v1/models/demo/{other}/promote", headers={"Authorization": "Bearer nope"}
+    )
     assert wrong.status_code == 401 and "Bearer" in wrong.json()["message"]
     assert client.post("/v1/models/demo/9/promote", headers=ADMIN).status_code == 404
     same = client.post(f"/v1/models/demo/{champion}/promote", headers=ADMIN)
@@ -122,7 +133,10 @@ def test_promote_and_rollback_by_hand_need_the_token_and_are_events(
     back = client.post("/v1/models/demo/rollback", headers=ADMIN).json()
     assert back["version"] == champion and back["reason"] == "rollback"
     events = streams_io.wait(streams.MODEL_PROMOTED, 3)
-    assert [(e.model_version, e.reason) for e in events][-2:] == [(other, "manual"), (champion, "rollback")]
+    assert [(e.model_version, e.reason) for e in events][-2:] == [
+        (other, "manual"),
+        (champion, "rollback"),
+    ]
 
 
 def test_admin_actions_are_disabled_without_a_configured_token(

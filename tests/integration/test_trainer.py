@@ -34,19 +34,35 @@ def store(tmp_path: Path) -> ContentStore:
 @pytest.fixture
 def trainer(redis_url: str, namespace: str, store: ContentStore) -> Iterator[TestClient]:
     settings = TrainerSettings(
-        redis_url=redis_url, namespace=namespace, store_url=store.url,
-        min_initial_rows=300, min_post_drift_rows=200, reclaim_idle_ms=5000,
+        redis_url=redis_url,
+        namespace=namespace,
+        store_url=store.url,
+        min_initial_rows=300,
+        min_post_drift_rows=200,
+        reclaim_idle_ms=5000,
     )
     with TestClient(build_app(settings)) as client:
         yield client
 
 
 def drift_at(start: object) -> DriftDetected:
-    evidence = FeatureDrift(feature="income", test="ks", statistic=0.4, p_value=1e-9,
-                            threshold=0.001, drifted=True, reference={}, current={})
+    evidence = FeatureDrift(
+        feature="income",
+        test="ks",
+        statistic=0.4,
+        p_value=1e-9,
+        threshold=0.001,
+        drifted=True,
+        reference={},
+        current={},
+    )
     return DriftDetected(
-        producer="test", dataset="demo", model_version=1, kind="data",
-        window=WindowRef(start=start, end=start, rows=500), evidence=[evidence],  # type: ignore[arg-type]
+        producer="test",
+        dataset="demo",
+        model_version=1,
+        kind="data",
+        window=WindowRef(start=start, end=start, rows=500),
+        evidence=[evidence],  # type: ignore[arg-type]
     )
 
 
@@ -93,12 +109,20 @@ def test_a_drift_retrains_on_post_drift_rows_once_enough_exist_and_keeps_the_cha
     drift = drift_at(onset)
     streams_io.publish(streams.DRIFT_DETECTED, drift)
     streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP)
-    streams_io.publish(streams.DATA_INGESTED,
-                       ingested(store, labelled_rows(150, "after", start=onset, seed=8), "feedback"))
+    streams_io.publish(
+        streams.DATA_INGESTED,
+        ingested(store, labelled_rows(150, "after", start=onset, seed=8), "feedback"),
+    )
     streams_io.wait_consumed(streams.DATA_INGESTED, GROUP)
     assert len(streams_io.read(streams.TRAINING_COMPLETED)) == 1  # 150 < 200 post-drift rows
-    streams_io.publish(streams.DATA_INGESTED,
-                       ingested(store, labelled_rows(150, "after", start=onset + timedelta(minutes=1), seed=9), "feedback"))
+    streams_io.publish(
+        streams.DATA_INGESTED,
+        ingested(
+            store,
+            labelled_rows(150, "after", start=onset + timedelta(minutes=1), seed=9),
+            "feedback",
+        ),
+    )
     retrained = streams_io.wait(streams.TRAINING_COMPLETED, 2)[1]
     assert retrained.trigger == "drift"
     assert retrained.correlation_id == drift.event_id
@@ -109,6 +133,8 @@ def test_a_drift_retrains_on_post_drift_rows_once_enough_exist_and_keeps_the_cha
 def test_a_request_for_a_dataset_without_data_fails_clearly(
     trainer: TestClient, streams_io: Streams
 ) -> None:
-    streams_io.publish(streams.TRAINING_REQUESTED, TrainingRequested(producer="test", dataset="ghost"))
+    streams_io.publish(
+        streams.TRAINING_REQUESTED, TrainingRequested(producer="test", dataset="ghost")
+    )
     (failed,) = streams_io.wait(streams.TRAINING_FAILED)
     assert "no data ingested for dataset 'ghost'" in failed.reason

@@ -14,7 +14,11 @@ from driftloop_trainer.training import TrainingConfig, train
 
 
 def labelled_rows(
-    n: int, phase: Phase = "before", *, start: datetime | None = None, seed: int = 3,
+    n: int,
+    phase: Phase = "before",
+    *,
+    start: datetime | None = None,
+    seed: int = 3,
     label: str | None = None,
 ) -> list[LabelledRow]:
     start = start or utcnow()
@@ -29,14 +33,24 @@ def ingested(store: ContentStore, rows: list[LabelledRow], source: str = "record
     """A data.ingested event for rows written to the store, as ingest would publish it."""
     version = write_version(store, SCHEMA, rows)
     return DataIngested(
-        producer="test", dataset=version.dataset, version=version.version, blob=version.blob,
-        rows=version.rows, source=source, observed_from=version.observed_from,  # type: ignore[arg-type]
-        observed_to=version.observed_to, dataset_schema=SCHEMA,
+        producer="test",
+        dataset=version.dataset,
+        version=version.version,
+        blob=version.blob,
+        rows=version.rows,
+        source=source,
+        observed_from=version.observed_from,  # type: ignore[arg-type]
+        observed_to=version.observed_to,
+        dataset_schema=SCHEMA,
     )
 
 
 def trained(
-    store: ContentStore, rows: list[LabelledRow], *, trigger: str = "initial", cause: Event | None = None,
+    store: ContentStore,
+    rows: list[LabelledRow],
+    *,
+    trigger: str = "initial",
+    cause: Event | None = None,
 ) -> TrainingCompleted:
     """A real training.completed: a small model fitted on `rows`, its blobs in `store`."""
     cause = cause or TrainingRequested(producer="test", dataset=SCHEMA.name)

@@ -31,7 +31,7 @@ class Streams:
     def wait(self, stream: Stream[E], count: int = 1, timeout: float = 20.0) -> list[E]:
         """Wait until the stream holds at least `count` events; return them all."""
         return eventually_sync(
-            lambda: (found if len(found := self.read(stream)) >= count else None),
+            lambda: found if len(found := self.read(stream)) >= count else None,
             timeout=timeout,
             what=f"{count} event(s) on {stream.name}",
         )

@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from driftloop_contracts import CategoricalProfile, DatasetSchema, ReferenceProfile
+from driftloop_contracts import (
+    CategoricalProfile,
+    DatasetSchema,
+    FeatureDrift,
+    NumericProfile,
+    ReferenceProfile,
+)
 from driftloop_core.datasets import LabelledRow
 from driftloop_drift_monitor.detectors import (
     Finding,
@@ -222,7 +228,7 @@ def test_chi2_accepts_a_sample_of_the_reference_frequencies(reference: Reference
     names = list(region.frequencies)
     values = rng.choice(names, 500, p=[region.frequencies[n] for n in names])
 
-    result = chi2_test("region", region.frequencies, values.tolist(), threshold=0.01)
+    result = chi2_test("region", region.frequencies, region.rows, values.tolist(), threshold=0.01)
 
     assert not result.drifted
     assert result.p_value is not None
@@ -232,7 +238,9 @@ def test_chi2_accepts_a_sample_of_the_reference_frequencies(reference: Reference
 def test_chi2_flags_a_category_the_reference_never_saw() -> None:
     reference = {"north": 0.5, "south": 0.5}
 
-    result = chi2_test("region", reference, ["north"] * 90 + ["mars"] * 10, threshold=0.01)
+    result = chi2_test(
+        "region", reference, 1000, ["north"] * 90 + ["mars"] * 10, threshold=0.01
+    )
 
     assert result.drifted
     assert result.current["mars"] == pytest.approx(0.1)
@@ -253,12 +261,6 @@ def test_prediction_drift_compares_predicted_classes_with_the_holdout_shares(
     assert evidence.drifted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: chi2_test treats the reference shares as exact, but prediction shares come "
-    "from the holdout (here 100 rows) and category shares from the training rows; with a "
-    "500-row window stationary data raises prediction drift in most windows",
-)
 def test_a_profile_from_a_small_training_set_gives_no_finding_on_stationary_data() -> None:
     model = train(SCHEMA, labelled_rows(500, seed=1), TrainingConfig())
     watch = WindowDetector(model.profile, window_size=500, alpha=ALPHA, consecutive=2)
@@ -358,3 +360,31 @@ def test_change_point_is_zero_for_input_shorter_than_two_segments() -> None:
 def test_change_point_is_zero_when_accuracy_never_gets_worse() -> None:
     assert change_point([True] * 60) == 0
     assert change_point([False] * 30 + [True] * 30) == 0
+
+
+def test_evidence_for_a_feature_missing_from_a_whole_window_survives_the_wire() -> None:
+    profile = ReferenceProfile(
+        dataset="sparse",
+        rows=100,
+        features={
+            "x": NumericProfile(
+                sample=tuple(float(i % 10) for i in range(100)),
+                mean=4.5,
+                std=2.87,
+                quantiles={},
+                missing_rate=0.0,
+            ),
+            "segment": CategoricalProfile(
+                frequencies={"a": 0.5, "b": 0.5}, rows=100, missing_rate=0
+            ),
+        },
+        predictions={"no": 1.0},
+        holdout_accuracy=0.9,
+    )
+    watch = WindowDetector(profile, window_size=50, alpha=ALPHA, consecutive=1)
+
+    findings = [f for i in range(50) for f in watch.add({"x": 100.0, "segment": None}, "no", at(i))]
+
+    (finding,) = data_findings(findings)
+    for evidence in finding.evidence:
+        assert FeatureDrift.model_validate_json(evidence.model_dump_json()) == evidence

@@ -79,9 +79,7 @@ def test_a_candidate_that_beats_the_champion_is_promoted() -> None:
     )
 
 
-def test_a_candidate_that_matches_the_champion_is_promoted_without_a_required_improvement() -> (
-    None
-):
+def test_a_candidate_that_matches_the_champion_is_promoted_without_a_required_improvement() -> None:
     decision = decide(metrics(0.75), metrics(0.75), DEFAULT, champion_version=2)
 
     assert decision.promote

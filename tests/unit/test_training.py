@@ -267,9 +267,7 @@ def test_an_artifact_survives_a_dump_and_load_round_trip(
     assert loaded.classes == ("no", "yes")
     assert loaded.library_versions == artifact.library_versions
     x = feature_matrix(SCHEMA, [r.features for r in rows[:20]])
-    np.testing.assert_allclose(
-        loaded.pipeline.predict_proba(x), trained.pipeline.predict_proba(x)
-    )
+    np.testing.assert_allclose(loaded.pipeline.predict_proba(x), trained.pipeline.predict_proba(x))
 
 
 def test_library_versions_name_the_libraries_a_model_depends_on() -> None:
@@ -286,18 +284,33 @@ def test_library_versions_name_the_libraries_a_model_depends_on() -> None:
     ids=["other-format", "no-format", "not-a-dict"],
 )
 def test_load_artifact_refuses_a_pickle_that_is_not_an_artifact(payload: object) -> None:
-    with pytest.raises(IntegrityError, match="not a driftloop.sklearn-pipeline/1 artifact"):
+    with pytest.raises(IntegrityError, match=r"not a driftloop\.sklearn-pipeline/1 artifact"):
         load_artifact(pickle.dumps(payload))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: load_artifact lets pickle's UnpicklingError/EOFError escape for bytes that are "
-    "not a pickle, so callers catching DriftloopError (registry judge) crash instead",
-)
 @pytest.mark.parametrize("data", [b"definitely not a pickle", b""], ids=["garbage", "empty"])
 def test_load_artifact_refuses_bytes_that_are_not_a_pickle_as_an_integrity_error(
     data: bytes,
 ) -> None:
     with pytest.raises(IntegrityError):
         load_artifact(data)
+
+
+def test_a_nullable_feature_missing_in_every_row_is_a_training_error() -> None:
+    schema = DatasetSchema.model_validate(
+        {
+            "name": "sparse",
+            "features": [
+                {"name": "x", "kind": "numeric"},
+                {"name": "segment", "kind": "categorical", "nullable": True},
+            ],
+            "target": {"name": "y", "classes": ["a", "b"]},
+        }
+    )
+    rows = [
+        LabelledRow({"x": float(i % 7), "segment": None}, "ab"[i % 2], T0 + timedelta(minutes=i))
+        for i in range(40)
+    ]
+
+    with pytest.raises(TrainingError):
+        train(schema, rows, TrainingConfig(cv_folds=2))

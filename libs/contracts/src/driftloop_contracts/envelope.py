@@ -22,7 +22,7 @@ def derived_id(*parts: object) -> uuid.UUID:
 
 
 class Event(BaseModel):
-    """Base of every event: the envelope fields, frozen, extra fields ignored (additive evolution)."""
+    """Base of every event: the envelope, frozen; unknown fields ignored (additive evolution)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 

@@ -39,5 +39,10 @@ class ReferenceProfile(BaseModel):
     dataset: str
     rows: int = Field(description="Training rows the profile describes.")
     features: dict[str, FeatureProfile]
-    predictions: dict[str, float] = Field(description="Share of each predicted class on holdout.")
+    predictions: dict[str, float] = Field(
+        description="Share of each predicted class over the training and holdout rows."
+    )
+    prediction_rows: int = Field(
+        default=0, ge=0, description="Rows the prediction shares come from (0: unknown)."
+    )
     holdout_accuracy: float = Field(ge=0, le=1)

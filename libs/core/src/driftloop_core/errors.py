@@ -1,4 +1,7 @@
-"""One error hierarchy. HTTP status is mapped once (http.py); retry vs dead-letter once (consumer.py)."""
+"""One error hierarchy.
+
+HTTP status is mapped once (http.py); retry versus dead-letter once (consumer.py).
+"""
 
 from __future__ import annotations
 

@@ -40,7 +40,10 @@ def dump_artifact(artifact: ModelArtifact) -> bytes:
 
 def load_artifact(data: bytes) -> ModelArtifact:
     """Unpickle verified bytes (see module docstring)."""
-    payload = pickle.loads(data)
+    try:
+        payload = pickle.loads(data)
+    except Exception as exc:  # not a pickle, truncated, or classes this process lacks
+        raise IntegrityError(f"not a loadable {FORMAT} artifact: {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise IntegrityError(f"not a {FORMAT} artifact")
     return ModelArtifact(

@@ -70,7 +70,7 @@ class DemoPlayer:
                 version = int(self.client.serving_model()["model_version"])
                 if version >= min_version:
                     return version
-            except Exception:  # noqa: S110 - 503 until a model is loaded
+            except Exception:
                 pass
             time.sleep(0.2)
         raise TimeoutError(f"no model v{min_version}+ served after {timeout}s")
@@ -111,7 +111,8 @@ class DemoPlayer:
         before: dict[int, Tally] = {}
         self.serve("before", 1000, before)
         self.say(
-            "drift: incomes fall and the risk of utilization reverses; predicting until a new model serves"
+            "drift: incomes fall and the risk of utilization reverses; "
+            "predicting until a new model serves"
         )
         after: dict[int, Tally] = {}
         served = 0

@@ -30,7 +30,8 @@ class Moment:
         if kind == "data.ingested":
             return f"{e['rows']} rows from {e['source']}, version {e['version']}"
         if kind == "training.completed":
-            return f"{e['trigger']} run, holdout accuracy {e['metrics']['accuracy']:.3f}, {e['training_rows']} rows"
+            accuracy = e["metrics"]["accuracy"]
+            return f"{e['trigger']} run, holdout accuracy {accuracy:.3f}, {e['training_rows']} rows"
         if kind == "training.failed":
             return e["reason"]
         if kind in ("model.registered", "model.promoted", "model.rejected"):

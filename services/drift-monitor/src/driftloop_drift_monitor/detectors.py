@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -56,15 +56,32 @@ def psi(expected: np.ndarray, actual: np.ndarray) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
+def _missing(name: str, test: str, threshold: float, reference: dict[str, Any]) -> FeatureDrift:
+    """A feature with no value in the whole window: drifted, whatever the reference held."""
+    return FeatureDrift(
+        feature=name,
+        test=test,
+        statistic=1.0,
+        p_value=0.0,
+        threshold=threshold,
+        drifted=True,
+        reference=reference,
+        current={"missing_rate": 1.0},
+    )
+
+
 def ks_test(
-    name: str, ref: NumericProfile, values: Sequence[float], threshold: float
+    name: str, ref: NumericProfile, values: Sequence[Any], threshold: float
 ) -> FeatureDrift:
     current = np.asarray([v for v in values if v is not None], dtype=float)
     reference = np.asarray(ref.sample, dtype=float)
+    summary = _numeric_summary(reference) | {"missing_rate": round(ref.missing_rate, 6)}
+    if current.size == 0:
+        return _missing(name, "ks", threshold, summary)
     result = stats.ks_2samp(reference, current)
     edges = np.unique(np.quantile(reference, np.linspace(0, 1, 11)))
     ref_hist = np.histogram(reference, edges)[0] / max(len(reference), 1)
-    cur_hist = np.histogram(np.clip(current, edges[0], edges[-1]), edges)[0] / max(len(current), 1)
+    cur_hist = np.histogram(np.clip(current, edges[0], edges[-1]), edges)[0] / current.size
     return FeatureDrift(
         feature=name,
         test="ks",
@@ -72,35 +89,52 @@ def ks_test(
         p_value=float(result.pvalue),
         threshold=threshold,
         drifted=bool(result.pvalue < threshold),
-        reference=_numeric_summary(reference) | {"psi": 0.0},
-        current=_numeric_summary(current) | {"psi": round(psi(ref_hist, cur_hist), 6)},
+        reference=summary,
+        current=_numeric_summary(current)
+        | {"missing_rate": round(1 - current.size / max(len(values), 1), 6)}
+        | {"psi": round(psi(ref_hist, cur_hist), 6)},
     )
 
 
 def chi2_test(
     name: str,
     reference: Mapping[str, float],
-    values: Iterable[Any],
+    reference_rows: int,
+    values: Sequence[Any],
     threshold: float,
     test: str = "chi2",
 ) -> FeatureDrift:
+    """Two-sample chi-square of category counts: the reference is a sample too, so its size
+    counts (a goodness-of-fit test against its shares would raise false alarms)."""
     counts = Counter(str(v) for v in values if v is not None)
+    observed_total = sum(counts.values())
+    if observed_total == 0:
+        return _missing(name, test, threshold, _top(reference))
     categories = sorted(set(reference) | set(counts))
-    observed = np.array([counts.get(c, 0) for c in categories], dtype=float)
-    expected_share = np.array([reference.get(c, 0.0) + SMOOTHING for c in categories])
-    expected_share /= expected_share.sum()
-    result = stats.chisquare(observed, expected_share * observed.sum())
-    total = max(observed.sum(), 1)
+    current = np.array([counts.get(c, 0) for c in categories], dtype=float)
+    shares = np.array([reference.get(c, 0.0) for c in categories])
+    if reference_rows > 0:
+        table = np.vstack([shares * reference_rows, current])
+        table = table[:, table.sum(axis=0) > 0]
+        if table.shape[1] < 2:
+            statistic, p_value = 0.0, 1.0
+        else:
+            result = stats.chi2_contingency(table, correction=False)
+            statistic, p_value = float(result.statistic), float(result.pvalue)
+    else:  # reference size unknown: goodness of fit against its shares
+        expected = (shares + SMOOTHING) / (shares + SMOOTHING).sum() * observed_total
+        result = stats.chisquare(current, expected)
+        statistic, p_value = float(result.statistic), float(result.pvalue)
     return FeatureDrift(
         feature=name,
         test=test,
-        statistic=float(result.statistic),
-        p_value=float(result.pvalue),
+        statistic=statistic,
+        p_value=p_value,
         threshold=threshold,
-        drifted=bool(result.pvalue < threshold),
+        drifted=bool(p_value < threshold),
         reference=_top(reference),
-        current=_top({c: n / total for c, n in counts.items()})
-        | {"psi": round(psi(expected_share, observed / total), 6)},
+        current=_top({c: n / observed_total for c, n in counts.items()})
+        | {"psi": round(psi(shares, current / observed_total), 6)},
     )
 
 
@@ -149,8 +183,14 @@ class WindowDetector:
             if isinstance(ref, NumericProfile):
                 evidence.append(ks_test(name, ref, values, self.threshold))
             elif isinstance(ref, CategoricalProfile):
-                evidence.append(chi2_test(name, ref.frequencies, values, self.threshold))
-        prediction = chi2_test("prediction", self.profile.predictions, w.predictions, self.alpha)
+                evidence.append(chi2_test(name, ref.frequencies, ref.rows, values, self.threshold))
+        prediction = chi2_test(
+            "prediction",
+            self.profile.predictions,
+            self.profile.prediction_rows,
+            w.predictions,
+            self.alpha,
+        )
         return {"data": tuple(evidence), "prediction": (prediction,)}
 
     def _judge(self, w: _Window) -> list[Finding]:

@@ -32,6 +32,8 @@ def candidates_from_csv(schema: DatasetSchema, text: str) -> list[Candidate]:
         features = {name: row[name] for name in schema.feature_names}
         observed: datetime | None = None
         error = None
+        if row.get(None):  # type: ignore[call-overload]  # DictReader's key for surplus values
+            error = f"row has {len(header) + len(row[None])} values, the header has {len(header)}"  # type: ignore[index]
         if raw := row.get(OBSERVED_AT):
             try:
                 observed = datetime.fromisoformat(raw)

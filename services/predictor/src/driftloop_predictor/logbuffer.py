@@ -44,16 +44,19 @@ class PredictionLog:
 
     def add(self, dataset: str, model_version: int, records: Sequence[PredictionRecord]) -> None:
         """Never blocks and never raises: the request path calls this."""
-        overflow = len(self._buffer) + len(records) - self._max
-        if overflow > 0:
-            for _ in range(min(overflow, len(self._buffer))):
-                self._buffer.popleft()
-            LOGS_DROPPED.inc(overflow)
-            records = records[-self._max :]
         self._buffer.extend((dataset, model_version, r) for r in records)
+        self._trim()
         LOGS_BUFFERED.set(len(self._buffer))
         if len(self._buffer) >= self._batch_size:
             self._wake.set()
+
+    def _trim(self) -> None:
+        """Drop the oldest predictions beyond the bound, counting them."""
+        overflow = len(self._buffer) - self._max
+        if overflow > 0:
+            for _ in range(overflow):
+                self._buffer.popleft()
+            LOGS_DROPPED.inc(overflow)
 
     def __len__(self) -> int:
         return len(self._buffer)
@@ -98,6 +101,7 @@ class PredictionLog:
                 await self._publish(*_events(batch))
             except BaseException:
                 self._buffer.extendleft(reversed(batch))
+                self._trim()  # requests kept adding while this batch was out
                 raise
             finally:
                 LOGS_BUFFERED.set(len(self._buffer))

@@ -1,4 +1,4 @@
-"""The model being served: loaded only after its sha256 checks out, warmed up, swapped atomically."""
+"""The model being served: verified by sha256, warmed up, swapped atomically."""
 
 from __future__ import annotations
 

@@ -65,7 +65,8 @@ class Predictor:
             ROWS_REJECTED.inc(len(problems))
             first = problems[0]
             raise InvalidInput(
-                f"{len(problems)} of {len(rows)} row(s) invalid; row {first['row']}: {first['error']}",
+                f"{len(problems)} of {len(rows)} row(s) invalid; "
+                f"row {first['row']}: {first['error']}",
                 details=problems,
             )
         with PREDICT_SECONDS.time():

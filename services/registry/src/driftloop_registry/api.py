@@ -4,7 +4,6 @@ No `from __future__ import annotations` here: FastAPI must evaluate the `Admin` 
 alias, which is local to `build_router`.
 """
 
-
 import hmac
 from typing import Annotated, Any
 
@@ -47,7 +46,7 @@ def build_router(service: RegistryService, bus: Bus, token: SecretStr | None) ->
 
     @router.get("/models", summary="Every version of every dataset")
     async def list_models(dataset: str | None = None) -> list[dict[str, Any]]:
-        return [r.public() for r in service.repo.list(dataset)]
+        return [r.public() for r in service.repo.versions(dataset)]
 
     @router.get("/models/{dataset}/champion", summary="The version serving a dataset")
     async def champion(dataset: str) -> dict[str, Any]:

@@ -45,7 +45,8 @@ def decide(
     if champion is None:
         return Decision(
             True,
-            f"first model: accuracy {candidate.accuracy:.3f} passes the floor {config.min_accuracy:.3f}",
+            f"first model: accuracy {candidate.accuracy:.3f} "
+            f"passes the floor {config.min_accuracy:.3f}",
         )
     needed = champion.accuracy + config.min_improvement
     versus = f"champion v{champion_version}" if champion_version else "the champion"

@@ -132,7 +132,7 @@ class Repository:
             ).fetchone()
         return _row(found) if found else None
 
-    def list(self, dataset: str | None = None) -> list[VersionRow]:
+    def versions(self, dataset: str | None = None) -> list[VersionRow]:
         with self._lock:
             if dataset is None:
                 rows = self._db.execute(

@@ -137,7 +137,10 @@ def train(
         n_jobs=1,
         refit=True,
     )
-    search.fit(x_fit, y_fit)
+    try:
+        search.fit(x_fit, y_fit)
+    except ValueError as exc:  # e.g. a feature with no value at all in the training rows
+        raise TrainingError(f"scikit-learn could not fit the rows: {exc}") from exc
     pipeline: Pipeline = search.best_estimator_
     metrics = evaluate(pipeline, schema, holdout)
     return TrainedModel(
@@ -187,13 +190,15 @@ def reference_profile(
                 rows=len(present),
                 missing_rate=missing,
             )
-    predicted = pipeline.predict(feature_matrix(schema, [r.features for r in holdout]))
+    scored = [*rows, *holdout]
+    predicted = pipeline.predict(feature_matrix(schema, [r.features for r in scored]))
     labels, counts = np.unique(predicted.astype(str), return_counts=True)
     return ReferenceProfile(
         dataset=schema.name,
         rows=len(rows),
         features=features,
         predictions={str(c): float(n / counts.sum()) for c, n in zip(labels, counts, strict=True)},
+        prediction_rows=len(scored),
         holdout_accuracy=holdout_accuracy,
     )
 
