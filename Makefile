@@ -31,7 +31,7 @@ demo: setup ## Run the whole loop on an embedded Redis: v1, drift, retrain, v2
 up: setup ## Start an embedded Redis and the five services (Ctrl-C stops)
 	.venv/bin/driftloop up
 
-test: setup lint ## Lint, then unit, integration and e2e tests (real Redis)
+test: setup lint typecheck ## Lint, type-check, then unit, integration and e2e tests (real Redis)
 	.venv/bin/pytest -q tests
 
 test-unit: setup ## Unit tests (no Redis)

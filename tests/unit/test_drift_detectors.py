@@ -238,9 +238,7 @@ def test_chi2_accepts_a_sample_of_the_reference_frequencies(reference: Reference
 def test_chi2_flags_a_category_the_reference_never_saw() -> None:
     reference = {"north": 0.5, "south": 0.5}
 
-    result = chi2_test(
-        "region", reference, 1000, ["north"] * 90 + ["mars"] * 10, threshold=0.01
-    )
+    result = chi2_test("region", reference, 1000, ["north"] * 90 + ["mars"] * 10, threshold=0.01)
 
     assert result.drifted
     assert result.current["mars"] == pytest.approx(0.1)

@@ -25,7 +25,7 @@ from .events import (
     TrainingRequested,
 )
 
-E = TypeVar("E", bound=Event)
+E = TypeVar("E", bound=Event, covariant=True)
 
 DLQ_SUFFIX = ".dlq"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 from driftloop_contracts import Event, Stream
 from faststream import AckPolicy, Context
@@ -101,11 +101,11 @@ class Bus:
             polling_interval=max(50, min(self.settings.reclaim_idle_ms // 2, 5000)),
         )
 
-        @self.broker.subscriber(stream=main, **common)
+        @self.broker.subscriber(stream=main, **common)  # type: ignore[untyped-decorator]
         async def on_delivery(msg: RawMessage) -> None:
             await runner.on_delivery(msg.raw_message)
 
-        @self.broker.subscriber(stream=reclaimer, **common)
+        @self.broker.subscriber(stream=reclaimer, **common)  # type: ignore[untyped-decorator]
         async def on_reclaim(msg: RawMessage) -> None:
             await runner.on_reclaim(msg.raw_message)
 
@@ -139,7 +139,9 @@ class Bus:
 
     async def _start_follower(self, follower: Follower[E]) -> None:
         key = self.key(follower.stream)
-        last = await self.redis.xrevrange(key, count=1)
+        last = cast(
+            list[tuple[bytes, dict[bytes, bytes]]], await self.redis.xrevrange(key, count=1)
+        )
         last_id = "0"
         if last:
             entry_id, fields = last[0]

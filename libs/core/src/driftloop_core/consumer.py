@@ -22,7 +22,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from driftloop_contracts import Event, Stream, utcnow
 from redis.asyncio.client import Pipeline
@@ -126,7 +126,7 @@ class GroupRunner(Generic[E]):
         for entry in raw_entries(raw_message):
             attempts = await self._delivery_count(entry.entry_id)
             if attempts > self.bus.settings.max_attempts:
-                last = await self.bus.redis.hget(self.error_key, entry.entry_id)
+                last = cast(bytes | None, await self.bus.redis.hget(self.error_key, entry.entry_id))
                 reason = last.decode() if last else "no error recorded (consumer died mid-handler)"
                 await self._commit(_Outcome(dead=[(entry, reason, attempts - 1)]))
                 continue
@@ -210,7 +210,7 @@ class GroupRunner(Generic[E]):
                         self.consumer.group,
                         self.bus.settings.consumer_name,
                         min_idle_time=0,
-                        message_ids=entry_ids,
+                        message_ids=list[int | bytes | str | memoryview](entry_ids),
                         justid=True,
                     )
 
@@ -270,8 +270,8 @@ class GroupRunner(Generic[E]):
                 **self._labels,
             )
 
-    def _dead_letter(self, entry: _Entry, reason: str, attempts: int) -> dict[bytes, bytes]:
-        fields: dict[bytes, bytes] = {
+    def _dead_letter(self, entry: _Entry, reason: str, attempts: int) -> dict[Any, Any]:
+        fields: dict[Any, Any] = {
             b"error": reason[:4000].encode(),
             b"attempts": str(attempts).encode(),
             b"stream": self.consumer.stream.name.encode(),

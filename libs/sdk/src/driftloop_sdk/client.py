@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -54,7 +54,10 @@ class DriftloopClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: str, url: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        return cast(dict[str, Any], self._request(method, url, **kwargs))
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
         response = self._http.request(method, url, **kwargs)
         if response.status_code >= 400:
             try:
@@ -91,7 +94,10 @@ class DriftloopClient:
     # registry
     def models(self, dataset: str | None = None) -> list[dict[str, Any]]:
         params = {"dataset": dataset} if dataset else None
-        return self._call("GET", f"{self.endpoints.registry}/v1/models", params=params)
+        return cast(
+            list[dict[str, Any]],
+            self._request("GET", f"{self.endpoints.registry}/v1/models", params=params),
+        )
 
     def lineage(self, dataset: str, version: int) -> dict[str, Any]:
         return self._call("GET", f"{self.endpoints.registry}/v1/models/{dataset}/{version}/lineage")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from driftloop_contracts import streams
@@ -33,7 +33,7 @@ class Moment:
             accuracy = e["metrics"]["accuracy"]
             return f"{e['trigger']} run, holdout accuracy {accuracy:.3f}, {e['training_rows']} rows"
         if kind == "training.failed":
-            return e["reason"]
+            return str(e["reason"])
         if kind in ("model.registered", "model.promoted", "model.rejected"):
             extra = f" ({e['reason']})" if "reason" in e else ""
             return f"v{e['model_version']}{extra}"
@@ -55,7 +55,8 @@ def read_timeline(redis_url: str, namespace: str = "") -> tuple[list[Moment], di
             if stream.name in COUNTED:
                 counts[stream.name] = int(client.xlen(key))
                 continue
-            for entry_id, fields in client.xrange(key):
+            entries = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(key))
+            for entry_id, fields in entries:
                 event = orjson.loads(entry_body(fields))
                 if event.get("source") == "feedback":  # one small version per label batch
                     counts["data.ingested (feedback)"] = (

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from driftloop_contracts import (
     CategoricalProfile,
+    DriftKind,
     FeatureDrift,
     NumericProfile,
     ReferenceProfile,
@@ -30,7 +31,7 @@ SMOOTHING = 1e-4  # share given to a category the reference never saw
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str
+    kind: DriftKind
     start: datetime
     end: datetime
     rows: int
@@ -158,8 +159,8 @@ class WindowDetector:
         self.threshold = alpha / max(len(profile.features), 1)  # Bonferroni
         self.alpha = alpha
         self._window = _Window()
-        self._streak: dict[str, list[_Window]] = {"data": [], "prediction": []}
-        self.last: dict[str, tuple[FeatureDrift, ...]] = {}
+        self._streak: dict[DriftKind, list[_Window]] = {"data": [], "prediction": []}
+        self.last: dict[DriftKind, tuple[FeatureDrift, ...]] = {}
 
     @property
     def filling(self) -> int:
@@ -176,7 +177,7 @@ class WindowDetector:
         self._window = _Window()
         return self._judge(w)
 
-    def test(self, w: _Window) -> dict[str, tuple[FeatureDrift, ...]]:
+    def test(self, w: _Window) -> dict[DriftKind, tuple[FeatureDrift, ...]]:
         evidence: list[FeatureDrift] = []
         for name, ref in self.profile.features.items():
             values = [r.get(name) for r in w.rows]

@@ -51,6 +51,11 @@ class Watch:
     fired: set[str]
 
 
+def _remember(key: str, value: str) -> RedisWrite:
+    """Committed with the drift event: the cooldown holds exactly when the event went out."""
+    return RedisWrite(lambda pipe: pipe.set(key, value))
+
+
 class MonitorService:
     def __init__(self, settings: MonitorSettings, redis: Redis, join: LabelJoin) -> None:
         self.settings = settings
@@ -140,7 +145,7 @@ class MonitorService:
                 drifted=[e.feature for e in finding.evidence if e.drifted],
             )
             out.append(Publish(streams.DRIFT_DETECTED, event))
-            out.append(RedisWrite(lambda pipe, k=key, v=str(event.event_id): pipe.set(k, v)))
+            out.append(_remember(key, str(event.event_id)))
         return out
 
     def _event(self, promoted: ModelPromoted, finding: Finding) -> DriftDetected:
@@ -149,7 +154,7 @@ class MonitorService:
             producer=PRODUCER,
             dataset=promoted.dataset,
             model_version=promoted.model_version,
-            kind=finding.kind,  # type: ignore[arg-type]
+            kind=finding.kind,
             window=WindowRef(start=finding.start, end=finding.end, rows=finding.rows),
             evidence=finding.evidence,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
+from typing import cast
 
 from driftloop_contracts import DatasetSchema
 from driftloop_core import InvalidInput
@@ -32,8 +33,9 @@ def candidates_from_csv(schema: DatasetSchema, text: str) -> list[Candidate]:
         features = {name: row[name] for name in schema.feature_names}
         observed: datetime | None = None
         error = None
-        if row.get(None):  # type: ignore[call-overload]  # DictReader's key for surplus values
-            error = f"row has {len(header) + len(row[None])} values, the header has {len(header)}"  # type: ignore[index]
+        surplus = cast(list[str] | None, row.get(None))
+        if surplus:  # DictReader keeps values beyond the header under the key None
+            error = f"row has {len(header) + len(surplus)} values, the header has {len(header)}"
         if raw := row.get(OBSERVED_AT):
             try:
                 observed = datetime.fromisoformat(raw)

@@ -92,8 +92,8 @@ class IngestHandlers:
             return out
         good: list[LabelledRow] = []
         for event in group:
-            rows, bad = validate(schema, [candidate_from_record(r) for r in event.records])
-            good += rows
+            valid, bad = validate(schema, [candidate_from_record(r) for r in event.records])
+            good += valid
             if bad:
                 out.append(
                     Publish(streams.DATA_REJECTED, rejected_event(dataset, "stream", bad, event))

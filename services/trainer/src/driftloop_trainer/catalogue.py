@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import cast
 
 from driftloop_contracts import BlobRef, DataIngested, DatasetSchema, DriftDetected
 from pydantic import BaseModel, ConfigDict
@@ -75,14 +76,15 @@ class Catalogue:
         """Versions holding rows observed at or after `since` (all of them without it)."""
         low = "-inf" if since is None else since.timestamp()
         members = await self._redis.zrangebyscore(self._key("versions", dataset), low, "+inf")
-        return [VersionEntry.model_validate_json(m) for m in members]
+        return [VersionEntry.model_validate_json(cast(bytes, m)) for m in members]
 
     async def claim(self, dataset: str, trigger: str, claimant: str) -> bool:
         """Claim a training trigger for one event; the same event may claim again (a retry)."""
         key = self._key(f"claim:{trigger}", dataset)
         if await self._redis.set(key, claimant, nx=True):
             return True
-        return (await self._redis.get(key) or b"").decode() == claimant
+        holder = cast(bytes | None, await self._redis.get(key))
+        return holder is not None and holder.decode() == claimant
 
     def release(self, dataset: str, trigger: str) -> Callable[[Pipeline], object]:
         key = self._key(f"claim:{trigger}", dataset)

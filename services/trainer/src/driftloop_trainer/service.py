@@ -94,7 +94,7 @@ class RowLoader:
         for entry in entries:
             part = self._cache.get(entry.blob.sha256)
             if part is None:
-                part = await asyncio.to_thread(lambda b=entry.blob: loads(self.store.get(b)))
+                part = loads(await asyncio.to_thread(self.store.get, entry.blob))
                 self._cache[entry.blob.sha256] = part
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
