@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -128,6 +129,16 @@ def test_a_drift_retrains_on_post_drift_rows_once_enough_exist_and_keeps_the_cha
     assert retrained.correlation_id == drift.event_id
     assert retrained.causation_id == drift.event_id
     assert retrained.training_rows + retrained.metrics.rows == 300  # only rows after the onset
+    # Another kind of drift on the same model version does not retrain it again.
+    late = drift_at(onset).model_copy(update={"kind": "prediction", "event_id": uuid.uuid4()})
+    streams_io.publish(streams.DRIFT_DETECTED, late)
+    streams_io.publish(
+        streams.DATA_INGESTED,
+        ingested(store, labelled_rows(300, "after", start=onset, seed=10), "feedback"),
+    )
+    streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP)
+    streams_io.wait_consumed(streams.DATA_INGESTED, GROUP)
+    assert len(streams_io.read(streams.TRAINING_COMPLETED)) == 2
 
 
 def test_a_request_for_a_dataset_without_data_fails_clearly(

@@ -141,6 +141,7 @@ class MonitorService:
             log.warning(
                 "drift detected",
                 kind=finding.kind,
+                drift_event_id=str(event.event_id),
                 version=event.model_version,
                 drifted=[e.feature for e in finding.evidence if e.drifted],
             )

@@ -99,6 +99,16 @@ class Catalogue:
             self._key("pending", pending.drift.dataset), pending.model_dump_json()
         )
 
+    async def retrained_for(self, dataset: str, model_version: int) -> bool:
+        """Whether a drift of this model version already led to a retrain."""
+        return bool(
+            await self._redis.sismember(self._key("retrained", dataset), str(model_version))
+        )
+
+    def mark_retrained(self, dataset: str, model_version: int) -> Callable[[Pipeline], object]:
+        key = self._key("retrained", dataset)
+        return lambda pipe: pipe.sadd(key, str(model_version))
+
     def write_pending(
         self, pending: PendingRetrain | None, dataset: str
     ) -> Callable[[Pipeline], object]:

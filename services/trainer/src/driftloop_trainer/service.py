@@ -137,6 +137,13 @@ class TrainerService:
         return await self._retrain_if_ready(pending, claimant) if pending else []
 
     async def on_drift(self, event: DriftDetected) -> list[Output]:
+        if await self.catalogue.retrained_for(event.dataset, event.model_version):
+            log.info(
+                "drift of a model already retrained; nothing to do",
+                kind=event.kind,
+                version=event.model_version,
+            )
+            return []
         pending = await self.catalogue.pending(event.dataset)
         if pending is None:
             pending = PendingRetrain(drift=event, min_rows=self.settings.min_post_drift_rows)
@@ -196,6 +203,10 @@ class TrainerService:
             )
             outputs.append(RedisWrite(self.catalogue.release(drift.dataset, trigger_key)))
         outputs.append(RedisWrite(self.catalogue.write_pending(follow, drift.dataset)))
+        if not failed:
+            outputs.append(
+                RedisWrite(self.catalogue.mark_retrained(drift.dataset, drift.model_version))
+            )
         return outputs
 
     # ------------------------------------------------------------------- training
