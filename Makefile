@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export UV_LINK_MODE := copy
 
-.PHONY: help setup demo up test test-unit test-integration test-e2e lint format typecheck snapshots clean
+.PHONY: help setup demo up test test-unit test-integration test-e2e test-faults faults lint format typecheck snapshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -42,6 +42,12 @@ test-integration: setup ## Integration tests against a real Redis
 
 test-e2e: setup ## The whole loop as processes
 	.venv/bin/pytest -q tests/e2e
+
+test-faults: setup ## Fault injection, fast variants
+	.venv/bin/pytest -q tests/faults
+
+faults: setup ## Fault injection, full variants (Redis down 30 s, ...): prints the table
+	.venv/bin/python -m tests.faults.report
 
 lint: setup ## ruff check and format check
 	.venv/bin/ruff check .

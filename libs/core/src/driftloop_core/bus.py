@@ -6,6 +6,7 @@ Build one per process in the composition root, register consumers and followers,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from .consumer import Consumer, GroupRunner, Publish, raw_entries
+from .failpoints import Failpoints
+from .maintenance import Maintenance
 from .metrics import EVENTS_PUBLISHED, SUBSCRIBERS_RUNNING
 from .settings import ServiceSettings
 from .telemetry import get_logger
@@ -62,14 +65,22 @@ class Bus:
         broker: RedisBroker | None = None,
     ) -> None:
         self.settings = settings
-        self.redis: Redis = redis or Redis.from_url(settings.redis_url)
+        self.redis: Redis = redis or Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=5,
+            socket_timeout=15,
+            health_check_interval=30,
+        )
         self.broker = broker or RedisBroker(
             settings.redis_url,
             logger=logging.getLogger("faststream"),
             graceful_timeout=30,
         )
-        self._runners: list[GroupRunner[Any]] = []
+        self.runners: list[GroupRunner[Any]] = []
         self._followers: list[Follower[Any]] = []
+        self._published: set[str] = set()
+        self.maintenance = Maintenance(self)
+        self.failpoints = Failpoints(settings.failpoints, self.redis, settings.namespace)
 
     def key(self, stream: Stream[Any]) -> str:
         return stream.key(self.settings.namespace)
@@ -79,7 +90,7 @@ class Bus:
     def consume(self, consumer: Consumer[E]) -> None:
         """Register a consumer group: its main subscriber and its reclaimer."""
         runner = GroupRunner(self, consumer)
-        self._runners.append(runner)
+        self.runners.append(runner)
         common: dict[str, Any] = {
             "parser": _raw_parser,
             "decoder": _no_decoder,
@@ -120,15 +131,22 @@ class Bus:
         for follower in self._followers:
             await self._start_follower(follower)
         await self.broker.start()
-        log.info("bus started", groups=len(self._runners), followers=len(self._followers))
+        self.maintenance.start()
+        log.info("bus started", groups=len(self.runners), followers=len(self._followers))
 
     async def stop(self) -> None:
+        await self.maintenance.stop()
         await self.broker.stop()
         await self.redis.aclose()
 
+    def touched_streams(self) -> set[str]:
+        """Keys of the streams this process consumes, follows or has published to."""
+        keys = {r.stream_key for r in self.runners} | self._published
+        return keys | {self.key(f.stream) for f in self._followers}
+
     async def ensure_groups(self) -> None:
         """Create every group at id 0, so events published before the first start are seen."""
-        for runner in self._runners:
+        for runner in self.runners:
             try:
                 await self.redis.xgroup_create(
                     runner.stream_key, runner.consumer.group, id="0", mkstream=True
@@ -175,9 +193,11 @@ class Bus:
 
     async def enqueue(self, pipe: Pipeline, item: Publish) -> None:
         """Queue a publish on a pipeline (FastStream's envelope, correlation id in headers)."""
+        key = self.key(item.stream)
+        self._published.add(key)
         await self.broker.publish(
             item.event,
-            stream=self.key(item.stream),
+            stream=key,
             correlation_id=str(item.event.correlation_id),
             pipeline=pipe,
         )
@@ -199,18 +219,26 @@ class Bus:
 
     # --------------------------------------------------------------------- health
 
+    async def redis_ok(self) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self.redis.ping(), 2))
+        except Exception:
+            return False
+
     async def health(self) -> dict[str, Any]:
-        """Redis reachable and every subscriber running (a lost group stops one)."""
+        """Liveness: every subscriber running and the maintenance loop alive.
+
+        A Redis outage alone does not fail it (subscribers reconnect by themselves, and the
+        predictor must keep serving); a subscriber the watchdog cannot restart does, so the
+        orchestrator restarts the process.
+        """
         subscribers: Sequence[Any] = list(self.broker.subscribers)
         stopped = [str(getattr(s, "stream_sub", s).name) for s in subscribers if not s.running]
         SUBSCRIBERS_RUNNING.set(len(subscribers) - len(stopped))
-        try:
-            redis_ok = bool(await self.redis.ping())
-        except Exception:
-            redis_ok = False
         return {
-            "ok": redis_ok and not stopped and bool(subscribers or not self._runners),
-            "redis": redis_ok,
+            "ok": not stopped and self.maintenance.alive,
+            "redis": await self.redis_ok(),
             "subscribers": len(subscribers),
             "stopped": stopped,
+            "subscriber_restarts": self.maintenance.restarts,
         }

@@ -239,6 +239,7 @@ class GroupRunner(Generic[E]):
         ids += [d[0].entry_id for d in outcome.dead]
         if not ids:
             return
+        await self.bus.failpoints.hit(f"{self.consumer.group}.before_commit")
         async with self.bus.redis.pipeline(transaction=True) as pipe:
             for item in outcome.outputs:
                 if isinstance(item, Publish):

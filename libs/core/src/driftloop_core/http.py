@@ -46,7 +46,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness: Redis reachable, subscribers running")
+    @app.get("/healthz", tags=["ops"], summary="Liveness: every subscriber running")
     async def healthz() -> JSONResponse:
         health = await bus.health()
         return JSONResponse(health, status_code=200 if health["ok"] else 503)
@@ -54,7 +54,7 @@ def create_app(
     @app.get("/readyz", tags=["ops"], summary="Readiness: healthy and able to serve")
     async def readyz() -> JSONResponse:
         health = await bus.health()
-        ready = await readiness() if readiness else {"ready": True}
+        ready = await readiness() if readiness else {"ready": health["redis"]}
         body = {**health, **ready, "ok": health["ok"] and ready["ready"]}
         return JSONResponse(body, status_code=200 if body["ok"] else 503)
 

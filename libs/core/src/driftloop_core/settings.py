@@ -71,6 +71,26 @@ class ServiceSettings(BaseSettings):
         validation_alias=_env("DRIFTLOOP_DEDUPE_TTL_S"),
         description="How long a handled event_id is remembered to drop duplicates.",
     )
+    retention_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        validation_alias=_env("DRIFTLOOP_RETENTION_S"),
+        description="Stream entries older than this are trimmed, but only once every consumer "
+        "group has acknowledged them; the newest entry of a stream is always kept.",
+    )
+    maintenance_s: float = Field(
+        default=5.0,
+        gt=0,
+        validation_alias=_env("DRIFTLOOP_MAINTENANCE_S"),
+        description="Period of the bus maintenance loop: restart stopped subscribers (after a "
+        "lost consumer group), export lag and dead-letter gauges, trim streams.",
+    )
+    failpoints: str = Field(
+        default="",
+        validation_alias=_env("DRIFTLOOP_FAILPOINTS"),
+        description="Fault injection for tests only: 'name=crash|hang|error,...'; each fires "
+        "once per namespace. Empty in production.",
+    )
     log_level: str = Field(default="INFO", validation_alias=_env("LOG_LEVEL"))
     log_format: str = Field(
         default="console",

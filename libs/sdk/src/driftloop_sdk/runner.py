@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -52,11 +52,16 @@ class _Child:
     spec: ServiceSpec
     port: int
     process: subprocess.Popen[bytes]
+    name: str
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=40))
 
 
 class Stack:
-    """Start with `start()` (or `with Stack(...)`), stop with `stop()`; Ctrl-C safe."""
+    """Start with `start()` (or `with Stack(...)`), stop with `stop()`; Ctrl-C safe.
+
+    Children are named after their service; extra replicas get ``#2``, ``#3``... With
+    ``supervise=True`` a child that exits is started again, as an orchestrator would.
+    """
 
     def __init__(
         self,
@@ -70,6 +75,10 @@ class Stack:
         sink: LogSink | None = print_sink,
         admin_token: str | None = None,
         redis_port: int | None = None,
+        redis_persistent: bool = True,
+        services: Sequence[str] | None = None,
+        replicas: Mapping[str, int] | None = None,
+        supervise: bool = False,
     ) -> None:
         self.state_dir = state_dir
         self.schemas = schemas
@@ -79,12 +88,28 @@ class Stack:
         self.admin_token = admin_token or secrets.token_urlsafe(24)
         self._redis_url = redis_url
         self._redis_port = redis_port
+        self._redis_persistent = redis_persistent
         self.redis: EmbeddedRedis | None = None
+        wanted = set(services) if services is not None else {s.name for s in SERVICES}
+        unknown = wanted - {s.name for s in SERVICES}
+        if unknown:
+            raise ValueError(f"unknown services {sorted(unknown)}")
+        self.specs = {
+            name: spec
+            for spec in SERVICES
+            for i in range((replicas or {}).get(spec.name, 1))
+            if spec.name in wanted
+            for name in [spec.name if i == 0 else f"{spec.name}#{i + 1}"]
+        }
         self.ports = {
-            s.name: (base_port + i + 1 if base_port else free_port())
-            for i, s in enumerate(SERVICES)
+            name: (base_port + i + 1 if base_port else free_port())
+            for i, name in enumerate(self.specs)
         }
         self.children: dict[str, _Child] = {}
+        self.restarts: dict[str, int] = {}
+        self._supervise = supervise
+        self._stopping = threading.Event()
+        self._lock = threading.RLock()
 
     @property
     def redis_url(self) -> str:
@@ -95,8 +120,11 @@ class Stack:
 
     @property
     def endpoints(self) -> Endpoints:
-        p = self.ports
-        return Endpoints(*(f"http://127.0.0.1:{p[s.name]}" for s in SERVICES))
+        urls = {s.name: f"http://127.0.0.1:{self.ports.get(s.name, 0)}" for s in SERVICES}
+        return Endpoints(*(urls[s.name] for s in SERVICES))
+
+    def url(self, child: str) -> str:
+        return f"http://127.0.0.1:{self.ports[child]}"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -107,18 +135,22 @@ class Stack:
         for schema in self.schemas:
             (schema_dir / f"{schema.name}.json").write_text(schema.model_dump_json(indent=2))
         if self._redis_url is None:
-            self.redis = EmbeddedRedis(port=self._redis_port, data_dir=self.state_dir / "redis")
+            data_dir = self.state_dir / "redis" if self._redis_persistent else None
+            self.redis = EmbeddedRedis(port=self._redis_port, data_dir=data_dir)
             self.redis.start()
         try:
-            for spec in SERVICES:
-                self._spawn(spec)
+            for name in self.specs:
+                self._spawn(name)
             self.wait_healthy(timeout)
         except BaseException:
             self.stop()
             raise
+        if self._supervise:
+            threading.Thread(target=self._supervisor, daemon=True).start()
         return self
 
-    def _env(self, spec: ServiceSpec) -> dict[str, str]:
+    def _env(self, name: str) -> dict[str, str]:
+        spec = self.specs[name]
         env = dict(os.environ)
         env.update(
             {
@@ -129,22 +161,23 @@ class Stack:
                 "REGISTRY_DB_PATH": str((self.state_dir / "registry.sqlite3").resolve()),
                 "REGISTRY_ADMIN_TOKEN": self.admin_token,
                 "PYTHONUNBUFFERED": "1",
-                f"{spec.env_prefix}PORT": str(self.ports[spec.name]),
+                f"{spec.env_prefix}PORT": str(self.ports[name]),
             }
         )
         env.update(self.extra_env)
         return env
 
-    def _spawn(self, spec: ServiceSpec) -> None:
+    def _spawn(self, name: str) -> None:
         process = subprocess.Popen(
-            [sys.executable, "-m", spec.module],
-            env=self._env(spec),
+            [sys.executable, "-m", self.specs[name].module],
+            env=self._env(name),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
         )
-        child = _Child(spec, self.ports[spec.name], process)
-        self.children[spec.name] = child
+        child = _Child(self.specs[name], self.ports[name], process, name)
+        with self._lock:
+            self.children[name] = child
         threading.Thread(target=self._pump, args=(child,), daemon=True).start()
 
     def _pump(self, child: _Child) -> None:
@@ -153,16 +186,27 @@ class Stack:
             line = raw.decode(errors="replace").rstrip()
             child.tail.append(line)
             if self.sink:
-                self.sink(child.spec.name, line)
+                self.sink(child.name, line)
 
-    def wait_healthy(self, timeout: float) -> None:
+    def _supervisor(self) -> None:
+        while not self._stopping.wait(0.2):
+            with self._lock:
+                dead = [n for n, c in self.children.items() if c.process.poll() is not None]
+                for name in dead:
+                    self.restarts[name] = self.restarts.get(name, 0) + 1
+                    if self.sink:
+                        code = self.children[name].process.returncode
+                        self.sink(name, f"exited with {code}; restarting")
+                    self._spawn(name)
+
+    def wait_healthy(self, timeout: float, names: Sequence[str] | None = None) -> None:
         deadline = time.monotonic() + timeout
-        pending = set(self.children)
+        pending = set(names or self.children)
         with httpx.Client(timeout=2) as http:
             while pending:
                 for name in sorted(pending):
                     child = self.children[name]
-                    if child.process.poll() is not None:
+                    if child.process.poll() is not None and not self._supervise:
                         tail = "\n".join(child.tail)
                         raise RuntimeError(
                             f"{name} exited with {child.process.returncode}:\n{tail}"
@@ -179,23 +223,58 @@ class Stack:
 
     def check_alive(self) -> None:
         for name, child in self.children.items():
-            if child.process.poll() is not None:
+            if child.process.poll() is not None and not self._supervise:
                 raise RuntimeError(
                     f"{name} died ({child.process.returncode}):\n" + "\n".join(child.tail)
                 )
 
+    # --------------------------------------------------------------- fault control
+
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Send a signal to one child (SIGKILL: no shutdown, no finally, like a lost node);
+        waits for the exit of signals that end a process."""
+        child = self.children[name]
+        child.process.send_signal(sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+            child.process.wait(30)
+
+    def restart(self, name: str, timeout: float = 60.0) -> None:
+        with self._lock:
+            child = self.children[name]
+            if child.process.poll() is None:
+                child.process.terminate()
+                child.process.wait(30)
+            self._spawn(name)
+        self.wait_healthy(timeout, [name])
+
+    def exited(self, name: str) -> int | None:
+        return self.children[name].process.poll()
+
+    def stop_redis(self) -> None:
+        assert self.redis is not None, "only the embedded Redis can be stopped"
+        self.redis.stop()
+
+    def start_redis(self) -> None:
+        assert self.redis is not None, "only the embedded Redis can be started"
+        self.redis.start()
+
+    # ---------------------------------------------------------------------- stop
+
     def stop(self, timeout: float = 20.0) -> None:
-        for child in self.children.values():
+        self._stopping.set()
+        with self._lock:
+            children = list(self.children.values())
+            self.children.clear()
+        for child in children:
             if child.process.poll() is None:
                 child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for child in self.children.values():
+        for child in children:
             try:
                 child.process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 child.process.wait()
-        self.children.clear()
         if self.redis:
             self.redis.stop()
             self.redis = None

@@ -55,6 +55,7 @@ def build_app(
                 "promoted model not loaded; serving what we had", version=event.model_version
             )
             return
+        await bus.failpoints.hit("predictor.before_swap")
         previous = holder.swap(model)
         MODEL_VERSION.set(model.version)
         MODEL_SWAPS.inc()

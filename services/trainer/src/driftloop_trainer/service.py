@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from driftloop_contracts import (
+    BlobRef,
+    DataIngested,
     DatasetSchema,
     DriftDetected,
     Event,
@@ -21,7 +23,7 @@ from driftloop_contracts import (
     derived_id,
     streams,
 )
-from driftloop_core import ContentStore, Output, Publish, RedisWrite
+from driftloop_core import ContentStore, DriftloopError, Output, Publish, RedisWrite
 from driftloop_core.datasets import LabelledRow, dumps, loads
 from driftloop_core.telemetry import get_logger
 from driftloop_ml import ModelArtifact, dump_artifact
@@ -79,6 +81,16 @@ class RowLoader:
         self._cache: OrderedDict[str, list[LabelledRow]] = OrderedDict()
         self._cache_size = cache_size
 
+    async def read(self, blob: BlobRef) -> list[LabelledRow]:
+        """The rows of one version, read once (sha256 verified) and then cached."""
+        part = self._cache.get(blob.sha256)
+        if part is None:
+            part = loads(await asyncio.to_thread(self.store.get, blob))
+            self._cache[blob.sha256] = part
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return part
+
     async def load(
         self, dataset: str, schema: DatasetSchema, since: datetime | None, max_rows: int
     ) -> tuple[list[LabelledRow], list[str]]:
@@ -92,12 +104,13 @@ class RowLoader:
         rows: list[LabelledRow] = []
         used: list[str] = []
         for entry in entries:
-            part = self._cache.get(entry.blob.sha256)
-            if part is None:
-                part = loads(await asyncio.to_thread(self.store.get, entry.blob))
-                self._cache[entry.blob.sha256] = part
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+            try:
+                part = await self.read(entry.blob)
+            except DriftloopError as exc:  # removed from the store since: train without it
+                log.warning(
+                    "dataset version unreadable, skipped", version=entry.version, error=exc.message
+                )
+                continue
             kept = [r for r in part if since is None or r.observed_at >= since]
             if kept:
                 rows += kept
@@ -123,7 +136,10 @@ class TrainerService:
 
     # ------------------------------------------------------------------ triggers
 
-    async def on_data(self, event: Any) -> list[Output]:
+    async def on_data(self, event: DataIngested) -> list[Output]:
+        # Read it now: a version whose blob cannot be read never enters the catalogue (the
+        # event is retried, then dead-lettered with the reason).
+        await self.rows.read(event.blob)
         await self.catalogue.add(event)
         dataset = event.dataset
         schema = event.dataset_schema

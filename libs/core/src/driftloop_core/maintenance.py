@@ -1,0 +1,158 @@
+"""What keeps a bus healthy over time, run every DRIFTLOOP_MAINTENANCE_S seconds:
+
+* **watchdog**: a subscriber FastStream stopped (its consumer group vanished, e.g. Redis
+  restarted without persistence) gets its group recreated at id 0 and is started again;
+* **gauges**: stream length, pending entries and lag per consumer group, dead letters;
+* **retention**: entries older than DRIFTLOOP_RETENTION_S are trimmed with XTRIM MINID, but
+  never past the oldest entry some group has not acknowledged (its oldest pending entry, or
+  the first entry after its last delivered one), and never the newest entry of a stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import TYPE_CHECKING, Any, cast
+
+from prometheus_client import Gauge
+
+from .telemetry import get_logger
+
+if TYPE_CHECKING:
+    from .bus import Bus
+
+STREAM_LENGTH = Gauge("driftloop_stream_length", "Entries in a stream.", ["stream"])
+GROUP_PENDING = Gauge(
+    "driftloop_consumer_pending", "Entries delivered but not acknowledged.", ["stream", "group"]
+)
+GROUP_LAG = Gauge(
+    "driftloop_consumer_lag",
+    "Entries not yet delivered to a group (capped at 10000 on Redis < 7).",
+    ["stream", "group"],
+)
+DEAD_LETTERS = Gauge("driftloop_dead_letters", "Entries in a dead-letter stream.", ["stream"])
+SUBSCRIBER_RESTARTS = Gauge(
+    "driftloop_subscriber_restarts", "Subscribers the watchdog restarted since start."
+)
+LAG_CAP = 10_000
+log = get_logger(__name__)
+
+
+def _id(entry_id: bytes | str) -> tuple[int, int]:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _text(entry_id: tuple[int, int]) -> str:
+    return f"{entry_id[0]}-{entry_id[1]}"
+
+
+class Maintenance:
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.restarts = 0
+        self._task: asyncio.Task[None] | None = None
+        self._last_trim = 0.0
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="bus-maintenance")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        period = self.bus.settings.maintenance_s
+        while True:
+            await asyncio.sleep(period)
+            for step in (self.watchdog, self.export_gauges, self.retention):
+                try:
+                    await step()
+                except Exception as exc:  # Redis down: try again next period
+                    log.warning("maintenance step failed", step=step.__name__, error=str(exc))
+
+    async def watchdog(self) -> None:
+        stopped = [s for s in self.bus.broker.subscribers if not s.running]
+        if not stopped:
+            return
+        await self.bus.ensure_groups()
+        for subscriber in stopped:
+            await subscriber.start()
+            self.restarts += 1
+            SUBSCRIBER_RESTARTS.set(self.restarts)
+            name = getattr(getattr(subscriber, "stream_sub", None), "name", subscriber)
+            log.warning("subscriber restarted", subscriber=str(name))
+
+    async def export_gauges(self) -> None:
+        redis = self.bus.redis
+        for runner in self.bus.runners:
+            key, group = runner.stream_key, runner.consumer.group
+            labels = {"stream": runner.consumer.stream.name, "group": group}
+            info = await self._group_info(key, group)
+            if info is None:
+                continue
+            GROUP_PENDING.labels(**labels).set(int(info["pending"]))
+            GROUP_LAG.labels(**labels).set(await self._lag(key, info))
+            STREAM_LENGTH.labels(stream=runner.consumer.stream.name).set(await redis.xlen(key))
+            DEAD_LETTERS.labels(stream=runner.consumer.stream.name).set(
+                await redis.xlen(runner.dlq_key)
+            )
+
+    async def _group_info(self, key: str, group: str) -> dict[Any, Any] | None:
+        groups = cast(list[dict[Any, Any]], await self.bus.redis.xinfo_groups(key))
+        for info in groups:
+            name = info["name"]
+            if (name.decode() if isinstance(name, bytes) else name) == group:
+                return info
+        return None
+
+    async def _lag(self, key: str, info: dict[Any, Any]) -> int:
+        if info.get("lag") is not None:  # Redis 7+
+            return int(info["lag"])
+        last = _text(_id(info["last-delivered-id"]))
+        later = cast(list[Any], await self.bus.redis.xrange(key, min=f"({last}", count=LAG_CAP))
+        return len(later)
+
+    async def retention(self) -> None:
+        """Trim every stream this process publishes or consumes (idempotent across replicas)."""
+        period = min(60.0, self.bus.settings.retention_s / 10)
+        if time.monotonic() - self._last_trim < period:
+            return
+        self._last_trim = time.monotonic()
+        for key in self.bus.touched_streams():
+            await self.trim(key)
+
+    async def trim(self, key: str) -> int:
+        """Trim one stream as far as retention and every group allow; returns entries removed."""
+        redis = self.bus.redis
+        newest = cast(list[tuple[bytes, Any]], await redis.xrevrange(key, count=1))
+        if not newest:
+            return 0
+        horizon = (int(time.time() * 1000) - self.bus.settings.retention_s * 1000, 0)
+        bound = min(horizon, _id(newest[0][0]))  # keep at least the newest entry
+        for info in cast(list[dict[Any, Any]], await redis.xinfo_groups(key)):
+            bound = min(bound, await self._unacknowledged_from(key, info))
+        if bound <= (0, 0):
+            return 0
+        removed = int(await redis.xtrim(key, minid=_text(bound), approximate=False))
+        if removed:
+            log.info("trimmed", stream=key, removed=removed, before=_text(bound))
+        return removed
+
+    async def _unacknowledged_from(self, key: str, info: dict[Any, Any]) -> tuple[int, int]:
+        """The oldest entry this group still needs: its oldest pending one, or the one after
+        the last it was given."""
+        group = info["name"]
+        if int(info["pending"]):
+            summary = await self.bus.redis.xpending(key, group)
+            return _id(summary["min"])
+        ms, seq = _id(info["last-delivered-id"])
+        return (ms, seq + 1)

@@ -1,0 +1,129 @@
+"""The bus over time: lost groups come back, streams are trimmed only behind every group."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+from driftloop_contracts import TrainingRequested, streams
+from driftloop_core import Bus, Consumer, Publish, ServiceSettings, each
+from driftloop_core.wire import encode_plain
+from prometheus_client import REGISTRY
+from redis.asyncio import Redis
+
+from tests.support.wait import eventually
+
+GROUP = "maint"
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+def settings(redis_url: str, namespace: str, **extra: object) -> ServiceSettings:
+    return ServiceSettings(
+        redis_url=redis_url,
+        namespace=namespace,
+        maintenance_s=0.1,
+        reclaim_idle_ms=500,
+        consumer_name="m1",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def request(reason: str) -> TrainingRequested:
+    return TrainingRequested(producer="test", dataset="demo", reason=reason)
+
+
+async def test_a_subscriber_whose_group_vanished_is_restarted_with_a_new_group(
+    redis_url: str, namespace: str, redis: Redis
+) -> None:
+    seen: list[str] = []
+
+    async def handle(event: TrainingRequested) -> Sequence[Publish]:
+        seen.append(event.reason)
+        return []
+
+    bus = Bus(settings(redis_url, namespace))
+    bus.consume(Consumer(streams.TRAINING_REQUESTED, GROUP, each(handle)))
+    await bus.start()
+    key = streams.TRAINING_REQUESTED.key(namespace)
+    try:
+        await redis.xadd(key, encode_plain(request("before")))
+        await eventually(lambda: _true(seen == ["before"]), what="first event")
+        await redis.delete(key)  # what a Redis restart without persistence does to a group
+        await eventually(lambda: _restarted(bus), what="watchdog restart")
+        await redis.xadd(key, encode_plain(request("after")))
+        await eventually(lambda: _true(seen == ["before", "after"]), what="event after restart")
+        assert (await bus.health())["ok"]
+    finally:
+        await bus.stop()
+
+
+async def test_trimming_keeps_every_entry_some_group_has_not_acknowledged(
+    redis_url: str, namespace: str, redis: Redis
+) -> None:
+    key = streams.TRAINING_REQUESTED.key(namespace)
+    await redis.xgroup_create(key, "fast", id="0", mkstream=True)
+    await redis.xgroup_create(key, "slow", id="0")
+    ids = [await redis.xadd(key, encode_plain(request(str(i)))) for i in range(10)]
+    # "fast" read and acknowledged everything; "slow" read 6 and acknowledged 3.
+    fast = await redis.xreadgroup("fast", "c", {key: ">"}, count=100)
+    await redis.xack(key, "fast", *[i for i, _ in fast[0][1]])
+    slow = await redis.xreadgroup("slow", "c", {key: ">"}, count=6)
+    await redis.xack(key, "slow", *[i for i, _ in slow[0][1]][:3])
+
+    bus = Bus(settings(redis_url, namespace, retention_s=60))
+    try:
+        # Every entry is older than the retention horizon from the trimmer's point of view.
+        bus.settings.retention_s = 0  # type: ignore[misc]
+        removed = await bus.maintenance.trim(key)
+        remaining = [i for i, _ in await redis.xrange(key)]
+        assert removed == 3
+        assert remaining == ids[3:]  # slow's oldest pending entry is the 4th
+        await redis.xack(key, "slow", *[i for i, _ in slow[0][1]][3:])
+        await bus.maintenance.trim(key)
+        assert [i for i, _ in await redis.xrange(key)] == ids[6:]  # slow was given 6 so far
+        await redis.xreadgroup("slow", "c", {key: ">"}, count=100)
+        await redis.xack(key, "slow", *ids[6:])
+        await bus.maintenance.trim(key)
+        assert [i for i, _ in await redis.xrange(key)] == ids[9:]  # the newest always stays
+    finally:
+        await bus.redis.aclose()
+
+
+async def test_lag_pending_and_dead_letters_are_exported_as_gauges(
+    redis_url: str, namespace: str, redis: Redis
+) -> None:
+    async def refuse(event: TrainingRequested) -> Sequence[Publish]:
+        raise RuntimeError("no")
+
+    bus = Bus(settings(redis_url, namespace, max_attempts=1))
+    bus.consume(Consumer(streams.TRAINING_REQUESTED, GROUP, each(refuse)))
+    await bus.start()
+    key = streams.TRAINING_REQUESTED.key(namespace)
+    try:
+        await redis.xadd(key, encode_plain(request("x")))
+        labels = {"stream": streams.TRAINING_REQUESTED.name}
+        await eventually(
+            lambda: _true(REGISTRY.get_sample_value("driftloop_dead_letters", labels) == 1.0),
+            what="dead-letter gauge",
+        )
+        group = labels | {"group": GROUP}
+        assert REGISTRY.get_sample_value("driftloop_consumer_pending", group) == 0.0
+        assert REGISTRY.get_sample_value("driftloop_consumer_lag", group) == 0.0
+    finally:
+        await bus.stop()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _restarted(bus: Bus) -> bool:
+    await asyncio.sleep(0)
+    return bus.maintenance.restarts > 0
