@@ -1,0 +1,241 @@
+"""`make bench`: the predictor against a plain FastAPI server and the in-process limit.
+
+Both servers serve the same scikit-learn models (RandomForest 100 trees depth 10, and
+LogisticRegression, on make_classification 20,000 x 20), each pinned to core 0 while wrk runs
+on core 1 (concurrency 16). The predictor runs as in production: logging every prediction to
+a real Redis (prediction.logged), validating every row. Runs are interleaved and repeated;
+the table reports medians and the ratios measured in the same run.
+
+    python -m benchmarks.predictor [--seconds 20] [--runs 3] [--json bench-results/predictor.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+from driftloop_contracts import DatasetSchema, FeatureSpec, Metrics, ModelPromoted, TargetSpec, streams
+from driftloop_core import ContentStore
+from driftloop_core.wire import encode_plain
+from driftloop_ml import ModelArtifact, dump_artifact
+from driftloop_sdk.embedded_redis import EmbeddedRedis, free_port, wait_for_port
+from redis import Redis
+from rich.console import Console
+from rich.table import Table
+from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+CONCURRENCY = 16
+FEATURES = 20
+SCHEMA = DatasetSchema(
+    name="bench",
+    features=tuple(FeatureSpec(name=f"f{i}", kind="numeric") for i in range(FEATURES)),
+    target=TargetSpec(name="y", classes=("0", "1")),
+)
+
+
+@dataclass
+class Run:
+    server: str
+    model: str
+    rows: int
+    req_s: float
+    rows_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def models() -> tuple[dict[str, Pipeline], np.ndarray]:
+    x, y = make_classification(n_samples=20_000, n_features=FEATURES, random_state=0)
+    labels = np.where(y == 1, "1", "0")
+    fitted = {
+        "RF": Pipeline([("model", RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0))]),
+        "LR": Pipeline([("model", LogisticRegression(max_iter=1000))]),
+    }
+    for pipeline in fitted.values():
+        pipeline.fit(x, labels)
+    return fitted, x
+
+
+def in_process(pipeline: Pipeline, x: np.ndarray, rows: int, seconds: float = 2.0) -> float:
+    """Rows per second of predict_proba alone, on `rows`-row calls."""
+    batch = x[:rows]
+    calls, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        pipeline.predict_proba(batch)
+        calls += 1
+    return calls * rows / (time.perf_counter() - started)
+
+
+def body(x: np.ndarray, rows: int) -> bytes:
+    as_rows = [{f"f{i}": round(float(v), 6) for i, v in enumerate(r)} for r in x[:rows]]
+    return orjson.dumps({"features": as_rows[0]} if rows == 1 else {"rows": as_rows})
+
+
+def wrk(port: int, path: str, payload: bytes, seconds: float, workdir: Path) -> dict[str, float]:
+    script = workdir / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = [[{payload.decode()}]]\n"
+    )
+    out = subprocess.run(
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{CONCURRENCY}", f"-d{seconds:.0f}s", "--latency",
+         "-s", str(script), f"http://127.0.0.1:{port}{path}"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    def ms(label: str) -> float:
+        match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert match, out
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "req_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "errors": int(errors.group(1)) if errors else 0 + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
+    }
+
+
+class Server:
+    def __init__(self, name: str, command: list[str], env: dict[str, str], port: int) -> None:
+        self.name, self.port = name, port
+        self.process = subprocess.Popen(
+            ["taskset", "-c", "0", *command], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(port, 60)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def start_predictor(redis_url: str, store: Path, port: int, extra_env: dict[str, str]) -> Server:
+    env = {**os.environ, "REDIS_URL": redis_url, "DRIFTLOOP_STORE": str(store),
+           "DRIFTLOOP_DATASET": "bench", "PREDICTOR_PORT": str(port), "LOG_LEVEL": "WARNING",
+           **extra_env}
+    server = Server("driftloop", [sys.executable, "-m", "driftloop_predictor"], env, port)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError("predictor not ready")
+
+
+def promote(redis_url: str, store: ContentStore, pipeline: Pipeline, version: int) -> Path:
+    data = dump_artifact(ModelArtifact(pipeline, SCHEMA, ("0", "1"), {}))
+    blob = store.put(data, kind="models/bench", suffix=".pkl")
+    profile = store.put(b"{}", kind="profiles/bench", suffix=".json")
+    event = ModelPromoted(
+        producer="bench", dataset="bench", model_version=version, previous_version=None,
+        reason="manual", artifact=blob, profile=profile,
+        metrics=Metrics(accuracy=1.0, f1_macro=1.0, rows=1), dataset_schema=SCHEMA,
+    )
+    client = Redis.from_url(redis_url)
+    client.xadd(streams.MODEL_PROMOTED.key(), encode_plain(event))
+    client.close()
+    return Path(store.root) / blob.key
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--models", nargs="*", default=["RF", "LR"])
+    parser.add_argument("--rows", nargs="*", type=int, default=[1, 100])
+    parser.add_argument("--json", type=Path, default=Path("bench-results/predictor.json"))
+    parser.add_argument("--predictor-env", nargs="*", default=[], help="KEY=VALUE for the predictor")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk (or run `make bench`)", file=sys.stderr)
+        return 2
+    console = Console(width=160)
+    fitted, x = models()
+    limits = {(m, r): in_process(fitted[m], x, r) for m in args.models for r in args.rows}
+    extra = dict(kv.split("=", 1) for kv in args.predictor_env)
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis() as redis:
+        workdir = Path(tmp)
+        store = ContentStore(str(workdir / "store"))
+        for version, name in enumerate(args.models, start=1):
+            artifact = promote(redis.url, store, fitted[name], version)
+            predictor = start_predictor(redis.url, workdir / "store", free_port(), extra)
+            baseline_port = free_port()
+            baseline = Server("baseline", [sys.executable, "-m", "benchmarks.baseline_server",
+                                           str(artifact), str(baseline_port)], dict(os.environ), baseline_port)
+            try:
+                for rows in args.rows:
+                    path = "/v1/predict" if rows == 1 else "/v1/predict/batch"
+                    payload = body(x, rows)
+                    for _ in range(args.runs):  # interleaved: machine noise hits both alike
+                        for server in (predictor, baseline):
+                            result = wrk(server.port, path, payload, args.seconds, workdir)
+                            runs.append(Run(server.name, name, rows, result["req_s"],
+                                            result["req_s"] * rows, result["p50_ms"],
+                                            result["p99_ms"], int(result["errors"])))
+                            console.print(f"{server.name:9} {name} {rows:>3} rows: "
+                                          f"{result['req_s']:8.0f} req/s p99 {result['p99_ms']:.1f} ms")
+            finally:
+                predictor.stop()
+                baseline.stop()
+            logged = Redis.from_url(redis.url).xlen(streams.PREDICTION_LOGGED.key())
+            console.print(f"prediction.logged events so far: {logged}")
+    report(console, runs, limits, args.json)
+    return 0
+
+
+def median_run(runs: list[Run], server: str, model: str, rows: int) -> Run:
+    chosen = [r for r in runs if (r.server, r.model, r.rows) == (server, model, rows)]
+    return Run(server, model, rows,
+               statistics.median(r.req_s for r in chosen), statistics.median(r.rows_s for r in chosen),
+               statistics.median(r.p50_ms for r in chosen), statistics.median(r.p99_ms for r in chosen),
+               sum(r.errors for r in chosen))
+
+
+def report(console: Console, runs: list[Run], limits: dict[tuple[str, int], float], out: Path) -> None:
+    table = Table(title=f"predictor vs plain FastAPI (c={CONCURRENCY}, medians of interleaved runs)")
+    for column in ("model", "rows/request", "driftloop req/s", "rows/s", "p50 ms", "p99 ms",
+                   "baseline req/s", "p99 ms", "vs baseline", "in-process rows/s", "of limit", "errors"):
+        table.add_column(column, justify="right")
+    summary: list[dict[str, Any]] = []
+    for model, rows in sorted(limits):
+        ours, base = median_run(runs, "driftloop", model, rows), median_run(runs, "baseline", model, rows)
+        limit = limits[(model, rows)]
+        table.add_row(model, str(rows), f"{ours.req_s:,.0f}", f"{ours.rows_s:,.0f}", f"{ours.p50_ms:.1f}",
+                      f"{ours.p99_ms:.1f}", f"{base.req_s:,.0f}", f"{base.p99_ms:.1f}",
+                      f"{ours.req_s / base.req_s:.2f}x", f"{limit:,.0f}", f"{ours.rows_s / limit:.0%}",
+                      str(ours.errors + base.errors))
+        summary.append({"model": model, "rows": rows, "driftloop": asdict(ours), "baseline": asdict(base),
+                        "in_process_rows_s": limit, "ratio_vs_baseline": ours.req_s / base.req_s,
+                        "share_of_limit": ours.rows_s / limit})
+    console.print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"summary": summary, "runs": [asdict(r) for r in runs]}, indent=2))
+    console.print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
