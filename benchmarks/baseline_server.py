@@ -26,15 +26,22 @@ def build(artifact_path: Path) -> FastAPI:
     async def predict(body: dict[str, Any]) -> dict[str, Any]:
         x = np.array([[body["features"][n] for n in names]], dtype=float)
         proba = model.predict_proba(x)[0]
-        return {"prediction": str(model.classes_[proba.argmax()]), "probability": float(proba.max())}
+        return {
+            "prediction": str(model.classes_[proba.argmax()]),
+            "probability": float(proba.max()),
+        }
 
     @app.post("/v1/predict/batch")
     async def predict_batch(body: dict[str, Any]) -> dict[str, Any]:
         x = np.array([[row[n] for n in names] for row in body["rows"]], dtype=float)
         proba = model.predict_proba(x)
         labels = model.classes_[proba.argmax(axis=1)]
-        return {"predictions": [{"prediction": str(c), "probability": float(p)}
-                                for c, p in zip(labels, proba.max(axis=1), strict=True)]}
+        return {
+            "predictions": [
+                {"prediction": str(c), "probability": float(p)}
+                for c, p in zip(labels, proba.max(axis=1), strict=True)
+            ]
+        }
 
     return app
 

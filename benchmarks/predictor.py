@@ -28,7 +28,14 @@ from typing import Any
 import httpx
 import numpy as np
 import orjson
-from driftloop_contracts import DatasetSchema, FeatureSpec, Metrics, ModelPromoted, TargetSpec, streams
+from driftloop_contracts import (
+    DatasetSchema,
+    FeatureSpec,
+    Metrics,
+    ModelPromoted,
+    TargetSpec,
+    streams,
+)
 from driftloop_core import ContentStore
 from driftloop_core.wire import encode_plain
 from driftloop_ml import ModelArtifact, dump_artifact
@@ -66,7 +73,9 @@ def models() -> tuple[dict[str, Pipeline], np.ndarray]:
     x, y = make_classification(n_samples=20_000, n_features=FEATURES, random_state=0)
     labels = np.where(y == 1, "1", "0")
     fitted = {
-        "RF": Pipeline([("model", RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0))]),
+        "RF": Pipeline(
+            [("model", RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0))]
+        ),
         "LR": Pipeline([("model", LogisticRegression(max_iter=1000))]),
     }
     for pipeline in fitted.values():
@@ -96,22 +105,41 @@ def wrk(port: int, path: str, payload: bytes, seconds: float, workdir: Path) -> 
         f"wrk.body = [[{payload.decode()}]]\n"
     )
     out = subprocess.run(
-        ["taskset", "-c", "1", "wrk", "-t1", f"-c{CONCURRENCY}", f"-d{seconds:.0f}s", "--latency",
-         "-s", str(script), f"http://127.0.0.1:{port}{path}"],
-        capture_output=True, text=True, check=True,
+        [
+            "taskset",
+            "-c",
+            "1",
+            "wrk",
+            "-t1",
+            f"-c{CONCURRENCY}",
+            f"-d{seconds:.0f}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
+
     def ms(label: str) -> float:
         match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
         assert match, out
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
     return {
         "req_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         "p50_ms": ms("50%"),
         "p99_ms": ms("99%"),
-        "errors": int(errors.group(1)) if errors else 0 + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
+        "errors": int(errors.group(1))
+        if errors
+        else 0 + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
     }
 
 
@@ -119,8 +147,10 @@ class Server:
     def __init__(self, name: str, command: list[str], env: dict[str, str], port: int) -> None:
         self.name, self.port = name, port
         self.process = subprocess.Popen(
-            ["taskset", "-c", "0", *command], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ["taskset", "-c", "0", *command],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for_port(port, 60)
 
@@ -130,9 +160,15 @@ class Server:
 
 
 def start_predictor(redis_url: str, store: Path, port: int, extra_env: dict[str, str]) -> Server:
-    env = {**os.environ, "REDIS_URL": redis_url, "DRIFTLOOP_STORE": str(store),
-           "DRIFTLOOP_DATASET": "bench", "PREDICTOR_PORT": str(port), "LOG_LEVEL": "WARNING",
-           **extra_env}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "DRIFTLOOP_STORE": str(store),
+        "DRIFTLOOP_DATASET": "bench",
+        "PREDICTOR_PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        **extra_env,
+    }
     server = Server("driftloop", [sys.executable, "-m", "driftloop_predictor"], env, port)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -150,9 +186,15 @@ def promote(redis_url: str, store: ContentStore, pipeline: Pipeline, version: in
     blob = store.put(data, kind="models/bench", suffix=".pkl")
     profile = store.put(b"{}", kind="profiles/bench", suffix=".json")
     event = ModelPromoted(
-        producer="bench", dataset="bench", model_version=version, previous_version=None,
-        reason="manual", artifact=blob, profile=profile,
-        metrics=Metrics(accuracy=1.0, f1_macro=1.0, rows=1), dataset_schema=SCHEMA,
+        producer="bench",
+        dataset="bench",
+        model_version=version,
+        previous_version=None,
+        reason="manual",
+        artifact=blob,
+        profile=profile,
+        metrics=Metrics(accuracy=1.0, f1_macro=1.0, rows=1),
+        dataset_schema=SCHEMA,
     )
     client = Redis.from_url(redis_url)
     client.xadd(streams.MODEL_PROMOTED.key(), encode_plain(event))
@@ -167,7 +209,9 @@ def main() -> int:
     parser.add_argument("--models", nargs="*", default=["RF", "LR"])
     parser.add_argument("--rows", nargs="*", type=int, default=[1, 100])
     parser.add_argument("--json", type=Path, default=Path("bench-results/predictor.json"))
-    parser.add_argument("--predictor-env", nargs="*", default=[], help="KEY=VALUE for the predictor")
+    parser.add_argument(
+        "--predictor-env", nargs="*", default=[], help="KEY=VALUE for the predictor"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk (or run `make bench`)", file=sys.stderr)
@@ -184,8 +228,18 @@ def main() -> int:
             artifact = promote(redis.url, store, fitted[name], version)
             predictor = start_predictor(redis.url, workdir / "store", free_port(), extra)
             baseline_port = free_port()
-            baseline = Server("baseline", [sys.executable, "-m", "benchmarks.baseline_server",
-                                           str(artifact), str(baseline_port)], dict(os.environ), baseline_port)
+            baseline = Server(
+                "baseline",
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.baseline_server",
+                    str(artifact),
+                    str(baseline_port),
+                ],
+                dict(os.environ),
+                baseline_port,
+            )
             try:
                 for rows in args.rows:
                     path = "/v1/predict" if rows == 1 else "/v1/predict/batch"
@@ -193,11 +247,22 @@ def main() -> int:
                     for _ in range(args.runs):  # interleaved: machine noise hits both alike
                         for server in (predictor, baseline):
                             result = wrk(server.port, path, payload, args.seconds, workdir)
-                            runs.append(Run(server.name, name, rows, result["req_s"],
-                                            result["req_s"] * rows, result["p50_ms"],
-                                            result["p99_ms"], int(result["errors"])))
-                            console.print(f"{server.name:9} {name} {rows:>3} rows: "
-                                          f"{result['req_s']:8.0f} req/s p99 {result['p99_ms']:.1f} ms")
+                            runs.append(
+                                Run(
+                                    server.name,
+                                    name,
+                                    rows,
+                                    result["req_s"],
+                                    result["req_s"] * rows,
+                                    result["p50_ms"],
+                                    result["p99_ms"],
+                                    int(result["errors"]),
+                                )
+                            )
+                            console.print(
+                                f"{server.name:9} {name} {rows:>3} rows: "
+                                f"{result['req_s']:8.0f} req/s p99 {result['p99_ms']:.1f} ms"
+                            )
             finally:
                 predictor.stop()
                 baseline.stop()
@@ -209,28 +274,71 @@ def main() -> int:
 
 def median_run(runs: list[Run], server: str, model: str, rows: int) -> Run:
     chosen = [r for r in runs if (r.server, r.model, r.rows) == (server, model, rows)]
-    return Run(server, model, rows,
-               statistics.median(r.req_s for r in chosen), statistics.median(r.rows_s for r in chosen),
-               statistics.median(r.p50_ms for r in chosen), statistics.median(r.p99_ms for r in chosen),
-               sum(r.errors for r in chosen))
+    return Run(
+        server,
+        model,
+        rows,
+        statistics.median(r.req_s for r in chosen),
+        statistics.median(r.rows_s for r in chosen),
+        statistics.median(r.p50_ms for r in chosen),
+        statistics.median(r.p99_ms for r in chosen),
+        sum(r.errors for r in chosen),
+    )
 
 
-def report(console: Console, runs: list[Run], limits: dict[tuple[str, int], float], out: Path) -> None:
-    table = Table(title=f"predictor vs plain FastAPI (c={CONCURRENCY}, medians of interleaved runs)")
-    for column in ("model", "rows/request", "driftloop req/s", "rows/s", "p50 ms", "p99 ms",
-                   "baseline req/s", "p99 ms", "vs baseline", "in-process rows/s", "of limit", "errors"):
+def report(
+    console: Console, runs: list[Run], limits: dict[tuple[str, int], float], out: Path
+) -> None:
+    table = Table(
+        title=f"predictor vs plain FastAPI (c={CONCURRENCY}, medians of interleaved runs)"
+    )
+    for column in (
+        "model",
+        "rows/request",
+        "driftloop req/s",
+        "rows/s",
+        "p50 ms",
+        "p99 ms",
+        "baseline req/s",
+        "p99 ms",
+        "vs baseline",
+        "in-process rows/s",
+        "of limit",
+        "errors",
+    ):
         table.add_column(column, justify="right")
     summary: list[dict[str, Any]] = []
     for model, rows in sorted(limits):
-        ours, base = median_run(runs, "driftloop", model, rows), median_run(runs, "baseline", model, rows)
+        ours, base = (
+            median_run(runs, "driftloop", model, rows),
+            median_run(runs, "baseline", model, rows),
+        )
         limit = limits[(model, rows)]
-        table.add_row(model, str(rows), f"{ours.req_s:,.0f}", f"{ours.rows_s:,.0f}", f"{ours.p50_ms:.1f}",
-                      f"{ours.p99_ms:.1f}", f"{base.req_s:,.0f}", f"{base.p99_ms:.1f}",
-                      f"{ours.req_s / base.req_s:.2f}x", f"{limit:,.0f}", f"{ours.rows_s / limit:.0%}",
-                      str(ours.errors + base.errors))
-        summary.append({"model": model, "rows": rows, "driftloop": asdict(ours), "baseline": asdict(base),
-                        "in_process_rows_s": limit, "ratio_vs_baseline": ours.req_s / base.req_s,
-                        "share_of_limit": ours.rows_s / limit})
+        table.add_row(
+            model,
+            str(rows),
+            f"{ours.req_s:,.0f}",
+            f"{ours.rows_s:,.0f}",
+            f"{ours.p50_ms:.1f}",
+            f"{ours.p99_ms:.1f}",
+            f"{base.req_s:,.0f}",
+            f"{base.p99_ms:.1f}",
+            f"{ours.req_s / base.req_s:.2f}x",
+            f"{limit:,.0f}",
+            f"{ours.rows_s / limit:.0%}",
+            str(ours.errors + base.errors),
+        )
+        summary.append(
+            {
+                "model": model,
+                "rows": rows,
+                "driftloop": asdict(ours),
+                "baseline": asdict(base),
+                "in_process_rows_s": limit,
+                "ratio_vs_baseline": ours.req_s / base.req_s,
+                "share_of_limit": ours.rows_s / limit,
+            }
+        )
     console.print(table)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"summary": summary, "runs": [asdict(r) for r in runs]}, indent=2))
