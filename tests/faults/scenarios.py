@@ -184,9 +184,7 @@ def kill_monitor(ctx: Context) -> Result:
             ]
             io.publish(
                 streams.PREDICTION_LOGGED,
-                PredictionsLogged(
-                    producer="faults", dataset="demo", model_version=1, predictions=preds
-                ),
+                PredictionsLogged.from_records("demo", 1, preds, producer="faults"),
             )
         died = wait_exit_and_restart(running, "drift-monitor")
         io.wait(streams.DRIFT_DETECTED)
@@ -217,11 +215,10 @@ def two_replicas(ctx: Context) -> Result:
     with stack(ctx, services=services, env=env, replicas=replicas) as (running, io, store):
         events = records(40, 50)
         logs = [
-            PredictionsLogged(
-                producer="faults",
-                dataset="other",
-                model_version=1,
-                predictions=[
+            PredictionsLogged.from_records(
+                "other",
+                1,
+                [
                     PredictionRecord(
                         prediction_id=uuid.uuid4(),
                         features={"x": 1.0},
@@ -331,7 +328,7 @@ def redis_down_while_serving(ctx: Context, buffer_max: int | None = None) -> Res
             lambda: any(
                 str(p.prediction_id) == warm["prediction_id"]
                 for e in io.read(streams.PREDICTION_LOGGED)
-                for p in e.predictions
+                for p in e.records()
             ),
             what="the warm-up prediction logged",
         )
@@ -354,7 +351,7 @@ def redis_down_while_serving(ctx: Context, buffer_max: int | None = None) -> Res
             return {
                 str(p.prediction_id)
                 for e in io.read(streams.PREDICTION_LOGGED)
-                for p in e.predictions
+                for p in e.records()
             }
 
         def settled() -> bool:

@@ -92,7 +92,7 @@ def logged(
         )
         for f, p in zip(drawn.features, predicted, strict=True)
     ]
-    event = PredictionsLogged(producer="test", dataset="demo", model_version=1, predictions=records)
+    event = PredictionsLogged.from_records("demo", 1, records, producer="test")
     return event, drawn.labels
 
 
@@ -148,7 +148,7 @@ def test_late_labels_that_show_falling_accuracy_raise_performance_drift(
     # The truth turns out to be the opposite of every prediction: accuracy 0.
     flip = {"no": "yes", "yes": "no"}
     labels = [
-        Label(prediction_id=p.prediction_id, label=flip[p.prediction]) for p in event.predictions
+        Label(prediction_id=p.prediction_id, label=flip[p.prediction]) for p in event.records()
     ]
     streams_io.publish(streams.FEEDBACK_RECEIVED, FeedbackReceived(producer="test", labels=labels))
     (drift,) = streams_io.wait(streams.DRIFT_DETECTED)

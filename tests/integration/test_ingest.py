@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from driftloop_contracts import (
+    DataIngested,
     FeedbackReceived,
     Label,
     PredictionRecord,
@@ -25,6 +26,7 @@ from driftloop_sdk.scenario import SCHEMA
 from fastapi.testclient import TestClient
 
 from tests.support.streams import Streams
+from tests.support.wait import eventually_sync
 
 GOOD = {
     "features": {
@@ -181,12 +183,18 @@ def test_a_prediction_joined_with_its_late_label_becomes_a_feedback_row(
     )
     streams_io.publish(
         streams.PREDICTION_LOGGED,
-        PredictionsLogged(producer="test", dataset="demo", model_version=1, predictions=records),
+        PredictionsLogged.from_records("demo", 1, records, producer="test"),
     )
     streams_io.publish(
         streams.FEEDBACK_RECEIVED,
         FeedbackReceived(producer="test", labels=[Label(prediction_id=second, label="no")]),
     )
-    ingested = streams_io.wait(streams.DATA_INGESTED, 2)
+
+    # One version or two, depending on which handler completes each pair first.
+    def both_rows() -> list[DataIngested] | None:
+        events = streams_io.read(streams.DATA_INGESTED)
+        return events if sum(e.rows for e in events) >= 2 else None
+
+    ingested = eventually_sync(both_rows, what="both joined rows ingested")
     assert {e.source for e in ingested} == {"feedback"}
     assert sum(e.rows for e in ingested) == 2

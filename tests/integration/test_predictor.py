@@ -145,7 +145,7 @@ def test_every_prediction_is_logged_with_its_id_and_model_version(
         return [
             str(p.prediction_id)
             for e in streams_io.read(streams.PREDICTION_LOGGED)
-            for p in e.predictions
+            for p in e.records()
         ]
 
     eventually_sync(lambda: len(logged()) == 10, what="10 logged predictions")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .envelope import Event
-from .refs import BlobRef, FeatureRow, Metrics, Record
+from .refs import BlobRef, FeatureRow, FeatureValue, Metrics, Record
 from .schema import DatasetSchema
 
 # ----------------------------------------------------------------------------- data
@@ -168,12 +169,76 @@ class PredictionRecord(BaseModel):
 
 
 class PredictionsLogged(Event):
-    """A batch of predictions one predictor made with one model version."""
+    """A batch of predictions one predictor made with one model version, column by column.
+
+    Columnar because this is the highest-volume stream: a row per prediction would repeat
+    every feature name and cost the predictor more to write than the prediction itself.
+    Row i of every column describes prediction i; `records()` gives them as rows.
+    """
+
+    SUPPORTED_VERSIONS: ClassVar[frozenset[int]] = frozenset({2})
 
     event_type: Literal["prediction.logged"] = "prediction.logged"
+    schema_version: int = Field(default=2, description="2: the columnar form (stream .v2).")
     dataset: str
     model_version: int = Field(ge=1)
-    predictions: tuple[PredictionRecord, ...] = Field(min_length=1)
+    feature_names: tuple[str, ...] = Field(description="Order of the values in each features row.")
+    prediction_ids: tuple[uuid.UUID, ...] = Field(min_length=1)
+    features: tuple[tuple[FeatureValue, ...], ...] = Field(description="Validated feature values.")
+    predictions: tuple[str, ...] = Field(description="Predicted class of each row.")
+    probabilities: tuple[float, ...] = Field(description="Probability of the predicted class.")
+    predicted_at: tuple[datetime, ...]
+
+    @model_validator(mode="after")
+    def _columns_line_up(self) -> Self:
+        n = len(self.prediction_ids)
+        columns = (self.features, self.predictions, self.probabilities, self.predicted_at)
+        if any(len(c) != n for c in columns):
+            raise ValueError("every column must hold one value per prediction id")
+        width = len(self.feature_names)
+        if any(len(row) != width for row in self.features):
+            raise ValueError("every features row must hold one value per feature name")
+        return self
+
+    def __len__(self) -> int:
+        return len(self.prediction_ids)
+
+    def records(self) -> list[PredictionRecord]:
+        names = self.feature_names
+        return [
+            PredictionRecord.model_construct(
+                prediction_id=i,
+                features=dict(zip(names, row, strict=True)),
+                prediction=label,
+                probability=p,
+                predicted_at=at,
+            )
+            for i, row, label, p, at in zip(
+                self.prediction_ids,
+                self.features,
+                self.predictions,
+                self.probabilities,
+                self.predicted_at,
+                strict=True,
+            )
+        ]
+
+    @classmethod
+    def from_records(
+        cls, dataset: str, model_version: int, records: Sequence[PredictionRecord], **envelope: Any
+    ) -> PredictionsLogged:
+        names = tuple(records[0].features) if records else ()
+        return cls(
+            dataset=dataset,
+            model_version=model_version,
+            feature_names=names,
+            prediction_ids=tuple(r.prediction_id for r in records),
+            features=tuple(tuple(r.features.get(n) for n in names) for r in records),
+            predictions=tuple(r.prediction for r in records),
+            probabilities=tuple(r.probability for r in records),
+            predicted_at=tuple(r.predicted_at for r in records),
+            **envelope,
+        )
 
 
 # -------------------------------------------------------------------------- drift

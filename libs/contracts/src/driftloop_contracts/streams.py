@@ -56,7 +56,7 @@ TRAINING_FAILED = Stream("training.failed.v1", TrainingFailed)
 MODEL_REGISTERED = Stream("model.registered.v1", ModelRegistered)
 MODEL_PROMOTED = Stream("model.promoted.v1", ModelPromoted)
 MODEL_REJECTED = Stream("model.rejected.v1", ModelRejected)
-PREDICTION_LOGGED = Stream("prediction.logged.v1", PredictionsLogged)
+PREDICTION_LOGGED = Stream("prediction.logged.v2", PredictionsLogged)
 DRIFT_DETECTED = Stream("drift.detected.v1", DriftDetected)
 
 ALL_STREAMS: tuple[Stream[Event], ...] = (

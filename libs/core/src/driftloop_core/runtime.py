@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -12,9 +12,10 @@ from .settings import ServiceSettings
 from .telemetry import configure_logging, get_logger
 
 S = TypeVar("S", bound=ServiceSettings)
+ASGIApp = Callable[..., Any]
 
 
-def serve(service: str, settings: S, build_app: Callable[[S], FastAPI]) -> None:
+def serve(service: str, settings: S, build_app: Callable[[S], FastAPI | ASGIApp]) -> None:
     """Configure logging first, then build the app (nothing is built at import), then serve."""
     configure_logging(service, settings.log_level, settings.log_format)
     app = build_app(settings)

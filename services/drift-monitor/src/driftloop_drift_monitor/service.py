@@ -87,8 +87,9 @@ class MonitorService:
         findings: list[Finding] = []
         joined: list[JoinedLabel] = []
         for event in events:
+            records = event.records()
             joined += await self.join.add_predictions(
-                event.dataset, event.model_version, event.predictions, event.event_id
+                event.dataset, event.model_version, records, event.event_id
             )
             watch = self.watch
             if (
@@ -96,7 +97,7 @@ class MonitorService:
                 and event.model_version == watch.promoted.model_version
                 and event.dataset == watch.promoted.dataset
             ):
-                for p in event.predictions:
+                for p in records:
                     findings += watch.windows.add(p.features, p.prediction, p.predicted_at)
         findings += self._outcomes(joined)
         self._export()

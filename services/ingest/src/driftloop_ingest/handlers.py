@@ -107,7 +107,7 @@ class IngestHandlers:
         joined: list[tuple[Event, JoinedLabel]] = []
         for event in events:
             pairs = await self.join.add_predictions(
-                event.dataset, event.model_version, event.predictions, event.event_id
+                event.dataset, event.model_version, event.records(), event.event_id
             )
             joined += [(event, p) for p in pairs]
         return await self._ingest_joined(joined)

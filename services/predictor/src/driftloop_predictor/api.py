@@ -1,4 +1,8 @@
-"""HTTP: predict one row or a batch; see which model serves."""
+"""HTTP: predict one row or a batch; see which model serves.
+
+The two predict routes are answered by fastpath.FastPath in production; they are declared here
+too, calling the same data plane, so that they are documented in OpenAPI and usable without it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 from driftloop_core import InvalidInput
 from fastapi import APIRouter
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from .service import Predictor
@@ -32,11 +37,12 @@ class BatchItem(BaseModel):
     prediction_id: uuid.UUID
     prediction: str
     probability: float
-    probabilities: dict[str, float]
+    probabilities: list[float] = Field(description="One per class, in the order of `classes`.")
 
 
 class BatchOut(BaseModel):
     model_version: int
+    classes: list[str] = Field(description="Class labels, the order of every probabilities list.")
     predictions: list[BatchItem]
 
 
@@ -44,20 +50,16 @@ def build_router(predictor: Predictor, max_batch_rows: int) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["predict"])
 
     @router.post("/predict", response_model=PredictOut, summary="Predict one row")
-    async def predict(body: PredictIn) -> dict[str, Any]:
-        result = predictor.predict([body.features])
-        p = result.predictions[0]
-        return {**p.__dict__, "model_version": result.model_version}
+    async def predict(body: PredictIn) -> Response:
+        result = await predictor.predict([body.features])
+        return Response(result.single_json(), media_type="application/json")
 
     @router.post("/predict/batch", response_model=BatchOut, summary="Predict many rows")
-    async def predict_batch(body: BatchIn) -> dict[str, Any]:
+    async def predict_batch(body: BatchIn) -> Response:
         if len(body.rows) > max_batch_rows:
             raise InvalidInput(f"{len(body.rows)} rows; send at most {max_batch_rows} per request")
-        result = predictor.predict(body.rows)
-        return {
-            "model_version": result.model_version,
-            "predictions": [p.__dict__ for p in result.predictions],
-        }
+        result = await predictor.predict(body.rows)
+        return Response(result.batch_json(), media_type="application/json")
 
     @router.get("/model", summary="The model serving now")
     async def model() -> dict[str, Any]:
@@ -71,6 +73,8 @@ def build_router(predictor: Predictor, max_batch_rows: int) -> APIRouter:
             "metrics": e.metrics.model_dump(),
             "schema": m.schema.model_dump(),
             "correlation_id": str(e.correlation_id),
+            "predict_ms": round(m.predict_ms, 3),
+            "offload": m.offload,
         }
 
     return router

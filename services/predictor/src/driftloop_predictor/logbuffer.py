@@ -1,19 +1,25 @@
-"""Prediction logging that never makes a request wait on Redis.
+"""Prediction logging that never makes a request wait on Redis, and costs it almost nothing.
 
-Requests append to a bounded in-memory buffer; a background task publishes it in batches of
-prediction.logged events. While Redis is unreachable the buffer fills; when it is full the
-oldest predictions are dropped and counted; when Redis returns, publishing resumes.
+A request appends one tuple (its rows, ids, answers) to a bounded buffer. A background task
+turns the buffer into prediction.logged events (JSON written directly with orjson, checked
+against the contract in the tests) and publishes them pipelined. While Redis is unreachable
+the buffer fills; beyond ``max_buffer`` rows the oldest are dropped and counted; when Redis
+returns, publishing resumes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from driftloop_contracts import PredictionRecord, PredictionsLogged, streams
-from driftloop_core import Publish
+import numpy as np
+import orjson
+from driftloop_contracts import PredictionsLogged, utcnow
 from driftloop_core.telemetry import get_logger
 from prometheus_client import Counter, Gauge
 
@@ -25,9 +31,29 @@ LOG_PUBLISH_FAILURES = Counter(
     "driftloop_predictor_log_publish_failures_total", "Failed attempts to publish prediction logs."
 )
 
-Publisher = Callable[..., Awaitable[None]]
+#: Publishes prediction.logged bodies: (JSON body, correlation id) pairs.
+Publisher = Callable[[Sequence[tuple[bytes, str]]], Awaitable[None]]
 log = get_logger(__name__)
 PRODUCER = "predictor"
+EVENT_TYPE = PredictionsLogged.model_fields["event_type"].default
+
+
+@dataclass(slots=True, frozen=True)
+class Logged:
+    """What one request predicted; `features` in the order of `feature_names` (a float
+    matrix from the fast path, lists of values otherwise)."""
+
+    dataset: str
+    model_version: int
+    feature_names: Sequence[str]
+    ids: Sequence[str]
+    features: np.ndarray | Sequence[Sequence[Any]]
+    labels: Sequence[str]
+    probabilities: Sequence[float]
+    predicted_at: str
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 class PredictionLog:
@@ -38,28 +64,31 @@ class PredictionLog:
         self._batch_size = batch_size
         self._flush_s = flush_ms / 1000
         self._max = max_buffer
-        self._buffer: deque[tuple[str, int, PredictionRecord]] = deque()
+        self._buffer: deque[Logged] = deque()
+        self._rows = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, dataset: str, model_version: int, records: Sequence[PredictionRecord]) -> None:
+    def add(self, entry: Logged) -> None:
         """Never blocks and never raises: the request path calls this."""
-        self._buffer.extend((dataset, model_version, r) for r in records)
+        self._buffer.append(entry)
+        self._rows += len(entry)
         self._trim()
-        LOGS_BUFFERED.set(len(self._buffer))
-        if len(self._buffer) >= self._batch_size:
+        if self._rows >= self._batch_size:
             self._wake.set()
 
     def _trim(self) -> None:
         """Drop the oldest predictions beyond the bound, counting them."""
-        overflow = len(self._buffer) - self._max
-        if overflow > 0:
-            for _ in range(overflow):
-                self._buffer.popleft()
-            LOGS_DROPPED.inc(overflow)
+        dropped = 0
+        while self._rows > self._max and self._buffer:
+            oldest = self._buffer.popleft()
+            self._rows -= len(oldest)
+            dropped += len(oldest)
+        if dropped:
+            LOGS_DROPPED.inc(dropped)
 
     def __len__(self) -> int:
-        return len(self._buffer)
+        return self._rows
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="prediction-log")
@@ -84,37 +113,66 @@ class PredictionLog:
             except Exception as exc:
                 LOG_PUBLISH_FAILURES.inc()
                 log.warning(
-                    "prediction logs not published, will retry",
-                    error=str(exc),
-                    buffered=len(self._buffer),
+                    "prediction logs not published, will retry", error=str(exc), buffered=self._rows
                 )
                 backoff = min(backoff * 2, 5.0)
                 await asyncio.sleep(backoff)
+            LOGS_BUFFERED.set(self._rows)
 
     async def flush(self) -> None:
-        """Publish everything buffered, batch by batch; a failed batch goes back to the front."""
+        """Publish everything buffered; a failed batch goes back to the front, in order."""
         while self._buffer:
-            batch = [
-                self._buffer.popleft() for _ in range(min(self._batch_size, len(self._buffer)))
-            ]
+            batch: list[Logged] = []
+            rows = 0
+            while self._buffer and rows < self._batch_size:
+                entry = self._buffer.popleft()
+                batch.append(entry)
+                rows += len(entry)
+            self._rows -= rows
             try:
-                await self._publish(*_events(batch))
+                await self._publish(encode_events(batch))
             except BaseException:
                 self._buffer.extendleft(reversed(batch))
+                self._rows += rows
                 self._trim()  # requests kept adding while this batch was out
                 raise
-            finally:
-                LOGS_BUFFERED.set(len(self._buffer))
 
 
-def _events(batch: list[tuple[str, int, PredictionRecord]]) -> list[Publish]:
-    groups: dict[tuple[str, int], list[PredictionRecord]] = {}
-    for dataset, version, record in batch:
-        groups.setdefault((dataset, version), []).append(record)
-    return [
-        Publish(
-            streams.PREDICTION_LOGGED,
-            PredictionsLogged(producer=PRODUCER, dataset=d, model_version=v, predictions=tuple(rs)),
-        )
-        for (d, v), rs in groups.items()
-    ]
+def encode_events(batch: Sequence[Logged]) -> list[tuple[bytes, str]]:
+    """prediction.logged bodies (columnar, see the contract), one per (dataset, model version)."""
+    groups: dict[tuple[str, int], list[Logged]] = {}
+    for entry in batch:
+        groups.setdefault((entry.dataset, entry.model_version), []).append(entry)
+    now = utcnow().isoformat()
+    out = []
+    for (dataset, version), entries in groups.items():
+        event_id = str(uuid.uuid4())
+        body = {
+            "event_type": EVENT_TYPE,
+            "event_id": event_id,
+            "schema_version": 2,
+            "occurred_at": now,
+            "producer": PRODUCER,
+            "correlation_id": event_id,
+            "causation_id": None,
+            "dataset": dataset,
+            "model_version": version,
+            "feature_names": entries[0].feature_names,
+            "prediction_ids": [i for e in entries for i in e.ids],
+            "features": _features(entries),
+            "predictions": [label for e in entries for label in e.labels],
+            "probabilities": [p for e in entries for p in e.probabilities],
+            "predicted_at": [e.predicted_at for e in entries for _ in e.ids],
+        }
+        out.append((orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), event_id))
+    return out
+
+
+def _features(entries: Sequence[Logged]) -> np.ndarray | list[Any]:
+    """One matrix when every request took the numeric fast path (serialised natively)."""
+    if all(isinstance(e.features, np.ndarray) for e in entries):
+        return np.concatenate([e.features for e in entries])
+    rows: list[Any] = []
+    for e in entries:
+        rows.extend(e.features.tolist() if isinstance(e.features, np.ndarray) else e.features)
+    return rows

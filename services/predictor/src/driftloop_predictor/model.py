@@ -1,15 +1,17 @@
-"""The model being served: verified by sha256, warmed up, swapped atomically."""
+"""The model being served: verified by sha256, warmed up, measured, swapped atomically."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from driftloop_contracts import DatasetSchema, ModelPromoted
 from driftloop_core import ContentStore, IntegrityError
-from driftloop_ml import feature_matrix, load_artifact
+from driftloop_ml import load_artifact
+
+from .encoding import RowEncoder
 
 
 @dataclass(frozen=True)
@@ -18,13 +20,22 @@ class LoadedModel:
     pipeline: Any
     schema: DatasetSchema
     classes: np.ndarray
+    encoder: RowEncoder = field(repr=False)
+    #: Predict in a worker thread: measured at load, true when one call is slow enough that
+    #: keeping the event loop free to read requests pays for the thread hop.
+    offload: bool = False
+    predict_ms: float = 0.0
 
     @property
     def version(self) -> int:
         return self.promoted.model_version
 
-    def predict_proba(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        proba: np.ndarray = self.pipeline.predict_proba(feature_matrix(self.schema, rows))
+    @property
+    def class_names(self) -> list[str]:
+        return [str(c) for c in self.classes]
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        proba: np.ndarray = self.pipeline.predict_proba(x)
         return proba
 
 
@@ -50,16 +61,32 @@ def warm_up_row(schema: DatasetSchema) -> dict[str, Any]:
     return row
 
 
-def load_model(store: ContentStore, event: ModelPromoted) -> LoadedModel:
-    """Verify, unpickle, check the schema, predict once; raise rather than serve a bad model."""
+def load_model(
+    store: ContentStore, event: ModelPromoted, offload: str = "auto", offload_ms: float = 1.0
+) -> LoadedModel:
+    """Verify, unpickle, check the schema, predict (warm-up and timing); raise rather than
+    serve a bad model."""
     artifact = load_artifact(store.get(event.artifact))  # store.get checks the sha256 first
     if artifact.schema.fingerprint() != event.dataset_schema.fingerprint():
         raise IntegrityError(
             f"artifact of version {event.model_version} was trained on another schema than "
             "the promotion announces"
         )
-    model = LoadedModel(
-        event, artifact.pipeline, artifact.schema, np.asarray(artifact.pipeline.classes_)
+    encoder = RowEncoder(artifact.schema)
+    x, _ = encoder.encode([warm_up_row(artifact.schema)])
+    pipeline = artifact.pipeline
+    pipeline.predict_proba(x)
+    started = time.perf_counter()
+    for _ in range(5):
+        pipeline.predict_proba(x)
+    predict_ms = (time.perf_counter() - started) / 5 * 1000
+    decided = predict_ms > offload_ms if offload == "auto" else offload == "always"
+    return LoadedModel(
+        event,
+        pipeline,
+        artifact.schema,
+        np.asarray(pipeline.classes_),
+        encoder,
+        offload=decided,
+        predict_ms=predict_ms,
     )
-    model.predict_proba([warm_up_row(artifact.schema)])
-    return model

@@ -1,51 +1,69 @@
-"""The data plane: validate rows, predict with the current model, log, answer.
+"""The data plane: validate rows, predict with the current model (micro-batched), log, answer.
 
-The HTTP routes (and later other transports) all call `Predictor.predict`.
+Every transport (the fast ASGI path, the documented FastAPI routes, the Open Inference
+Protocol routes) calls `Predictor.predict`.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from driftloop_contracts import PredictionRecord, utcnow
-from driftloop_core import InvalidInput, NotReady
-from driftloop_core.rows import RowError, validate_features
-from prometheus_client import Counter, Histogram
+import numpy as np
+import orjson
+from driftloop_contracts import utcnow
+from driftloop_core import NotReady
+from prometheus_client import Counter
 
-from .logbuffer import PredictionLog
+from .batcher import MicroBatcher
+from .encoding import prediction_ids
+from .logbuffer import Logged, PredictionLog
 from .model import LoadedModel, ModelHolder
 
-ROWS_PREDICTED = Counter("driftloop_predictor_rows_total", "Rows predicted.", ["model_version"])
-ROWS_REJECTED = Counter("driftloop_predictor_rows_rejected_total", "Rows refused as invalid.")
-PREDICT_SECONDS = Histogram(
-    "driftloop_predictor_predict_seconds",
-    "Time in the model's predict call per request.",
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
-)
+ROWS_PREDICTED = Counter("driftloop_predictor_rows_total", "Rows predicted.")
+ROWS_REJECTED = Counter("driftloop_predictor_rows_rejected_total", "Requests refused as invalid.")
 
 
-@dataclass(frozen=True)
-class Prediction:
-    prediction_id: uuid.UUID
-    prediction: str
-    probability: float
-    probabilities: dict[str, float]
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Predictions:
     model_version: int
-    dataset: str
-    predictions: list[Prediction]
+    classes: list[str]
+    ids: list[str]
+    labels: list[str]
+    probabilities: list[float]
+    proba: np.ndarray
+
+    def single_json(self) -> bytes:
+        """One row: probabilities keyed by class."""
+        return orjson.dumps(
+            {
+                "prediction_id": self.ids[0],
+                "prediction": self.labels[0],
+                "probability": self.probabilities[0],
+                "probabilities": dict(zip(self.classes, self.proba[0].tolist(), strict=True)),
+                "model_version": self.model_version,
+            }
+        )
+
+    def batch_json(self) -> bytes:
+        """Many rows: the classes once, each row's probabilities in that order."""
+        items = [
+            {"prediction_id": i, "prediction": label, "probability": p, "probabilities": row}
+            for i, label, p, row in zip(
+                self.ids, self.labels, self.probabilities, self.proba.tolist(), strict=True
+            )
+        ]
+        return orjson.dumps(
+            {"model_version": self.model_version, "classes": self.classes, "predictions": items}
+        )
 
 
 class Predictor:
-    def __init__(self, holder: ModelHolder, log: PredictionLog) -> None:
+    def __init__(self, holder: ModelHolder, log: PredictionLog, batcher: MicroBatcher) -> None:
         self.holder = holder
         self.log = log
+        self.batcher = batcher
 
     def model(self) -> LoadedModel:
         model = self.holder.current
@@ -53,43 +71,29 @@ class Predictor:
             raise NotReady("no model is loaded yet: none has been promoted, or loading failed")
         return model
 
-    def predict(self, rows: Sequence[Mapping[str, Any]]) -> Predictions:
+    async def predict(self, rows: Sequence[Any]) -> Predictions:
         model = self.model()  # one read: a swap during this request does not mix models
-        clean, problems = [], []
-        for index, row in enumerate(rows):
-            try:
-                clean.append(validate_features(model.schema, row))
-            except RowError as exc:
-                problems.append({"row": index, "error": str(exc)})
-        if problems:
-            ROWS_REJECTED.inc(len(problems))
-            first = problems[0]
-            raise InvalidInput(
-                f"{len(problems)} of {len(rows)} row(s) invalid; "
-                f"row {first['row']}: {first['error']}",
-                details=problems,
-            )
-        with PREDICT_SECONDS.time():
-            proba = model.predict_proba(clean)
+        try:
+            x, logged_features = model.encoder.encode(rows)
+        except Exception:
+            ROWS_REJECTED.inc()
+            raise
+        proba = await self.batcher.predict(model, model.predict_proba, x, model.offload)
         best = proba.argmax(axis=1)
-        classes = [str(c) for c in model.classes]
-        now = utcnow()
-        out, records = [], []
-        for features, p, i in zip(clean, proba, best, strict=True):
-            pid = uuid.uuid4()
-            label, confidence = classes[i], float(p[i])
-            out.append(
-                Prediction(pid, label, confidence, dict(zip(classes, map(float, p), strict=True)))
+        labels = model.classes[best].astype(str).tolist()
+        confidence = proba[np.arange(len(best)), best].tolist()
+        ids = prediction_ids(len(best))
+        self.log.add(
+            Logged(
+                model.promoted.dataset,
+                model.version,
+                model.encoder.names,
+                ids,
+                logged_features,
+                labels,
+                confidence,
+                utcnow().isoformat(),
             )
-            records.append(
-                PredictionRecord(
-                    prediction_id=pid,
-                    features=features,
-                    prediction=label,
-                    probability=confidence,
-                    predicted_at=now,
-                )
-            )
-        self.log.add(model.promoted.dataset, model.version, records)
-        ROWS_PREDICTED.labels(model_version=str(model.version)).inc(len(out))
-        return Predictions(model.version, model.promoted.dataset, out)
+        )
+        ROWS_PREDICTED.inc(len(ids))
+        return Predictions(model.version, model.class_names, ids, labels, confidence, proba)

@@ -14,8 +14,25 @@ class PredictorSettings(ServiceSettings):
 
     port: int = 8004
     max_batch_rows: int = Field(default=10_000, ge=1, description="Rows per batch request.")
+    microbatch_max_rows: int = Field(
+        default=256, ge=1, description="Most rows one predict call takes from queued requests."
+    )
+    microbatch_max_wait_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="How long a short queue waits for more requests before predicting. 0: no "
+        "timer, batches form from the requests that arrive during the previous predict.",
+    )
+    offload: str = Field(
+        default="auto",
+        pattern="^(auto|always|never)$",
+        description="Predict in a worker thread: auto (when one call takes longer than "
+        "offload_threshold_ms at load), always or never.",
+    )
+    offload_threshold_ms: float = Field(default=1.0, ge=0)
+    max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     log_batch_size: int = Field(
-        default=256, ge=1, description="Predictions per prediction.logged event."
+        default=1024, ge=1, description="Most predictions per prediction.logged event."
     )
     log_flush_ms: int = Field(
         default=200, ge=10, description="Longest a logged prediction waits before publishing."

@@ -1,0 +1,118 @@
+"""Adaptive micro-batching: concurrent requests share one predict call.
+
+Requests queue their rows and await a future. One worker drains the queue: everything queued
+(up to ``max_rows``) goes into one predict call, whose answer is split back per request. No
+timer is needed to form batches: while a predict runs, the requests that arrive meanwhile
+queue up and form the next batch, so batches grow with load and stay at one request when
+idle. An optional ``max_wait_ms`` waits a little for more when the queue is short.
+
+Slow models predict in a worker thread (the event loop keeps reading requests meanwhile);
+fast ones predict inline (a thread hop would cost more than it frees).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from prometheus_client import Histogram
+
+BATCH_ROWS = Histogram(
+    "driftloop_predictor_batch_rows",
+    "Rows per predict call (requests coalesced by the micro-batcher).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096),
+)
+BATCH_REQUESTS = Histogram(
+    "driftloop_predictor_batch_requests",
+    "Requests per predict call.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
+PREDICT_SECONDS = Histogram(
+    "driftloop_predictor_predict_seconds",
+    "Time in the model's predict call per batch.",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+)
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(slots=True)
+class _Pending:
+    key: object  # requests for different models never share a call
+    predict: Predict
+    x: np.ndarray
+    offload: bool
+    future: asyncio.Future[np.ndarray]
+
+
+class MicroBatcher:
+    def __init__(self, *, max_rows: int = 256, max_wait_ms: float = 0.0) -> None:
+        self.max_rows = max_rows
+        self.max_wait = max_wait_ms / 1000
+        self._queue: deque[_Pending] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="predict")
+
+    async def predict(
+        self, key: object, predict: Predict, x: np.ndarray, offload: bool = False
+    ) -> np.ndarray:
+        """Rows `x` predicted by `predict`, possibly in one call with other requests' rows
+        for the same `key` (model)."""
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(key, predict, x, offload, future))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            if self.max_wait and self._rows() < self.max_rows:
+                await asyncio.sleep(self.max_wait)
+            batch = self._take()
+            x = batch[0].x if len(batch) == 1 else np.concatenate([p.x for p in batch])
+            started = time.perf_counter()
+            try:
+                if batch[0].offload:
+                    proba = await loop.run_in_executor(self._executor, batch[0].predict, x)
+                else:
+                    proba = batch[0].predict(x)
+                    await asyncio.sleep(0)  # let the loop read the requests that arrived
+            except Exception as exc:
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(exc)
+                continue
+            PREDICT_SECONDS.observe(time.perf_counter() - started)
+            BATCH_ROWS.observe(len(x))
+            BATCH_REQUESTS.observe(len(batch))
+            start = 0
+            for p in batch:
+                end = start + len(p.x)
+                if not p.future.done():
+                    p.future.set_result(proba[start:end])
+                start = end
+
+    def _rows(self) -> int:
+        return sum(len(p.x) for p in self._queue)
+
+    def _take(self) -> list[_Pending]:
+        first = self._queue.popleft()
+        batch, rows = [first], len(first.x)
+        while (
+            self._queue
+            and self._queue[0].key is first.key
+            and rows + len(self._queue[0].x) <= self.max_rows
+        ):
+            nxt = self._queue.popleft()
+            batch.append(nxt)
+            rows += len(nxt.x)
+        return batch
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
