@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export UV_LINK_MODE := copy
 
-.PHONY: help setup demo up test test-unit test-integration test-e2e test-faults faults lint format typecheck snapshots clean
+.PHONY: help setup demo up test test-unit test-integration test-e2e test-faults faults bench bench-quick lint format typecheck snapshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -48,6 +48,16 @@ test-faults: setup ## Fault injection, fast variants
 
 faults: setup ## Fault injection, full variants (Redis down 30 s, ...): prints the table
 	.venv/bin/python -m tests.faults.report
+
+bench: setup /usr/bin/wrk ## Predictor vs plain FastAPI and the in-process limit (20 s x 3 runs)
+	.venv/bin/python -m benchmarks.predictor --seconds 20 --runs 3
+
+bench-quick: setup /usr/bin/wrk ## The same, 5 s x 1 run
+	.venv/bin/python -m benchmarks.predictor --seconds 5 --runs 1
+
+/usr/bin/wrk:
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y --no-install-recommends wrk; }
 
 lint: setup ## ruff check and format check
 	.venv/bin/ruff check .

@@ -155,6 +155,25 @@ class ModelRejected(Event):
     champion_metrics: Metrics | None
 
 
+class RolloutChanged(Event):
+    """A candidate version serves part of the traffic (canary), or answers nothing but is
+    logged beside the champion (shadow); or the rollout ended (promoted or aborted)."""
+
+    event_type: Literal["model.rollout"] = "model.rollout"
+    dataset: str
+    stage: Literal["canary", "shadow", "ended"]
+    outcome: Literal["started", "changed", "promoted", "aborted"]
+    model_version: int = Field(ge=1, description="The candidate version.")
+    share: float = Field(
+        default=0.0, ge=0, le=1, description="Canary: share of requests the candidate answers."
+    )
+    artifact: BlobRef
+    profile: BlobRef
+    metrics: Metrics
+    dataset_schema: DatasetSchema
+    actor: str = "registry"
+
+
 # ------------------------------------------------------------------------ serving
 
 
@@ -182,6 +201,11 @@ class PredictionsLogged(Event):
     schema_version: int = Field(default=2, description="2: the columnar form (stream .v2).")
     dataset: str
     model_version: int = Field(ge=1)
+    role: Literal["primary", "canary", "shadow"] = Field(
+        default="primary",
+        description="primary and canary predictions were answered; shadow ones were not (they "
+        "share the prediction ids of the answers they shadow, for comparison).",
+    )
     feature_names: tuple[str, ...] = Field(description="Order of the values in each features row.")
     prediction_ids: tuple[uuid.UUID, ...] = Field(min_length=1)
     features: tuple[tuple[FeatureValue, ...], ...] = Field(description="Validated feature values.")
@@ -297,6 +321,7 @@ __all__ = [
     "PredictionsLogged",
     "RecordsSubmitted",
     "RejectedRow",
+    "RolloutChanged",
     "TrainingCompleted",
     "TrainingFailed",
     "TrainingRequested",

@@ -20,6 +20,7 @@ from .events import (
     ModelRejected,
     PredictionsLogged,
     RecordsSubmitted,
+    RolloutChanged,
     TrainingCompleted,
     TrainingFailed,
     TrainingRequested,
@@ -56,6 +57,7 @@ TRAINING_FAILED = Stream("training.failed.v1", TrainingFailed)
 MODEL_REGISTERED = Stream("model.registered.v1", ModelRegistered)
 MODEL_PROMOTED = Stream("model.promoted.v1", ModelPromoted)
 MODEL_REJECTED = Stream("model.rejected.v1", ModelRejected)
+MODEL_ROLLOUT = Stream("model.rollout.v1", RolloutChanged)
 PREDICTION_LOGGED = Stream("prediction.logged.v2", PredictionsLogged)
 DRIFT_DETECTED = Stream("drift.detected.v1", DriftDetected)
 
@@ -70,6 +72,7 @@ ALL_STREAMS: tuple[Stream[Event], ...] = (
     MODEL_REGISTERED,
     MODEL_PROMOTED,
     MODEL_REJECTED,
+    MODEL_ROLLOUT,
     PREDICTION_LOGGED,
     DRIFT_DETECTED,
 )

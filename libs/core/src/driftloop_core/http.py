@@ -3,6 +3,7 @@ and the one place errors become HTTP responses."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,13 +11,22 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from .bus import Bus
 from .errors import DriftloopError
 
 Hook = Callable[[], Awaitable[None]]
 Check = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def metrics_text() -> bytes:
+    """This process's metrics; every worker's, summed, when several share a port."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return generate_latest()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
 
 
 def create_app(
@@ -60,7 +70,7 @@ def create_app(
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(DriftloopError)
     async def on_driftloop_error(_: Request, exc: DriftloopError) -> JSONResponse:

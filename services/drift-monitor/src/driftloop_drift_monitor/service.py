@@ -87,6 +87,8 @@ class MonitorService:
         findings: list[Finding] = []
         joined: list[JoinedLabel] = []
         for event in events:
+            if event.role == "shadow":
+                continue  # never answered: not what the served model sees
             records = event.records()
             joined += await self.join.add_predictions(
                 event.dataset, event.model_version, records, event.event_id

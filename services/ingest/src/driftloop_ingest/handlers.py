@@ -106,6 +106,8 @@ class IngestHandlers:
     async def on_predictions(self, events: Sequence[PredictionsLogged]) -> list[Output]:
         joined: list[tuple[Event, JoinedLabel]] = []
         for event in events:
+            if event.role == "shadow":
+                continue  # never answered: nothing to join a label to
             pairs = await self.join.add_predictions(
                 event.dataset, event.model_version, event.records(), event.event_id
             )

@@ -7,7 +7,14 @@ from .settings import PredictorSettings
 
 
 def main() -> None:
-    serve("predictor", PredictorSettings(), build_app)
+    settings = PredictorSettings()
+    serve(
+        "predictor",
+        settings,
+        build_app,
+        workers=settings.workers,
+        factory="driftloop_predictor.bootstrap:app_from_environment",
+    )
 
 
 if __name__ == "__main__":

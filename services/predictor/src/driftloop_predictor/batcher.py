@@ -6,8 +6,11 @@ timer is needed to form batches: while a predict runs, the requests that arrive 
 queue up and form the next batch, so batches grow with load and stay at one request when
 idle. An optional ``max_wait_ms`` waits a little for more when the queue is short.
 
-Slow models predict in a worker thread (the event loop keeps reading requests meanwhile);
-fast ones predict inline (a thread hop would cost more than it frees).
+Each call carries its model's `BatchPolicy`. Slow models (a random forest) predict in a worker
+thread, so the event loop keeps reading requests meanwhile, and take big batches with a short
+wait, since their predict costs about the same for 1 row or 1,000. Fast models (a logistic
+regression) predict inline, since a thread hop would cost more than it frees, and take smaller
+batches with no wait, since their cost grows with the rows and latency is what matters.
 """
 
 from __future__ import annotations
@@ -41,30 +44,35 @@ PREDICT_SECONDS = Histogram(
 Predict = Callable[[np.ndarray], np.ndarray]
 
 
+@dataclass(frozen=True, slots=True)
+class BatchPolicy:
+    offload: bool = False
+    max_rows: int = 256
+    max_wait_s: float = 0.0
+
+
 @dataclass(slots=True)
 class _Pending:
     key: object  # requests for different models never share a call
     predict: Predict
     x: np.ndarray
-    offload: bool
+    policy: BatchPolicy
     future: asyncio.Future[np.ndarray]
 
 
 class MicroBatcher:
-    def __init__(self, *, max_rows: int = 256, max_wait_ms: float = 0.0) -> None:
-        self.max_rows = max_rows
-        self.max_wait = max_wait_ms / 1000
+    def __init__(self) -> None:
         self._queue: deque[_Pending] = deque()
         self._worker: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="predict")
 
     async def predict(
-        self, key: object, predict: Predict, x: np.ndarray, offload: bool = False
+        self, key: object, predict: Predict, x: np.ndarray, policy: BatchPolicy = BatchPolicy()
     ) -> np.ndarray:
         """Rows `x` predicted by `predict`, possibly in one call with other requests' rows
         for the same `key` (model)."""
         future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(key, predict, x, offload, future))
+        self._queue.append(_Pending(key, predict, x, policy, future))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._drain())
         return await future
@@ -72,13 +80,14 @@ class MicroBatcher:
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while self._queue:
-            if self.max_wait and self._rows() < self.max_rows:
-                await asyncio.sleep(self.max_wait)
+            policy = self._queue[0].policy
+            if policy.max_wait_s and self._rows() < policy.max_rows:
+                await asyncio.sleep(policy.max_wait_s)
             batch = self._take()
             x = batch[0].x if len(batch) == 1 else np.concatenate([p.x for p in batch])
             started = time.perf_counter()
             try:
-                if batch[0].offload:
+                if batch[0].policy.offload:
                     proba = await loop.run_in_executor(self._executor, batch[0].predict, x)
                 else:
                     proba = batch[0].predict(x)
@@ -103,11 +112,11 @@ class MicroBatcher:
 
     def _take(self) -> list[_Pending]:
         first = self._queue.popleft()
-        batch, rows = [first], len(first.x)
+        batch, rows, limit = [first], len(first.x), first.policy.max_rows
         while (
             self._queue
             and self._queue[0].key is first.key
-            and rows + len(self._queue[0].x) <= self.max_rows
+            and rows + len(self._queue[0].x) <= limit
         ):
             nxt = self._queue.popleft()
             batch.append(nxt)

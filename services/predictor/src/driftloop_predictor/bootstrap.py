@@ -6,22 +6,24 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from driftloop_contracts import ModelPromoted, streams
+from driftloop_contracts import ModelPromoted, RolloutChanged, streams
 from driftloop_core import Bus, ContentStore, Follower
 from driftloop_core.http import create_app
-from driftloop_core.telemetry import get_logger
+from driftloop_core.telemetry import configure_logging, get_logger
 from prometheus_client import Counter, Gauge
 
+from . import oip
 from .api import build_router
 from .batcher import MicroBatcher
 from .fastpath import FastPath
 from .logbuffer import PredictionLog
-from .model import ModelHolder, load_model
+from .model import ModelHolder, Rollout, load_model
 from .service import Predictor
 from .settings import PredictorSettings
 
 MODEL_VERSION = Gauge("driftloop_predictor_model_version", "Model version serving (0: none).")
 MODEL_SWAPS = Counter("driftloop_predictor_model_swaps_total", "Models swapped in.")
+ROLLOUT_SHARE = Gauge("driftloop_predictor_canary_share", "Share of requests the canary answers.")
 MODEL_LOAD_FAILURES = Counter(
     "driftloop_predictor_model_load_failures_total", "Promoted models that could not be loaded."
 )
@@ -48,18 +50,20 @@ def build_app(
         flush_ms=settings.log_flush_ms,
         max_buffer=settings.log_buffer_max,
     )
-    batcher = MicroBatcher(
-        max_rows=settings.microbatch_max_rows, max_wait_ms=settings.microbatch_max_wait_ms
-    )
+    batcher = MicroBatcher()
     predictor = Predictor(holder, prediction_log, batcher)
+    serving = (
+        settings.offload,
+        settings.offload_threshold_ms,
+        settings.microbatch_max_rows,
+        settings.microbatch_max_wait_ms,
+    )
 
     async def on_promoted(event: ModelPromoted) -> None:
         if event.dataset != settings.dataset:
             return
         try:
-            model = await asyncio.to_thread(
-                load_model, store, event, settings.offload, settings.offload_threshold_ms
-            )
+            model = await asyncio.to_thread(load_model, store, event, *serving)
         except Exception:
             MODEL_LOAD_FAILURES.inc()
             log.exception(
@@ -77,7 +81,26 @@ def build_app(
             reason=event.reason,
         )
 
+    async def on_rollout(event: RolloutChanged) -> None:
+        if event.dataset != settings.dataset:
+            return
+        if event.stage == "ended":
+            holder.rollout = None
+            ROLLOUT_SHARE.set(0)
+            log.info("rollout ended", version=event.model_version, outcome=event.outcome)
+            return
+        try:
+            model = await asyncio.to_thread(load_model, store, event, *serving)
+        except Exception:
+            MODEL_LOAD_FAILURES.inc()
+            log.exception("rollout candidate not loaded", version=event.model_version)
+            return
+        holder.rollout = Rollout(event.stage, model, event.share)
+        ROLLOUT_SHARE.set(event.share if event.stage == "canary" else 0)
+        log.info("rollout", stage=event.stage, version=model.version, share=event.share)
+
     bus.follow(Follower(streams.MODEL_PROMOTED, on_promoted))
+    bus.follow(Follower(streams.MODEL_ROLLOUT, on_rollout))
 
     async def readiness() -> dict[str, Any]:
         current = holder.current
@@ -89,7 +112,7 @@ def build_app(
     app = create_app(
         title="driftloop predictor",
         bus=bus,
-        routers=[build_router(predictor, settings.max_batch_rows)],
+        routers=[build_router(predictor, settings.max_batch_rows), oip.build_router(predictor)],
         on_startup=[prediction_log.start],
         on_shutdown=[prediction_log.stop, stop_batcher],
         readiness=readiness,
@@ -97,3 +120,10 @@ def build_app(
     return FastPath(
         predictor, app, max_body_bytes=settings.max_body_bytes, max_rows=settings.max_batch_rows
     )
+
+
+def app_from_environment() -> FastPath:
+    """The factory each worker process calls when PREDICTOR_WORKERS > 1."""
+    settings = PredictorSettings()
+    configure_logging("predictor", settings.log_level, settings.log_format)
+    return build_app(settings)

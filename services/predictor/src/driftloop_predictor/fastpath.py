@@ -3,7 +3,7 @@
 FastAPI's request handling costs ~4x a bare ASGI handler per request, more than a logistic
 regression's predict. So POST /v1/predict and /v1/predict/batch are answered here (same data
 plane, same error shape); everything else, including those routes' OpenAPI documentation,
-goes to the FastAPI app.
+goes to the FastAPI app. An ``X-Request-Key`` header makes canary routing sticky.
 """
 
 from __future__ import annotations
@@ -57,20 +57,25 @@ class FastPath:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status, payload = await self._answer(receive, single)
+        key = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-key":
+                key = value.decode("latin-1")
+                break
+        status, payload = await self._answer(receive, single, key)
         await send({"type": "http.response.start", "status": status, "headers": JSON_HEADERS})
         await send({"type": "http.response.body", "body": payload})
         timer = self._timers.get((scope["path"], status))
         if timer is not None:
             timer.observe(time.perf_counter() - started)
 
-    async def _answer(self, receive: Receive, single: bool) -> tuple[int, bytes]:
+    async def _answer(self, receive: Receive, single: bool, key: str | None) -> tuple[int, bytes]:
         try:
             body = await self._body(receive)
             rows = as_rows(orjson.loads(body), single)
             if len(rows) > self.max_rows:
                 raise InvalidInput(f"{len(rows)} rows; send at most {self.max_rows} per request")
-            result = await self.predictor.predict(rows)
+            result = await self.predictor.predict(rows, key)
             return 200, result.single_json() if single else result.batch_json()
         except DriftloopError as exc:
             error: dict[str, Any] = {"error": exc.code, "message": exc.message}

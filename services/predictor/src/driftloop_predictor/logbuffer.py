@@ -45,6 +45,7 @@ class Logged:
 
     dataset: str
     model_version: int
+    role: str
     feature_names: Sequence[str]
     ids: Sequence[str]
     features: np.ndarray | Sequence[Sequence[Any]]
@@ -139,13 +140,14 @@ class PredictionLog:
 
 
 def encode_events(batch: Sequence[Logged]) -> list[tuple[bytes, str]]:
-    """prediction.logged bodies (columnar, see the contract), one per (dataset, model version)."""
-    groups: dict[tuple[str, int], list[Logged]] = {}
+    """prediction.logged bodies (columnar, see the contract), one per dataset, model version
+    and role."""
+    groups: dict[tuple[str, int, str], list[Logged]] = {}
     for entry in batch:
-        groups.setdefault((entry.dataset, entry.model_version), []).append(entry)
+        groups.setdefault((entry.dataset, entry.model_version, entry.role), []).append(entry)
     now = utcnow().isoformat()
     out = []
-    for (dataset, version), entries in groups.items():
+    for (dataset, version, role), entries in groups.items():
         event_id = str(uuid.uuid4())
         body = {
             "event_type": EVENT_TYPE,
@@ -157,6 +159,7 @@ def encode_events(batch: Sequence[Logged]) -> list[tuple[bytes, str]]:
             "causation_id": None,
             "dataset": dataset,
             "model_version": version,
+            "role": role,
             "feature_names": entries[0].feature_names,
             "prediction_ids": [i for e in entries for i in e.ids],
             "features": _features(entries),

@@ -1,4 +1,4 @@
-"""The data plane: validate rows, predict with the current model (micro-batched), log, answer.
+"""The data plane: route, validate, predict (micro-batched), log, answer.
 
 Every transport (the fast ASGI path, the documented FastAPI routes, the Open Inference
 Protocol routes) calls `Predictor.predict`.
@@ -6,6 +6,9 @@ Protocol routes) calls `Predictor.predict`.
 
 from __future__ import annotations
 
+import asyncio
+import random
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,20 +17,26 @@ import numpy as np
 import orjson
 from driftloop_contracts import utcnow
 from driftloop_core import NotReady
+from driftloop_core.telemetry import get_logger
 from prometheus_client import Counter
 
 from .batcher import MicroBatcher
 from .encoding import prediction_ids
 from .logbuffer import Logged, PredictionLog
-from .model import LoadedModel, ModelHolder
+from .model import LoadedModel, ModelHolder, Rollout
 
-ROWS_PREDICTED = Counter("driftloop_predictor_rows_total", "Rows predicted.")
+ROWS_PREDICTED = Counter("driftloop_predictor_rows_total", "Rows predicted, by role.", ["role"])
 ROWS_REJECTED = Counter("driftloop_predictor_rows_rejected_total", "Requests refused as invalid.")
+SHADOW_FAILURES = Counter(
+    "driftloop_predictor_shadow_failures_total", "Shadow predictions that could not be made."
+)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Predictions:
     model_version: int
+    role: str
     classes: list[str]
     ids: list[str]
     labels: list[str]
@@ -59,11 +68,20 @@ class Predictions:
         )
 
 
+def in_canary(key: str | None, share: float) -> bool:
+    """Sticky by key (the same key always gets the same model), random without one."""
+    if key is None:
+        return random.random() < share
+    return zlib.crc32(key.encode()) / 2**32 < share
+
+
 class Predictor:
     def __init__(self, holder: ModelHolder, log: PredictionLog, batcher: MicroBatcher) -> None:
         self.holder = holder
         self.log = log
         self.batcher = batcher
+        self._roles = {r: ROWS_PREDICTED.labels(role=r) for r in ("primary", "canary", "shadow")}
+        self._shadows: set[asyncio.Task[None]] = set()
 
     def model(self) -> LoadedModel:
         model = self.holder.current
@@ -71,22 +89,38 @@ class Predictor:
             raise NotReady("no model is loaded yet: none has been promoted, or loading failed")
         return model
 
-    async def predict(self, rows: Sequence[Any]) -> Predictions:
+    async def predict(self, rows: Sequence[Any], key: str | None = None) -> Predictions:
+        """Answer `rows` with the champion, or with a canary for its share of keys."""
         model = self.model()  # one read: a swap during this request does not mix models
+        rollout = self.holder.rollout
+        role = "primary"
+        if rollout is not None and rollout.stage == "canary" and in_canary(key, rollout.share):
+            model, role = rollout.model, "canary"
+        result = await self._run(model, role, rows, None)
+        if rollout is not None and rollout.stage == "shadow":
+            task = asyncio.create_task(self._shadow(rollout, rows, result.ids))
+            self._shadows.add(task)
+            task.add_done_callback(self._shadows.discard)
+        return result
+
+    async def _run(
+        self, model: LoadedModel, role: str, rows: Sequence[Any], ids: list[str] | None
+    ) -> Predictions:
         try:
             x, logged_features = model.encoder.encode(rows)
         except Exception:
             ROWS_REJECTED.inc()
             raise
-        proba = await self.batcher.predict(model, model.predict_proba, x, model.offload)
+        proba = await self.batcher.predict(model, model.predict_proba, x, model.policy)
         best = proba.argmax(axis=1)
         labels = model.classes[best].astype(str).tolist()
         confidence = proba[np.arange(len(best)), best].tolist()
-        ids = prediction_ids(len(best))
+        ids = ids or prediction_ids(len(best))
         self.log.add(
             Logged(
                 model.promoted.dataset,
                 model.version,
+                role,
                 model.encoder.names,
                 ids,
                 logged_features,
@@ -95,5 +129,13 @@ class Predictor:
                 utcnow().isoformat(),
             )
         )
-        ROWS_PREDICTED.inc(len(ids))
-        return Predictions(model.version, model.class_names, ids, labels, confidence, proba)
+        self._roles[role].inc(len(ids))
+        return Predictions(model.version, role, model.class_names, ids, labels, confidence, proba)
+
+    async def _shadow(self, rollout: Rollout, rows: Sequence[Any], ids: list[str]) -> None:
+        """The candidate predicts the same rows under the same ids; logged, never answered."""
+        try:
+            await self._run(rollout.model, "shadow", rows, ids)
+        except Exception as exc:
+            SHADOW_FAILURES.inc()
+            log.warning("shadow prediction failed", version=rollout.model.version, error=str(exc))

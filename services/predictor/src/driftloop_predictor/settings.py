@@ -13,15 +13,25 @@ class PredictorSettings(ServiceSettings):
     )
 
     port: int = 8004
-    max_batch_rows: int = Field(default=10_000, ge=1, description="Rows per batch request.")
-    microbatch_max_rows: int = Field(
-        default=256, ge=1, description="Most rows one predict call takes from queued requests."
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Server processes on the port, each loading and swapping models itself. "
+        "More pays on a machine with cores to spare; measure with make bench.",
     )
-    microbatch_max_wait_ms: float = Field(
-        default=0.0,
+    max_batch_rows: int = Field(default=10_000, ge=1, description="Rows per batch request.")
+    microbatch_max_rows: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most rows one predict call takes from queued requests. Unset: 2,048 for "
+        "slow models (predicted in a thread), 256 for fast ones.",
+    )
+    microbatch_max_wait_ms: float | None = Field(
+        default=None,
         ge=0,
-        description="How long a short queue waits for more requests before predicting. 0: no "
-        "timer, batches form from the requests that arrive during the previous predict.",
+        description="How long a short queue waits for more requests before predicting. Unset: "
+        "1 ms for slow models, 0 for fast ones (batches then form from the requests that "
+        "arrive during the previous predict).",
     )
     offload: str = Field(
         default="auto",

@@ -7,12 +7,16 @@ alias, which is local to `build_router`.
 import hmac
 from typing import Annotated, Any
 
-from driftloop_contracts import ModelPromoted, streams
+from driftloop_contracts import ModelPromoted, RolloutChanged, streams
 from driftloop_core import Bus, NotFound, NotReady, Publish, Unauthorized
 from fastapi import APIRouter, Depends, Header
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from .service import RegistryService
+
+
+class CanaryIn(BaseModel):
+    share: float = Field(gt=0, lt=1, description="Share of requests the candidate answers.")
 
 
 def build_router(service: RegistryService, bus: Bus, token: SecretStr | None) -> APIRouter:
@@ -30,6 +34,29 @@ def build_router(service: RegistryService, bus: Bus, token: SecretStr | None) ->
 
     Admin = Annotated[str, Depends(admin)]  # noqa: N806 - a type alias, FastAPI style
 
+    async def publish_rollout(items: list[Publish]) -> dict[str, Any]:
+        try:
+            await bus.publish(*items)
+        except Exception as exc:
+            raise NotReady(f"could not publish the rollout change, nothing changed: {exc}") from exc
+        answer: dict[str, Any] = {}
+        for item in items:
+            if isinstance(item.event, ModelPromoted):
+                service.record_promotion(item.event)
+                answer["promoted_version"] = item.event.model_version
+            elif isinstance(item.event, RolloutChanged):
+                service.record_rollout(item.event)
+                e = item.event
+                answer |= {
+                    "dataset": e.dataset,
+                    "stage": e.stage,
+                    "outcome": e.outcome,
+                    "version": e.model_version,
+                    "share": e.share,
+                    "event_id": str(e.event_id),
+                }
+        return answer
+
     async def publish(event: ModelPromoted) -> dict[str, Any]:
         try:
             await bus.publish(Publish(streams.MODEL_PROMOTED, event))
@@ -43,6 +70,37 @@ def build_router(service: RegistryService, bus: Bus, token: SecretStr | None) ->
             "reason": event.reason,
             "event_id": str(event.event_id),
         }
+
+    @router.get("/models/{dataset}/rollout", summary="The rollout in progress, if any")
+    async def rollout(dataset: str) -> dict[str, Any]:
+        current = service.repo.rollout(dataset)
+        if current is None:
+            raise NotFound(f"dataset {dataset!r} has no rollout in progress")
+        return current.__dict__
+
+    @router.post("/models/{dataset}/rollout/promote", summary="Serve the candidate to all (admin)")
+    async def rollout_promote(dataset: str, actor: Admin) -> dict[str, Any]:
+        return await publish_rollout(service.end_rollout(dataset, promote=True, actor=actor))
+
+    @router.post("/models/{dataset}/rollout/abort", summary="Stop the rollout (admin)")
+    async def rollout_abort(dataset: str, actor: Admin) -> dict[str, Any]:
+        return await publish_rollout(service.end_rollout(dataset, promote=False, actor=actor))
+
+    @router.post(
+        "/models/{dataset}/{version}/canary",
+        summary="Let this version answer a share of requests (admin)",
+    )
+    async def canary(dataset: str, version: int, body: CanaryIn, actor: Admin) -> dict[str, Any]:
+        event = service.start_rollout(dataset, version, "canary", body.share, actor)
+        return await publish_rollout([Publish(streams.MODEL_ROLLOUT, event)])
+
+    @router.post(
+        "/models/{dataset}/{version}/shadow",
+        summary="Run this version beside the champion, answers logged not returned (admin)",
+    )
+    async def shadow(dataset: str, version: int, actor: Admin) -> dict[str, Any]:
+        event = service.start_rollout(dataset, version, "shadow", 0.0, actor)
+        return await publish_rollout([Publish(streams.MODEL_ROLLOUT, event)])
 
     @router.get("/models", summary="Every version of every dataset")
     async def list_models(dataset: str | None = None) -> list[dict[str, Any]]:

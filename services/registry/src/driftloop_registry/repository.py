@@ -25,6 +25,14 @@ CREATE TABLE IF NOT EXISTS versions (
     decision    TEXT,              -- the gate's decision (JSON), once made
     PRIMARY KEY (dataset, version)
 );
+CREATE TABLE IF NOT EXISTS rollouts (
+    dataset       TEXT    PRIMARY KEY,
+    stage         TEXT    NOT NULL CHECK (stage IN ('canary', 'shadow')),
+    model_version INTEGER NOT NULL,
+    share         REAL    NOT NULL,
+    actor         TEXT    NOT NULL,
+    started_at    TEXT    NOT NULL
+);
 CREATE TABLE IF NOT EXISTS promotions (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     dataset          TEXT    NOT NULL,
@@ -158,6 +166,31 @@ class Repository:
             ).fetchall()
         return [Promotion(**{k: r[k] for k in r.keys() if k != "id"}) for r in rows]  # noqa: SIM118
 
+    def rollout(self, dataset: str) -> Rollout | None:
+        with self._lock:
+            found = self._db.execute(
+                "SELECT * FROM rollouts WHERE dataset = ?", (dataset,)
+            ).fetchone()
+        return Rollout(**dict(found)) if found else None
+
+    def set_rollout(self, rollout: Rollout | None, dataset: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM rollouts WHERE dataset = ?", (dataset,))
+            if rollout is not None:
+                db.execute(
+                    "INSERT INTO rollouts (dataset, stage, model_version, share, actor, "
+                    "started_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        rollout.dataset,
+                        rollout.stage,
+                        rollout.model_version,
+                        rollout.share,
+                        rollout.actor,
+                        rollout.started_at,
+                    ),
+                )
+
     @staticmethod
     def decide(
         db: sqlite3.Connection, dataset: str, version: int, promote: bool, decision: dict[str, Any]
@@ -193,6 +226,16 @@ class Repository:
                 promotion.at,
             ),
         )
+
+
+@dataclass(frozen=True)
+class Rollout:
+    dataset: str
+    stage: str
+    model_version: int
+    share: float
+    actor: str
+    started_at: str
 
 
 def _row(r: sqlite3.Row) -> VersionRow:

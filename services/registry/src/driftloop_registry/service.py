@@ -15,17 +15,26 @@ from driftloop_contracts import (
     ModelPromoted,
     ModelRegistered,
     ModelRejected,
+    RolloutChanged,
     TrainingCompleted,
     streams,
     utcnow,
 )
-from driftloop_core import Conflict, ContentStore, DriftloopError, NotFound, Output, Publish
+from driftloop_core import (
+    Conflict,
+    ContentStore,
+    DriftloopError,
+    InvalidInput,
+    NotFound,
+    Output,
+    Publish,
+)
 from driftloop_core.datasets import loads
 from driftloop_core.telemetry import get_logger
 from driftloop_ml import evaluate, load_artifact
 
 from .gate import Decision, GateConfig, decide
-from .repository import Promotion, Repository, VersionRow
+from .repository import Promotion, Repository, Rollout, VersionRow
 
 PRODUCER = "registry"
 log = get_logger(__name__)
@@ -174,6 +183,75 @@ class RegistryService:
         row = self.repo.get(dataset, earlier[-1])
         assert row is not None
         return promoted_event(row, current.version, "rollback", actor, None, "")
+
+    # ---------------------------------------------------------------- rollouts
+
+    def start_rollout(
+        self, dataset: str, version: int, stage: str, share: float, actor: str
+    ) -> RolloutChanged:
+        row = self.repo.get(dataset, version)
+        if row is None:
+            raise NotFound(f"no version {version} of dataset {dataset!r}")
+        champion = self.repo.champion(dataset)
+        if champion is not None and champion.version == version:
+            raise Conflict(f"version {version} already serves {dataset!r}: nothing to roll out")
+        if stage == "canary" and not 0 < share < 1:
+            raise InvalidInput(f"a canary share must be between 0 and 1 (exclusive), got {share}")
+        current = self.repo.rollout(dataset)
+        outcome = "changed" if current and current.model_version == version else "started"
+        return self._rollout_event(row, stage, outcome, share if stage == "canary" else 0.0, actor)
+
+    def end_rollout(self, dataset: str, promote: bool, actor: str) -> list[Publish]:
+        current = self.repo.rollout(dataset)
+        if current is None:
+            raise NotFound(f"dataset {dataset!r} has no rollout in progress")
+        row = self.repo.get(dataset, current.model_version)
+        assert row is not None
+        ended = self._rollout_event(row, "ended", "promoted" if promote else "aborted", 0.0, actor)
+        out = [Publish(streams.MODEL_ROLLOUT, ended)]
+        if promote:
+            champion = self.repo.champion(dataset)
+            promoted = promoted_event(
+                row, champion.version if champion else None, "manual", actor, ended, "promoted"
+            )
+            out.insert(0, Publish(streams.MODEL_PROMOTED, promoted))
+        return out
+
+    @staticmethod
+    def _rollout_event(
+        row: VersionRow, stage: str, outcome: str, share: float, actor: str
+    ) -> RolloutChanged:
+        t = row.training
+        return RolloutChanged(
+            producer=PRODUCER,
+            dataset=row.dataset,
+            stage=stage,
+            outcome=outcome,
+            model_version=row.version,
+            share=share,
+            artifact=t.artifact,
+            profile=t.profile,
+            metrics=t.metrics,
+            dataset_schema=t.dataset_schema,
+            actor=actor,
+        )
+
+    def record_rollout(self, event: RolloutChanged) -> None:
+        """After a rollout event was published: make the DB agree with it."""
+        if event.stage == "ended":
+            self.repo.set_rollout(None, event.dataset)
+            return
+        self.repo.set_rollout(
+            Rollout(
+                event.dataset,
+                event.stage,
+                event.model_version,
+                event.share,
+                event.actor,
+                event.occurred_at.isoformat(),
+            ),
+            event.dataset,
+        )
 
     def record_promotion(self, event: ModelPromoted) -> None:
         """After a manual promotion or rollback was published: make the DB agree with it."""
