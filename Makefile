@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export UV_LINK_MODE := copy
 
-.PHONY: help setup demo up test test-unit test-integration test-e2e test-faults faults bench bench-quick lint format typecheck snapshots clean
+.PHONY: help setup demo up test test-unit test-integration test-e2e test-faults faults bench bench-quick bench-drift lint format typecheck snapshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -54,6 +54,9 @@ bench: setup /usr/bin/wrk ## Predictor vs plain FastAPI and the in-process limit
 
 bench-quick: setup /usr/bin/wrk ## The same, 5 s x 1 run
 	.venv/bin/python -m benchmarks.predictor --seconds 5 --runs 1
+
+bench-drift: setup ## Drift scenarios through the running system: delays, false alarms, recovery
+	.venv/bin/python -m benchmarks.drift
 
 /usr/bin/wrk:
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \

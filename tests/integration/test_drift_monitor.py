@@ -126,7 +126,7 @@ def test_shifted_features_raise_data_drift_once_with_per_feature_evidence(
     events = [e for e in streams_io.read(streams.DRIFT_DETECTED) if e.kind == "data"]
     assert len(events) == 1, "once per promotion and kind"
     drift = events[0]
-    assert drift.model_version == 1 and drift.window.rows == 2 * WINDOW
+    assert drift.model_version == 1 and drift.window.rows == WINDOW  # strong evidence at once
     by_feature = {e.feature: e for e in drift.evidence}
     assert by_feature["income"].drifted and by_feature["income"].test == "ks"
     assert by_feature["income"].p_value is not None
@@ -134,6 +134,15 @@ def test_shifted_features_raise_data_drift_once_with_per_feature_evidence(
     assert by_feature["region"].test == "chi2" and by_feature["region"].drifted
     assert not by_feature["age"].drifted
     assert "mean" in by_feature["income"].current
+    assert by_feature["income"].effect_name == "wasserstein_normed"
+    assert by_feature["income"].effect is not None and by_feature["income"].effect > 0.5
+    assert drift.report_url is not None and drift.report_url.endswith(
+        f"/v1/reports/{drift.event_id}"
+    )
+    report = client.get(f"/v1/reports/{drift.event_id}")
+    assert report.status_code == 200 and "text/html" in report.headers["content-type"]
+    assert "<svg" in report.text and "income" in report.text
+    assert client.get("/v1/reports/00000000-0000-0000-0000-000000000000").status_code == 404
 
 
 def test_late_labels_that_show_falling_accuracy_raise_performance_drift(

@@ -129,16 +129,24 @@ def test_a_drift_retrains_on_post_drift_rows_once_enough_exist_and_keeps_the_cha
     assert retrained.correlation_id == drift.event_id
     assert retrained.causation_id == drift.event_id
     assert retrained.training_rows + retrained.metrics.rows == 300  # only rows after the onset
-    # Another kind of drift on the same model version does not retrain it again.
+    # Another kind of drift on the same model version does not start another retrain...
     late = drift_at(onset).model_copy(update={"kind": "prediction", "event_id": uuid.uuid4()})
     streams_io.publish(streams.DRIFT_DETECTED, late)
+    streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP)
     streams_io.publish(
         streams.DATA_INGESTED,
-        ingested(store, labelled_rows(300, "after", start=onset, seed=10), "feedback"),
+        ingested(store, labelled_rows(100, "after", start=onset, seed=10), "feedback"),
     )
-    streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP)
     streams_io.wait_consumed(streams.DATA_INGESTED, GROUP)
     assert len(streams_io.read(streams.TRAINING_COMPLETED)) == 2
+    # ...but once the post-drift rows have doubled, a follow-up retrain uses them all.
+    streams_io.publish(
+        streams.DATA_INGESTED,
+        ingested(store, labelled_rows(200, "after", start=onset, seed=11), "feedback"),
+    )
+    followup = streams_io.wait(streams.TRAINING_COMPLETED, 3)[2]
+    assert followup.trigger == "drift" and followup.correlation_id == drift.event_id
+    assert followup.training_rows + followup.metrics.rows == 600
 
 
 def test_a_request_for_a_dataset_without_data_fails_clearly(

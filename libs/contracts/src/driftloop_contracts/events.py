@@ -289,6 +289,15 @@ class FeatureDrift(BaseModel):
     drifted: bool
     reference: dict[str, Any] = Field(description="Summary of the reference distribution.")
     current: dict[str, Any] = Field(description="Summary of the current window.")
+    effect: float | None = Field(
+        default=None, description="Size of the change (see effect_name), independent of n."
+    )
+    effect_name: str | None = Field(
+        default=None, examples=["wasserstein_normed", "jensen_shannon", "error_increase"]
+    )
+    min_effect: float | None = Field(
+        default=None, description="Smallest effect that counts as drift, whatever the p-value."
+    )
 
 
 DriftKind = Literal["data", "prediction", "performance"]

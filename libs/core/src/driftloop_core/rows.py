@@ -24,7 +24,10 @@ def _numeric(spec: FeatureSpec, value: Any) -> float:
             raise RowError(
                 f"feature {spec.name!r} must be a number, got {type(value).__name__} {value!r}"
             )
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        number = math.inf
     if not math.isfinite(number):
         raise RowError(f"feature {spec.name!r} must be finite, got {value!r}")
     if spec.minimum is not None and number < spec.minimum:

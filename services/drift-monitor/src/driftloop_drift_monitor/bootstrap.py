@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from driftloop_contracts import ModelPromoted, ReferenceProfile, streams
-from driftloop_core import Bus, Consumer, ContentStore, Follower
+from driftloop_contracts import BlobRef, ModelPromoted, ReferenceProfile, streams
+from driftloop_core import Bus, Consumer, ContentStore, Follower, NotFound
 from driftloop_core.http import create_app
 from driftloop_core.join import LabelJoin
 from driftloop_core.telemetry import get_logger
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import HTMLResponse
 
 from .service import PRODUCER, MonitorService
 from .settings import MonitorSettings
@@ -27,7 +28,7 @@ def build_app(
     join = LabelJoin(
         bus.redis, namespace=settings.namespace, owner=PRODUCER, ttl_s=settings.join_ttl_s
     )
-    service = MonitorService(settings, bus.redis, join)
+    service = MonitorService(settings, bus.redis, join, store)
 
     async def on_promoted(event: ModelPromoted) -> None:
         if event.dataset != settings.dataset:
@@ -45,5 +46,17 @@ def build_app(
     @router.get("/drift", summary="What the monitor sees now: windows, tests, live accuracy")
     async def drift() -> dict[str, Any]:
         return service.status()
+
+    @router.get(
+        "/reports/{event_id}",
+        response_class=HTMLResponse,
+        summary="The HTML report of a drift event (linked from its report_url)",
+    )
+    async def report(event_id: str) -> HTMLResponse:
+        raw = await bus.redis.get(service.report_key(event_id))
+        if raw is None:
+            raise NotFound(f"no drift report for event {event_id}")
+        blob = BlobRef.model_validate_json(raw)
+        return HTMLResponse(await asyncio.to_thread(store.get, blob))
 
     return create_app(title="driftloop drift-monitor", bus=bus, routers=[router])

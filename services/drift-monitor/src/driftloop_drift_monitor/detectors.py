@@ -1,11 +1,23 @@
-"""Pure drift detection: windows of live data against the reference profile.
+"""Pure drift detection: windows of live data against the reference profile, and the error
+stream against the accuracy the model was promoted with.
 
-* data drift: per feature, KS two-sample test (numeric) or chi-square goodness of fit
-  (categorical) against the reference; Bonferroni over features keeps the family-wise false
-  alarm rate per window at ``alpha``; a drift is declared after ``consecutive`` drifted windows.
-* prediction drift: chi-square of predicted classes against their holdout shares.
-* performance drift: live accuracy over the last joined labels against the accuracy the model
-  was promoted with.
+Data drift, per feature and per window (sliding: ``window_size`` rows, tested every
+``window_step``):
+
+* numeric: two-sample Kolmogorov-Smirnov test, effect = Wasserstein distance / reference std;
+* categorical: two-sample chi-square on counts, effect = Jensen-Shannon distance;
+* PSI is reported in the summaries, not used to decide.
+
+A feature drifts in a window when its p-value is under the threshold *and* its effect is at
+least the minimum (large windows find significant but irrelevant changes). False alarms across
+features are controlled with Bonferroni, across windows by asking for either strong evidence
+once (``alpha_strict``) or moderate evidence in ``consecutive`` windows in a row (``alpha``).
+Prediction drift applies the categorical test to the predicted classes.
+
+Performance drift: ADWIN (river) watches the error stream of joined labels and flags an
+increase, which must also exceed the promoted error rate by ``min_error_increase``; or the
+accuracy over the last ``label_window`` labels falls ``max_accuracy_drop`` below the promoted
+accuracy. The onset is placed at the most likely change point of the recent errors.
 """
 
 from __future__ import annotations
@@ -24,9 +36,26 @@ from driftloop_contracts import (
     NumericProfile,
     ReferenceProfile,
 )
+from river.drift import ADWIN
 from scipy import stats
+from scipy.spatial.distance import jensenshannon
 
 SMOOTHING = 1e-4  # share given to a category the reference never saw
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    window_size: int = 500
+    window_step: int | None = None  # None: tumbling windows
+    alpha: float = 0.01
+    consecutive: int = 3
+    alpha_strict: float = 1e-4
+    min_effect_numeric: float = 0.1
+    min_effect_categorical: float = 0.05
+
+    @property
+    def step(self) -> int:
+        return self.window_step or self.window_size
 
 
 @dataclass(frozen=True)
@@ -36,6 +65,8 @@ class Finding:
     end: datetime
     rows: int
     evidence: tuple[FeatureDrift, ...]
+    #: The current window's values per feature (and "prediction"), for the report.
+    current: Mapping[str, Sequence[Any]] = field(default_factory=dict, repr=False)
 
 
 def _numeric_summary(values: np.ndarray) -> dict[str, float]:
@@ -72,7 +103,7 @@ def _missing(name: str, test: str, threshold: float, reference: dict[str, Any]) 
 
 
 def ks_test(
-    name: str, ref: NumericProfile, values: Sequence[Any], threshold: float
+    name: str, ref: NumericProfile, values: Sequence[Any], threshold: float, min_effect: float = 0.0
 ) -> FeatureDrift:
     current = np.asarray([v for v in values if v is not None], dtype=float)
     reference = np.asarray(ref.sample, dtype=float)
@@ -80,20 +111,26 @@ def ks_test(
     if current.size == 0:
         return _missing(name, "ks", threshold, summary)
     result = stats.ks_2samp(reference, current)
+    scale = float(reference.std()) or 1.0
+    effect = float(stats.wasserstein_distance(reference, current)) / scale
     edges = np.unique(np.quantile(reference, np.linspace(0, 1, 11)))
     ref_hist = np.histogram(reference, edges)[0] / max(len(reference), 1)
     cur_hist = np.histogram(np.clip(current, edges[0], edges[-1]), edges)[0] / current.size
+    p_value = float(result.pvalue)
     return FeatureDrift(
         feature=name,
         test="ks",
         statistic=float(result.statistic),
-        p_value=float(result.pvalue),
+        p_value=p_value,
         threshold=threshold,
-        drifted=bool(result.pvalue < threshold),
+        drifted=bool(p_value < threshold and effect >= min_effect),
         reference=summary,
         current=_numeric_summary(current)
         | {"missing_rate": round(1 - current.size / max(len(values), 1), 6)}
         | {"psi": round(psi(ref_hist, cur_hist), 6)},
+        effect=round(effect, 6),
+        effect_name="wasserstein_normed",
+        min_effect=min_effect,
     )
 
 
@@ -104,6 +141,7 @@ def chi2_test(
     values: Sequence[Any],
     threshold: float,
     test: str = "chi2",
+    min_effect: float = 0.0,
 ) -> FeatureDrift:
     """Two-sample chi-square of category counts: the reference is a sample too, so its size
     counts (a goodness-of-fit test against its shares would raise false alarms)."""
@@ -126,99 +164,148 @@ def chi2_test(
         expected = (shares + SMOOTHING) / (shares + SMOOTHING).sum() * observed_total
         result = stats.chisquare(current, expected)
         statistic, p_value = float(result.statistic), float(result.pvalue)
+    now = current / observed_total
+    effect = float(jensenshannon(shares + SMOOTHING, now + SMOOTHING, base=2))
     return FeatureDrift(
         feature=name,
         test=test,
         statistic=statistic,
         p_value=p_value,
         threshold=threshold,
-        drifted=bool(p_value < threshold),
+        drifted=bool(p_value < threshold and effect >= min_effect),
         reference=_top(reference),
         current=_top({c: n / observed_total for c, n in counts.items()})
-        | {"psi": round(psi(shares, current / observed_total), 6)},
+        | {"psi": round(psi(shares, now), 6)},
+        effect=round(effect, 6),
+        effect_name="jensen_shannon",
+        min_effect=min_effect,
     )
 
 
 @dataclass
-class _Window:
-    rows: list[Mapping[str, Any]] = field(default_factory=list)
-    predictions: list[str] = field(default_factory=list)
+class _Streak:
     start: datetime | None = None
-    end: datetime | None = None
+    windows: int = 0
 
 
 class WindowDetector:
-    """Tumbling windows of live rows, tested feature by feature and on predictions."""
+    """Sliding windows of live rows, tested feature by feature and on predictions."""
 
-    def __init__(
-        self, profile: ReferenceProfile, *, window_size: int, alpha: float, consecutive: int
-    ) -> None:
+    def __init__(self, profile: ReferenceProfile, config: DriftConfig) -> None:
         self.profile = profile
-        self.window_size = window_size
-        self.consecutive = consecutive
-        self.threshold = alpha / max(len(profile.features), 1)  # Bonferroni
-        self.alpha = alpha
-        self._window = _Window()
-        self._streak: dict[DriftKind, list[_Window]] = {"data": [], "prediction": []}
+        self.config = config
+        features = max(len(profile.features), 1)
+        self.threshold = config.alpha / features  # Bonferroni over features
+        self.strict = config.alpha_strict / features
+        self._rows: deque[tuple[Mapping[str, Any], str, datetime]] = deque(
+            maxlen=config.window_size
+        )
+        self._since_test = 0
+        self._streaks: dict[DriftKind, _Streak] = {"data": _Streak(), "prediction": _Streak()}
         self.last: dict[DriftKind, tuple[FeatureDrift, ...]] = {}
+        self.windows_tested = 0
+
+    @property
+    def window_size(self) -> int:
+        return self.config.window_size
 
     @property
     def filling(self) -> int:
-        return len(self._window.rows)
+        return len(self._rows)
 
     def add(self, row: Mapping[str, Any], prediction: str, at: datetime) -> list[Finding]:
-        w = self._window
-        w.rows.append(row)
-        w.predictions.append(prediction)
-        w.start = w.start or at
-        w.end = at
-        if len(w.rows) < self.window_size:
+        self._rows.append((row, prediction, at))
+        self._since_test += 1
+        if len(self._rows) < self.config.window_size or self._since_test < self.config.step:
             return []
-        self._window = _Window()
-        return self._judge(w)
+        self._since_test = 0
+        return self._judge()
 
-    def test(self, w: _Window) -> dict[DriftKind, tuple[FeatureDrift, ...]]:
+    def _values(self) -> dict[str, list[Any]]:
+        rows = list(self._rows)
+        values = {name: [r.get(name) for r, _, _ in rows] for name in self.profile.features}
+        values["prediction"] = [p for _, p, _ in rows]
+        return values
+
+    def test(
+        self, values: Mapping[str, Sequence[Any]], threshold: float
+    ) -> dict[DriftKind, tuple[FeatureDrift, ...]]:
+        c = self.config
         evidence: list[FeatureDrift] = []
         for name, ref in self.profile.features.items():
-            values = [r.get(name) for r in w.rows]
             if isinstance(ref, NumericProfile):
-                evidence.append(ks_test(name, ref, values, self.threshold))
+                evidence.append(ks_test(name, ref, values[name], threshold, c.min_effect_numeric))
             elif isinstance(ref, CategoricalProfile):
-                evidence.append(chi2_test(name, ref.frequencies, ref.rows, values, self.threshold))
+                evidence.append(
+                    chi2_test(
+                        name,
+                        ref.frequencies,
+                        ref.rows,
+                        values[name],
+                        threshold,
+                        min_effect=c.min_effect_categorical,
+                    )
+                )
         prediction = chi2_test(
             "prediction",
             self.profile.predictions,
             self.profile.prediction_rows,
-            w.predictions,
-            self.alpha,
+            values["prediction"],
+            threshold * len(self.profile.features),
+            min_effect=c.min_effect_categorical,
         )
         return {"data": tuple(evidence), "prediction": (prediction,)}
 
-    def _judge(self, w: _Window) -> list[Finding]:
-        self.last = self.test(w)
+    def _judge(self) -> list[Finding]:
+        """Test the current window; a kind drifts on strong evidence in this window, or on
+        moderate evidence in `consecutive` windows in a row."""
+        self.windows_tested += 1
+        values = self._values()
+        self.last = self.test(values, self.threshold)
+        start, end = self._rows[0][2], self._rows[-1][2]
         findings = []
         for kind, evidence in self.last.items():
-            streak = self._streak[kind]
-            if any(e.drifted for e in evidence):
-                streak.append(w)
-            else:
-                streak.clear()
-            if len(streak) >= self.consecutive:
-                first = streak[0]
-                assert first.start and w.end
-                rows = sum(len(s.rows) for s in streak)
-                findings.append(Finding(kind, first.start, w.end, rows, evidence))
+            flagged = [e for e in evidence if e.drifted]
+            if not flagged:
+                self._streaks[kind] = _Streak()
+                continue
+            streak = self._streaks[kind]
+            streak.start = streak.start or start
+            streak.windows += 1
+            strict = self.strict if kind == "data" else self.config.alpha_strict
+            strong = {e.feature for e in flagged if e.p_value is not None and e.p_value < strict}
+            if streak.windows >= self.config.consecutive:
+                findings.append(Finding(kind, streak.start, end, len(self._rows), evidence, values))
+            elif strong:
+                decided = tuple(
+                    e.model_copy(update={"threshold": strict, "drifted": e.feature in strong})
+                    for e in evidence
+                )
+                findings.append(Finding(kind, start, end, len(self._rows), decided, values))
         return findings
 
 
 class PerformanceDetector:
-    """Live accuracy over the most recent joined labels against the promoted accuracy."""
+    """The error stream of joined labels against the accuracy the model was promoted with."""
 
-    def __init__(self, baseline: float, *, window: int, min_labels: int, max_drop: float) -> None:
+    def __init__(
+        self,
+        baseline: float,
+        *,
+        window: int,
+        min_labels: int,
+        max_drop: float,
+        adwin_delta: float = 0.002,
+        min_error_increase: float = 0.05,
+    ) -> None:
         self.baseline = baseline
         self.min_labels = min_labels
         self.max_drop = max_drop
+        self.min_error_increase = min_error_increase
+        self._adwin = ADWIN(delta=adwin_delta)
         self._outcomes: deque[tuple[bool, datetime]] = deque(maxlen=window)
+        self._seen = 0
+        self.adwin_error: float | None = None
 
     @property
     def labels(self) -> int:
@@ -232,26 +319,42 @@ class PerformanceDetector:
 
     def add(self, correct: bool, predicted_at: datetime) -> list[Finding]:
         self._outcomes.append((correct, predicted_at))
+        self._seen += 1
+        self._adwin.update(0.0 if correct else 1.0)
+        changed = self._adwin.drift_detected
+        if changed:
+            self.adwin_error = float(self._adwin.estimation)
         accuracy = self.accuracy
-        if self.labels < self.min_labels or accuracy is None:
+        if self._seen < self.min_labels or accuracy is None:
             return []
+        baseline_error = 1 - self.baseline
+        error_up = changed and self._adwin.estimation - baseline_error >= self.min_error_increase
         drop = self.baseline - accuracy
-        if drop <= self.max_drop:
+        if not (error_up or drop > self.max_drop):
             return []
         outcomes = sorted(self._outcomes, key=lambda o: o[1])
         onset = change_point([ok for ok, _ in outcomes])
+        recent = [ok for ok, _ in outcomes[onset:]]
+        recent_accuracy = sum(recent) / len(recent)
         evidence = FeatureDrift(
             feature="accuracy",
-            test="accuracy_drop",
-            statistic=round(drop, 6),
+            test="adwin" if error_up else "accuracy_drop",
+            statistic=round(self.baseline - recent_accuracy, 6),
             p_value=None,
-            threshold=self.max_drop,
+            threshold=self.max_drop if not error_up else self.min_error_increase,
             drifted=True,
             reference={"accuracy": round(self.baseline, 6)},
-            current={"accuracy": round(accuracy, 6), "labels": self.labels},
+            current={
+                "accuracy": round(recent_accuracy, 6),
+                "labels": len(recent),
+                "window_accuracy": round(accuracy, 6),
+            },
+            effect=round((1 - recent_accuracy) - baseline_error, 6),
+            effect_name="error_increase",
+            min_effect=self.min_error_increase,
         )
         start, end = outcomes[onset][1], outcomes[-1][1]
-        return [Finding("performance", start, end, self.labels - onset, (evidence,))]
+        return [Finding("performance", start, end, len(recent), (evidence,))]
 
 
 def change_point(correct: Sequence[bool], min_segment: int = 20) -> int:

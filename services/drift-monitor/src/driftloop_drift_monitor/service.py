@@ -6,6 +6,7 @@ once-per-promotion-and-kind cooldown, lives in Redis and is committed with the e
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,13 +21,14 @@ from driftloop_contracts import (
     derived_id,
     streams,
 )
-from driftloop_core import Output, Publish, RedisWrite
+from driftloop_core import ContentStore, Output, Publish, RedisWrite
 from driftloop_core.join import JoinedLabel, LabelJoin
 from driftloop_core.telemetry import get_logger
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 
-from .detectors import Finding, PerformanceDetector, WindowDetector
+from .detectors import DriftConfig, Finding, PerformanceDetector, WindowDetector
+from .report import render
 from .settings import MonitorSettings
 
 PRODUCER = "drift-monitor"
@@ -46,6 +48,7 @@ class Watch:
     """Everything the monitor knows about the model serving now."""
 
     promoted: ModelPromoted
+    profile: ReferenceProfile
     windows: WindowDetector
     performance: PerformanceDetector
     fired: set[str]
@@ -57,11 +60,26 @@ def _remember(key: str, value: str) -> RedisWrite:
 
 
 class MonitorService:
-    def __init__(self, settings: MonitorSettings, redis: Redis, join: LabelJoin) -> None:
+    def __init__(
+        self, settings: MonitorSettings, redis: Redis, join: LabelJoin, store: ContentStore
+    ) -> None:
         self.settings = settings
         self.redis = redis
         self.join = join
+        self.store = store
         self.watch: Watch | None = None
+        self.config = DriftConfig(
+            window_size=settings.window_size,
+            window_step=settings.window_step,
+            alpha=settings.alpha,
+            consecutive=settings.consecutive_windows,
+            alpha_strict=settings.alpha_strict,
+            min_effect_numeric=settings.min_effect_numeric,
+            min_effect_categorical=settings.min_effect_categorical,
+        )
+
+    def report_key(self, event_id: str) -> str:
+        return f"{self.settings.namespace}{PRODUCER}:report:{event_id}"
 
     def _fired_key(self, promoted: ModelPromoted, kind: str) -> str:
         return f"{self.settings.namespace}{PRODUCER}:fired:{promoted.event_id}:{kind}"
@@ -70,14 +88,15 @@ class MonitorService:
         s = self.settings
         self.watch = Watch(
             promoted=promoted,
-            windows=WindowDetector(
-                profile, window_size=s.window_size, alpha=s.alpha, consecutive=s.consecutive_windows
-            ),
+            profile=profile,
+            windows=WindowDetector(profile, self.config),
             performance=PerformanceDetector(
                 promoted.metrics.accuracy,
                 window=s.label_window,
                 min_labels=s.min_labels,
                 max_drop=s.max_accuracy_drop,
+                adwin_delta=s.adwin_delta,
+                min_error_increase=s.min_error_increase,
             ),
             fired=set(),
         )
@@ -148,13 +167,22 @@ class MonitorService:
                 version=event.model_version,
                 drifted=[e.feature for e in finding.evidence if e.drifted],
             )
+            report = await asyncio.to_thread(
+                self.store.put,
+                render(event, finding, watch.profile).encode(),
+                kind=f"reports/{event.dataset}",
+                suffix=".html",
+            )
             out.append(Publish(streams.DRIFT_DETECTED, event))
             out.append(_remember(key, str(event.event_id)))
+            out.append(_remember(self.report_key(str(event.event_id)), report.model_dump_json()))
         return out
 
     def _event(self, promoted: ModelPromoted, finding: Finding) -> DriftDetected:
+        event_id = derived_id("drift", promoted.event_id, finding.kind)
         return DriftDetected(
-            event_id=derived_id("drift", promoted.event_id, finding.kind),
+            event_id=event_id,
+            report_url=f"{self.settings.public_url.rstrip('/')}/v1/reports/{event_id}",
             producer=PRODUCER,
             dataset=promoted.dataset,
             model_version=promoted.model_version,
@@ -183,8 +211,11 @@ class MonitorService:
             "dataset": watch.promoted.dataset,
             "model_version": watch.promoted.model_version,
             "window_size": watch.windows.window_size,
+            "window_step": self.config.step,
+            "windows_tested": watch.windows.windows_tested,
             "window_filling": watch.windows.filling,
             "threshold_per_feature": watch.windows.threshold,
+            "strict_threshold_per_feature": watch.windows.strict,
             "last_window": {
                 kind: [e.model_dump() for e in evidence]
                 for kind, evidence in watch.windows.last.items()
@@ -193,6 +224,7 @@ class MonitorService:
                 "baseline_accuracy": watch.performance.baseline,
                 "live_accuracy": watch.performance.accuracy,
                 "labels": watch.performance.labels,
+                "adwin_error_after_last_change": watch.performance.adwin_error,
             },
             "fired": sorted(watch.fired),
         }

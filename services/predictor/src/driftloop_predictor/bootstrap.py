@@ -112,7 +112,10 @@ def build_app(
     app = create_app(
         title="driftloop predictor",
         bus=bus,
-        routers=[build_router(predictor, settings.max_batch_rows), oip.build_router(predictor)],
+        routers=[
+            build_router(predictor, settings.max_batch_rows),
+            oip.build_router(predictor, settings.max_batch_rows),
+        ],
         on_startup=[prediction_log.start],
         on_shutdown=[prediction_log.stop, stop_batcher],
         readiness=readiness,

@@ -55,9 +55,12 @@ class RowEncoder:
             return None  # unknown features: let the validator name them
         if not set(map(type, chain.from_iterable(values))) <= _NUMBERS:
             return None  # strings, booleans, nulls: the validator decides
-        matrix = np.fromiter(
-            chain.from_iterable(values), dtype=np.float64, count=len(values) * width
-        ).reshape(len(values), width)
+        try:
+            matrix = np.fromiter(
+                chain.from_iterable(values), dtype=np.float64, count=len(values) * width
+            ).reshape(len(values), width)
+        except OverflowError:
+            return None  # an integer too large for a float: the validator says so
         if not (
             np.isfinite(matrix).all()
             and (matrix >= self._low).all()

@@ -98,6 +98,8 @@ class FastPath:
     async def _body(self, receive: Receive) -> bytes:
         message = await receive()
         body: bytes = message.get("body", b"")
+        if len(body) > self.max_body:
+            raise _TooLarge
         if not message.get("more_body"):
             return body  # the common case: one message
         chunks = [body]

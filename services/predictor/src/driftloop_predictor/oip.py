@@ -63,7 +63,13 @@ def rows_from(tensors: list[Tensor], model: LoadedModel) -> list[dict[str, Any]]
     names = list(model.schema.feature_names)
     if len(tensors) == 1 and len(tensors[0].shape) == 2 and tensors[0].shape[1] == len(names):
         t = tensors[0]
-        values = np.asarray(t.data, dtype=object).reshape(t.shape)
+        try:
+            values = np.asarray(t.data, dtype=object).reshape(t.shape)
+        except ValueError:
+            raise InvalidInput(
+                f"tensor {t.name!r} has {np.asarray(t.data, dtype=object).size} values, "
+                f"its shape {t.shape} needs {int(np.prod(t.shape))}"
+            ) from None
         return [dict(zip(names, row, strict=True)) for row in values.tolist()]
     by_name = {t.name: t for t in tensors}
     missing = [n for n in names if n not in by_name]
@@ -78,7 +84,7 @@ def rows_from(tensors: list[Tensor], model: LoadedModel) -> list[dict[str, Any]]
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
-def build_router(predictor: Predictor) -> APIRouter:
+def build_router(predictor: Predictor, max_rows: int) -> APIRouter:
     router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 
     def model_named(name: str, version: str | None = None) -> LoadedModel:
@@ -136,7 +142,10 @@ def build_router(predictor: Predictor) -> APIRouter:
     async def infer(body: InferRequest, name: str, version: str | None = None) -> dict[str, Any]:
         model = model_named(name, version)
         key = (body.parameters or {}).get("request_key")
-        result = await predictor.predict(rows_from(body.inputs, model), key)
+        rows = rows_from(body.inputs, model)
+        if len(rows) > max_rows:
+            raise InvalidInput(f"{len(rows)} rows; send at most {max_rows} per request")
+        result = await predictor.predict(rows, key)
         n = len(result.ids)
         outputs = [
             {"name": "predict", "datatype": "BYTES", "shape": [n], "data": result.labels},

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 from driftloop_contracts import utcnow
-from driftloop_core import NotReady
+from driftloop_core import InvalidInput, NotReady
 from driftloop_core.telemetry import get_logger
 from prometheus_client import Counter
 
@@ -91,6 +91,8 @@ class Predictor:
 
     async def predict(self, rows: Sequence[Any], key: str | None = None) -> Predictions:
         """Answer `rows` with the champion, or with a canary for its share of keys."""
+        if not rows:
+            raise InvalidInput("no rows to predict: send at least one")
         model = self.model()  # one read: a swap during this request does not mix models
         rollout = self.holder.rollout
         role = "primary"

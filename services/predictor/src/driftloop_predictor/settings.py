@@ -42,7 +42,10 @@ class PredictorSettings(ServiceSettings):
     offload_threshold_ms: float = Field(default=1.0, ge=0)
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     log_batch_size: int = Field(
-        default=1024, ge=1, description="Most predictions per prediction.logged event."
+        default=1024,
+        ge=1,
+        description="Predictions gathered per prediction.logged event. A request's predictions "
+        "stay together, so one large batch request makes one larger event.",
     )
     log_flush_ms: int = Field(
         default=200, ge=10, description="Longest a logged prediction waits before publishing."

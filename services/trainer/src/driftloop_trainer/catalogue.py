@@ -35,6 +35,9 @@ class PendingRetrain(BaseModel):
     drift: DriftDetected
     failures: int = 0
     min_rows: int
+    #: 0 for the first retrain after the drift; n for the n-th follow-up on more rows.
+    followup: int = 0
+    followups_left: int = 0
 
     @property
     def onset(self) -> datetime:

@@ -153,6 +153,12 @@ class TrainerService:
         return await self._retrain_if_ready(pending, claimant) if pending else []
 
     async def on_drift(self, event: DriftDetected) -> list[Output]:
+        """Every drift kind in TRAINER_RETRAIN_ON starts a pending retrain on post-onset rows;
+        the registry gate decides whether the result serves (a covariate shift that does not
+        hurt accuracy yields a candidate no better than the champion, which is rejected)."""
+        if event.kind not in self.settings.retrain_on:
+            log.info("drift kind not retrained on", kind=event.kind)
+            return []
         if await self.catalogue.retrained_for(event.dataset, event.model_version):
             log.info(
                 "drift of a model already retrained; nothing to do",
@@ -161,8 +167,12 @@ class TrainerService:
             )
             return []
         pending = await self.catalogue.pending(event.dataset)
-        if pending is None:
-            pending = PendingRetrain(drift=event, min_rows=self.settings.min_post_drift_rows)
+        if pending is None or pending.followup:  # a new drift outranks follow-ups of an old one
+            pending = PendingRetrain(
+                drift=event,
+                min_rows=self.settings.min_post_drift_rows,
+                followups_left=self.settings.followup_retrains,
+            )
             await self.catalogue.set_pending(pending)
             log.info("retrain pending", onset=str(pending.onset), needs=pending.min_rows)
         elif pending.drift.event_id != event.event_id:
@@ -203,10 +213,10 @@ class TrainerService:
         if len(rows) < pending.min_rows:
             log.info("waiting for post-drift rows", have=len(rows), need=pending.min_rows)
             return []
-        trigger_key = f"drift-{drift.event_id}"
+        trigger_key = f"drift-{drift.event_id}-{pending.followup}"
         if not await self.catalogue.claim(drift.dataset, trigger_key, claimant):
             return []
-        key = f"retrain/{pending.failures}"
+        key = f"retrain/{pending.followup}/{pending.failures}"
         outputs = await self.run(drift.dataset, schema, pending.onset, "drift", drift, key)
         failed = any(
             isinstance(o, Publish) and isinstance(o.event, TrainingFailed) for o in outputs
@@ -218,6 +228,15 @@ class TrainerService:
                 update={"failures": pending.failures + 1, "min_rows": len(rows) + more}
             )
             outputs.append(RedisWrite(self.catalogue.release(drift.dataset, trigger_key)))
+        elif not failed and pending.followups_left > 0:
+            follow = pending.model_copy(
+                update={
+                    "followup": pending.followup + 1,
+                    "followups_left": pending.followups_left - 1,
+                    "min_rows": 2 * len(rows),
+                    "failures": 0,
+                }
+            )
         outputs.append(RedisWrite(self.catalogue.write_pending(follow, drift.dataset)))
         if not failed:
             outputs.append(

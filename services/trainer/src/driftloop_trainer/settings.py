@@ -24,6 +24,16 @@ class TrainerSettings(ServiceSettings):
         ge=20,
         description="Labelled rows observed after a drift's onset needed before retraining.",
     )
+    followup_retrains: int = Field(
+        default=2,
+        ge=0,
+        description="Retrains after a drift retrain, each when the post-drift rows have "
+        "doubled again; the registry gate keeps them out unless they do better.",
+    )
+    retrain_on: tuple[str, ...] = Field(
+        default=("data", "prediction", "performance"),
+        description="Drift kinds that start a retrain (others are only recorded).",
+    )
     max_rows: int = Field(default=50_000, ge=100, description="Most recent rows trained on.")
     holdout_fraction: float = Field(
         default=0.2, gt=0, lt=0.5, description="Most recent share of rows kept for evaluation."
