@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from driftloop_contracts import Metrics
-from driftloop_registry.gate import Decision, GateConfig, decide
+from driftloop_registry.gate import Decision, GateConfig, Paired, decide
 
 DEFAULT = GateConfig(min_accuracy=0.6, min_f1=0.0, min_improvement=0.0)
 
@@ -75,23 +75,49 @@ def test_a_candidate_that_beats_the_champion_is_promoted() -> None:
     decision = decide(metrics(0.8), metrics(0.75), DEFAULT, champion_version=3)
 
     assert decision == Decision(
-        True, "accuracy 0.800 >= champion v3's 0.750 (+0.000) on the same 200-row holdout"
+        True, "accuracy 0.800 beats champion v3's 0.750 (+0.000) on the same 200-row holdout"
     )
 
 
-def test_a_candidate_that_matches_the_champion_is_promoted_without_a_required_improvement() -> None:
+def test_a_candidate_that_only_matches_the_champion_is_kept_out() -> None:
     decision = decide(metrics(0.75), metrics(0.75), DEFAULT, champion_version=2)
 
-    assert decision.promote
-    assert decision.reason.startswith("accuracy 0.750 >= champion v2's 0.750")
+    assert not decision.promote
+    assert decision.reason.startswith("accuracy 0.750 does not beat champion v2's 0.750")
 
 
 def test_a_candidate_that_loses_to_the_champion_is_rejected() -> None:
     decision = decide(metrics(0.7, rows=150), metrics(0.75), DEFAULT, champion_version=3)
 
     assert decision == Decision(
-        False, "accuracy 0.700 < champion v3's 0.750 (+0.000) on the same 150-row holdout"
+        False,
+        "accuracy 0.700 does not beat champion v3's 0.750 (+0.000) on the same 150-row holdout",
     )
+
+
+def test_a_gain_within_chance_is_kept_out_by_mcnemar() -> None:
+    # 12 rows only the candidate gets right, 8 only the champion: a 2-point gain on 200 rows
+    decision = decide(metrics(0.77), metrics(0.75), DEFAULT, 1, Paired(12, 8))
+
+    assert not decision.promote
+    assert "McNemar does not find significant (p=0.252 > 0.05)" in decision.reason
+
+
+def test_a_significant_gain_is_promoted_with_its_p_value() -> None:
+    decision = decide(metrics(0.85), metrics(0.75), DEFAULT, 1, Paired(30, 10))
+
+    assert decision.promote
+    assert decision.reason.endswith("McNemar p=0.00111")
+
+
+def test_the_significance_test_can_be_turned_off() -> None:
+    config = GateConfig(min_accuracy=0.6, significance=1.0)
+
+    assert decide(metrics(0.77), metrics(0.75), config, 1, Paired(12, 8)).promote
+
+
+def test_mcnemar_with_no_disagreement_finds_nothing() -> None:
+    assert Paired(0, 0).p_value() == 1.0
 
 
 @pytest.mark.parametrize(
@@ -113,7 +139,7 @@ def test_without_a_champion_version_the_reason_names_the_champion_generically() 
     decision = decide(metrics(0.7), metrics(0.8), DEFAULT)
 
     assert not decision.promote
-    assert "< the champion's 0.800" in decision.reason
+    assert "does not beat the champion's 0.800" in decision.reason
 
 
 def test_the_champion_is_not_judged_against_the_floors() -> None:

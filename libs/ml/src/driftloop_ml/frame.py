@@ -19,6 +19,13 @@ def feature_matrix(schema: DatasetSchema, rows: Sequence[Mapping[str, Any]]) -> 
     )
 
 
+def correct(pipeline: Any, schema: DatasetSchema, rows: Sequence[LabelledRow]) -> np.ndarray:
+    """Per row: did the pipeline predict the label? (paired comparisons on one holdout)"""
+    predicted = pipeline.predict(feature_matrix(schema, [r.features for r in rows]))
+    truth = np.array([r.label for r in rows])
+    return np.asarray(predicted.astype(str) == truth, dtype=bool)
+
+
 def evaluate(pipeline: Any, schema: DatasetSchema, rows: Sequence[LabelledRow]) -> Metrics:
     """Accuracy, macro F1 and log loss of a fitted pipeline on labelled rows."""
     x = feature_matrix(schema, [r.features for r in rows])

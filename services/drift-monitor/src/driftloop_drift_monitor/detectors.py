@@ -281,8 +281,28 @@ class WindowDetector:
                     e.model_copy(update={"threshold": strict, "drifted": e.feature in strong})
                     for e in evidence
                 )
-                findings.append(Finding(kind, start, end, len(self._rows), decided, values))
+                onset = self._onset(decided, values)
+                findings.append(
+                    Finding(
+                        kind, self._rows[onset][2], end, len(self._rows) - onset, decided, values
+                    )
+                )
         return findings
+
+    def _onset(self, evidence: Sequence[FeatureDrift], values: Mapping[str, Sequence[Any]]) -> int:
+        """Where in the window the most drifted feature changed: retraining then starts
+        from the change, not from rows the window happened to hold before it."""
+        top = max((e for e in evidence if e.drifted), key=lambda e: e.effect or 0.0)
+        series = values[top.feature]
+        if top.test == "ks":
+            mean, std = float(top.reference["mean"]), float(top.reference["std"]) or 1.0
+            numbers = np.asarray([float(v) if v is not None else mean for v in series])
+            return shift_point((numbers - mean) / std)
+        shares = {str(k): float(v) for k, v in top.current.items() if k != "psi"}
+        moved = max(shares, key=lambda c: abs(shares[c] - float(top.reference.get(c, 0.0))))
+        p0 = min(max(float(top.reference.get(moved, 0.0)), 1e-3), 1 - 1e-3)
+        hits = np.asarray([str(v) == moved for v in series], dtype=float)
+        return shift_point((hits - p0) / np.sqrt(p0 * (1 - p0)))
 
 
 class PerformanceDetector:
@@ -355,6 +375,19 @@ class PerformanceDetector:
         )
         start, end = outcomes[onset][1], outcomes[-1][1]
         return [Finding("performance", start, end, len(recent), (evidence,))]
+
+
+def shift_point(z: np.ndarray, min_segment: int = 20) -> int:
+    """Where a series standardised against the reference (mean 0, sd 1 before the change)
+    most plausibly left it: the k maximising the likelihood ratio of "rows k.. have shifted
+    mean" over "no change", (sum of z[k:])^2 / (n - k). 0 when the whole window moved."""
+    n = len(z)
+    if n <= min_segment:
+        return 0
+    tail = np.cumsum(z[::-1])[::-1]  # tail[k] = z[k:].sum()
+    k = np.arange(0, n - min_segment + 1)
+    score = tail[k] ** 2 / (n - k)
+    return int(k[int(np.argmax(score))])
 
 
 def change_point(correct: Sequence[bool], min_segment: int = 20) -> int:

@@ -32,6 +32,7 @@ def build_app(
             settings.min_f1,
             settings.min_improvement,
             settings.min_holdout_rows,
+            settings.significance,
         ),
     )
     bus.consume(Consumer(streams.TRAINING_COMPLETED, GROUP, each(service.on_training_completed)))

@@ -1,11 +1,19 @@
 """The promotion gate: absolute floors, then the candidate against the champion on the same
-(most recent) holdout. Pure: metrics in, decision out."""
+(most recent) holdout. Pure: metrics in, decision out.
+
+Against a champion, the candidate must gain at least `min_improvement` in accuracy, and the
+gain must be significant: McNemar's exact test on the rows only one of the two gets right
+(one-sided, at `significance`). On a few hundred rows two equally good models differ by a
+point or two by chance; without the test, every covariate shift that does not hurt accuracy
+would still churn the model half of the time.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from driftloop_contracts import Metrics
+from scipy.stats import binomtest
 
 
 @dataclass(frozen=True)
@@ -14,6 +22,22 @@ class GateConfig:
     min_f1: float = 0.0
     min_improvement: float = 0.0
     min_holdout_rows: int = 50
+    significance: float = 0.05  # 1.0: no test, any gain of min_improvement promotes
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Holdout rows only the candidate got right, and only the champion got right."""
+
+    candidate_only: int
+    champion_only: int
+
+    def p_value(self) -> float:
+        """One-sided exact McNemar: how likely a gain this large is between equal models."""
+        n = self.candidate_only + self.champion_only
+        if n == 0:
+            return 1.0
+        return float(binomtest(self.candidate_only, n, 0.5, alternative="greater").pvalue)
 
 
 @dataclass(frozen=True)
@@ -27,6 +51,7 @@ def decide(
     champion: Metrics | None,
     config: GateConfig,
     champion_version: int | None = None,
+    paired: Paired | None = None,
 ) -> Decision:
     if candidate.rows < config.min_holdout_rows:
         return Decision(
@@ -50,14 +75,27 @@ def decide(
         )
     needed = champion.accuracy + config.min_improvement
     versus = f"champion v{champion_version}" if champion_version else "the champion"
-    if candidate.accuracy >= needed:
+    compared = f"on the same {candidate.rows}-row holdout"
+    if candidate.accuracy < needed or (
+        config.min_improvement == 0 and candidate.accuracy <= champion.accuracy
+    ):
         return Decision(
-            True,
-            f"accuracy {candidate.accuracy:.3f} >= {versus}'s {champion.accuracy:.3f} "
-            f"(+{config.min_improvement:.3f}) on the same {candidate.rows}-row holdout",
+            False,
+            f"accuracy {candidate.accuracy:.3f} does not beat {versus}'s "
+            f"{champion.accuracy:.3f} (+{config.min_improvement:.3f}) {compared}",
         )
+    if paired is not None and config.significance < 1:
+        p = paired.p_value()
+        if p > config.significance:
+            return Decision(
+                False,
+                f"accuracy {candidate.accuracy:.3f} vs {versus}'s {champion.accuracy:.3f} "
+                f"{compared}: a gain McNemar does not find significant (p={p:.3f} > "
+                f"{config.significance})",
+            )
     return Decision(
-        False,
-        f"accuracy {candidate.accuracy:.3f} < {versus}'s {champion.accuracy:.3f} "
-        f"(+{config.min_improvement:.3f}) on the same {candidate.rows}-row holdout",
+        True,
+        f"accuracy {candidate.accuracy:.3f} beats {versus}'s {champion.accuracy:.3f} "
+        f"(+{config.min_improvement:.3f}) {compared}"
+        + (f", McNemar p={paired.p_value():.3g}" if paired is not None else ""),
     )

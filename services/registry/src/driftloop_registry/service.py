@@ -31,9 +31,9 @@ from driftloop_core import (
 )
 from driftloop_core.datasets import loads
 from driftloop_core.telemetry import get_logger
-from driftloop_ml import evaluate, load_artifact
+from driftloop_ml import correct, evaluate, load_artifact
 
-from .gate import Decision, GateConfig, decide
+from .gate import Decision, GateConfig, Paired, decide
 from .repository import Promotion, Repository, Rollout, VersionRow
 
 PRODUCER = "registry"
@@ -97,13 +97,17 @@ class RegistryService:
         if champion is None:
             return Judgement(decide(metrics, None, self.gate), metrics, None, None)
         champion_metrics: Metrics | None = None
+        paired: Paired | None = None
         try:
             old = load_artifact(self.store.get(champion.training.artifact))
             if old.schema.fingerprint() == schema.fingerprint():
                 champion_metrics = evaluate(old.pipeline, schema, holdout)
+                ours = correct(artifact.pipeline, schema, holdout)
+                theirs = correct(old.pipeline, schema, holdout)
+                paired = Paired(int((ours & ~theirs).sum()), int((theirs & ~ours).sum()))
         except DriftloopError as exc:
             log.warning("champion cannot be evaluated; judging on floors only", error=exc.message)
-        decision = decide(metrics, champion_metrics, self.gate, champion.version)
+        decision = decide(metrics, champion_metrics, self.gate, champion.version, paired)
         return Judgement(decision, metrics, champion_metrics, champion.version)
 
     def _record(self, row: VersionRow, j: Judgement) -> None:

@@ -28,10 +28,17 @@ class RegistrySettings(ServiceSettings):
         default=0.0,
         ge=-1,
         le=1,
-        description="Candidate accuracy must reach champion accuracy + this, both measured on "
-        "the candidate's (most recent) holdout. 0 means beat or match.",
+        description="Candidate accuracy must beat champion accuracy by at least this, both "
+        "measured on the candidate's (most recent) holdout.",
     )
 
+    significance: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="A candidate's gain over the champion must be significant at this level "
+        "(one-sided exact McNemar on the holdout). 1 turns the test off.",
+    )
     min_holdout_rows: int = Field(
         default=50, ge=1, description="Smallest holdout the gate will judge a candidate on."
     )
