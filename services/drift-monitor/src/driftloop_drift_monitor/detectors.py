@@ -41,6 +41,8 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 SMOOTHING = 1e-4  # share given to a category the reference never saw
+MIN_RECENT_LABELS = 50  # labels after a change point before its error rate is believed
+RISE_Z = 3.5  # the rise is beyond chance, even for the best of many change points
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,8 @@ def chi2_test(
         expected = (shares + SMOOTHING) / (shares + SMOOTHING).sum() * observed_total
         result = stats.chisquare(current, expected)
         statistic, p_value = float(result.statistic), float(result.pvalue)
+        if not np.isfinite(p_value):  # a single category: nothing to compare
+            statistic, p_value = 0.0, 1.0
     now = current / observed_total
     effect = float(jensenshannon(shares + SMOOTHING, now + SMOOTHING, base=2))
     return FeatureDrift(
@@ -275,7 +279,8 @@ class WindowDetector:
             strict = self.strict if kind == "data" else self.config.alpha_strict
             strong = {e.feature for e in flagged if e.p_value is not None and e.p_value < strict}
             if streak.windows >= self.config.consecutive:
-                findings.append(Finding(kind, streak.start, end, len(self._rows), evidence, values))
+                span = self.config.window_size + (streak.windows - 1) * self.config.step
+                findings.append(Finding(kind, streak.start, end, span, evidence, values))
             elif strong:
                 decided = tuple(
                     e.model_copy(update={"threshold": strict, "drifted": e.feature in strong})
@@ -296,8 +301,9 @@ class WindowDetector:
         series = values[top.feature]
         if top.test == "ks":
             mean, std = float(top.reference["mean"]), float(top.reference["std"]) or 1.0
-            numbers = np.asarray([float(v) if v is not None else mean for v in series])
-            return shift_point((numbers - mean) / std)
+            z = (np.asarray([float(v) if v is not None else mean for v in series]) - mean) / std
+            # the feature's mean moved, or its spread: take the better explained of the two
+            return max(_shift(z), _shift((z**2 - 1) / np.sqrt(2)), key=lambda ks: ks[1])[0]
         shares = {str(k): float(v) for k, v in top.current.items() if k != "psi"}
         moved = max(shares, key=lambda c: abs(shares[c] - float(top.reference.get(c, 0.0))))
         p0 = min(max(float(top.reference.get(moved, 0.0)), 1e-3), 1 - 1e-3)
@@ -325,6 +331,7 @@ class PerformanceDetector:
         self._adwin = ADWIN(delta=adwin_delta)
         self._outcomes: deque[tuple[bool, datetime]] = deque(maxlen=window)
         self._seen = 0
+        self._since_change: int | None = None  # labels since ADWIN last flagged a change
         self.adwin_error: float | None = None
 
     @property
@@ -341,21 +348,35 @@ class PerformanceDetector:
         self._outcomes.append((correct, predicted_at))
         self._seen += 1
         self._adwin.update(0.0 if correct else 1.0)
-        changed = self._adwin.drift_detected
-        if changed:
-            self.adwin_error = float(self._adwin.estimation)
+        if self._adwin.drift_detected:
+            self._since_change = 0
+        elif self._since_change is not None:
+            self._since_change += 1
+            if self._since_change > (self._outcomes.maxlen or 0):
+                self._since_change = None  # the change has left the window unexplained
         accuracy = self.accuracy
         if self._seen < self.min_labels or accuracy is None:
-            return []
-        baseline_error = 1 - self.baseline
-        error_up = changed and self._adwin.estimation - baseline_error >= self.min_error_increase
-        drop = self.baseline - accuracy
-        if not (error_up or drop > self.max_drop):
             return []
         outcomes = sorted(self._outcomes, key=lambda o: o[1])
         onset = change_point([ok for ok, _ in outcomes])
         recent = [ok for ok, _ in outcomes[onset:]]
         recent_accuracy = sum(recent) / len(recent)
+        baseline_error = 1 - self.baseline
+        # ADWIN says the error rate changed; the rows after the change point say by how much
+        # (ADWIN's own estimate still holds mostly old rows when it flags).
+        rise = (1 - recent_accuracy) - baseline_error
+        spread = max(baseline_error * (1 - baseline_error), 1e-4) ** 0.5
+        error_up = (
+            self._since_change is not None
+            and len(recent) >= MIN_RECENT_LABELS
+            and rise >= self.min_error_increase
+            and rise / spread * len(recent) ** 0.5 > RISE_Z  # not a chance run of errors
+        )
+        if error_up:
+            self.adwin_error = 1 - recent_accuracy
+        drop = self.baseline - accuracy
+        if not (error_up or drop > self.max_drop):
+            return []
         evidence = FeatureDrift(
             feature="accuracy",
             test="adwin" if error_up else "accuracy_drop",
@@ -381,13 +402,18 @@ def shift_point(z: np.ndarray, min_segment: int = 20) -> int:
     """Where a series standardised against the reference (mean 0, sd 1 before the change)
     most plausibly left it: the k maximising the likelihood ratio of "rows k.. have shifted
     mean" over "no change", (sum of z[k:])^2 / (n - k). 0 when the whole window moved."""
+    return _shift(z, min_segment)[0]
+
+
+def _shift(z: np.ndarray, min_segment: int = 20) -> tuple[int, float]:
     n = len(z)
     if n <= min_segment:
-        return 0
+        return 0, 0.0
     tail = np.cumsum(z[::-1])[::-1]  # tail[k] = z[k:].sum()
     k = np.arange(0, n - min_segment + 1)
     score = tail[k] ** 2 / (n - k)
-    return int(k[int(np.argmax(score))])
+    best = int(np.argmax(score))
+    return int(k[best]), float(score[best])
 
 
 def change_point(correct: Sequence[bool], min_segment: int = 20) -> int:
