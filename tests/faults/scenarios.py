@@ -247,8 +247,8 @@ def two_replicas(ctx: Context) -> Result:
                 c: metric(running, c, "driftloop_events_consumed_total", labels) for c in children
             }
 
-        by_ingest = handled("ingest.records.v1", ("ingest", "ingest#2"))
-        by_monitor = handled("prediction.logged.v1", ("drift-monitor", "drift-monitor#2"))
+        by_ingest = handled(streams.INGEST_RECORDS.name, ("ingest", "ingest#2"))
+        by_monitor = handled(streams.PREDICTION_LOGGED.name, ("drift-monitor", "drift-monitor#2"))
         runs = len(io.read(streams.TRAINING_COMPLETED))
         versions = len(httpx.get(f"{running.url('registry')}/v1/models").json())
     out, lost, dup = compare(serials(events), seen)
