@@ -9,8 +9,9 @@ PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export UV_LINK_MODE := copy
+BASE_IMAGE ?= python:3.12-slim
 
-.PHONY: help setup demo up test test-unit test-integration test-e2e test-faults faults bench bench-quick bench-drift lint format typecheck snapshots clean
+.PHONY: help setup tools demo up test test-unit test-integration test-e2e test-faults faults bench bench-quick bench-drift wheelhouse compose-test lint format typecheck snapshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -31,7 +32,10 @@ demo: setup ## Run the whole loop on an embedded Redis: v1, drift, retrain, v2
 up: setup ## Start an embedded Redis and the five services (Ctrl-C stops)
 	.venv/bin/driftloop up
 
-test: setup lint typecheck ## Lint, type-check, then unit, integration and e2e tests (real Redis)
+tools: ## promtool, docker-compose, kubectl for the deployment checks (Debian packages)
+	bash deploy/tools.sh
+
+test: setup tools lint typecheck ## Lint, type-check, then unit, integration, e2e, fault and deployment tests
 	.venv/bin/pytest -q tests
 
 test-unit: setup ## Unit tests (no Redis)
@@ -57,6 +61,14 @@ bench-quick: setup /usr/bin/wrk ## The same, 5 s x 1 run
 
 bench-drift: setup ## Drift scenarios through the running system: delays, false alarms, recovery
 	.venv/bin/python -m benchmarks.drift
+
+wheelhouse: setup ## Wheels for offline image builds (pip runs in BASE_IMAGE; needs Docker)
+	BASE_IMAGE=$(BASE_IMAGE) bash deploy/wheelhouse.sh
+
+compose-test: setup ## Build the images, run the stack under docker compose and check it end to end
+	@docker info >/dev/null 2>&1 || { echo "no Docker engine answers: start one first"; exit 2; }
+	$(if $(LOCAL_IMAGES),BASE_IMAGE=$(BASE_IMAGE) bash deploy/wheelhouse.sh,)
+	.venv/bin/python deploy/compose-test/run.py --base-image $(BASE_IMAGE) $(if $(LOCAL_IMAGES),--local-images,)
 
 /usr/bin/wrk:
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \

@@ -5,19 +5,33 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from driftloop_contracts import Record, utcnow
 from rich.console import Console
 from rich.table import Table
 
-from .client import DriftloopClient
+from .client import DriftloopClient, Endpoints
 from .publisher import EventPublisher
 from .runner import Stack
 from .scenario import CreditScenario, Phase
 from .timeline import read_timeline
 
 BATCH = 100
+
+
+class RunningStack(Protocol):
+    """What the demo needs of a stack: a local Stack, or one under docker compose."""
+
+    @property
+    def endpoints(self) -> Endpoints: ...
+
+    @property
+    def redis_url(self) -> str: ...
+
+    namespace: str
+
+    def check_alive(self) -> None: ...
 
 
 @dataclass
@@ -51,7 +65,7 @@ class DemoResult:
 
 class DemoPlayer:
     def __init__(
-        self, stack: Stack, console: Console, seed: int = 7, pace_rows_per_s: float = 1500
+        self, stack: RunningStack, console: Console, seed: int = 7, pace_rows_per_s: float = 1500
     ) -> None:
         self.stack = stack
         self.console = console
@@ -134,7 +148,7 @@ class DemoPlayer:
         )
 
 
-def report(console: Console, stack: Stack, result: DemoResult, started_ms: int) -> bool:
+def report(console: Console, stack: RunningStack, result: DemoResult, started_ms: int) -> bool:
     moments, counts = read_timeline(stack.redis_url, stack.namespace)
     table = Table(title="timeline")
     for column in ("elapsed s", "event", "service", "detail"):

@@ -22,6 +22,10 @@ from .service import Predictor
 from .settings import PredictorSettings
 
 MODEL_VERSION = Gauge("driftloop_predictor_model_version", "Model version serving (0: none).")
+PROMOTED_AT = Gauge(
+    "driftloop_predictor_model_promoted_timestamp_seconds",
+    "When the model serving now was promoted (Unix time).",
+)
 MODEL_SWAPS = Counter("driftloop_predictor_model_swaps_total", "Models swapped in.")
 ROLLOUT_SHARE = Gauge("driftloop_predictor_canary_share", "Share of requests the canary answers.")
 MODEL_LOAD_FAILURES = Counter(
@@ -73,6 +77,7 @@ def build_app(
         await bus.failpoints.hit("predictor.before_swap")
         previous = holder.swap(model)
         MODEL_VERSION.set(model.version)
+        PROMOTED_AT.set(event.occurred_at.timestamp())
         MODEL_SWAPS.inc()
         log.info(
             "model swapped in",

@@ -1,0 +1,168 @@
+"""The deployment files, checked offline: compose, Kubernetes, Prometheus, Grafana.
+
+Needs docker-compose, kubectl (for kustomize) and promtool; `make test` installs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from driftloop_contracts import DatasetSchema
+from driftloop_sdk.scenario import SCHEMA
+from prometheus_client import REGISTRY
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+K8S_VERSION = "1.30.0"
+SERVICE_MODULES = [
+    "driftloop_core.bus",
+    "driftloop_core.maintenance",
+    "driftloop_ingest.bootstrap",
+    "driftloop_trainer.bootstrap",
+    "driftloop_registry.bootstrap",
+    "driftloop_predictor.bootstrap",
+    "driftloop_drift_monitor.bootstrap",
+]
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name) or (ROOT / ".tools" / "bin" / name).as_posix()
+    if not Path(found).exists():
+        pytest.fail(f"{name} is not installed: `make tools` (part of `make test`) installs it")
+    return found
+
+
+def run(*command: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def exported_metrics() -> set[str]:
+    """Every sample name the services expose (histograms as _bucket/_count/_sum)."""
+    for module in SERVICE_MODULES:
+        importlib.import_module(module)
+    names: set[str] = set()
+    for family in REGISTRY.collect():
+        if not family.name.startswith("driftloop"):
+            continue
+        if family.type == "counter":
+            names.add(f"{family.name}_total")
+        elif family.type == "histogram":
+            names.update(f"{family.name}_{s}" for s in ("bucket", "count", "sum"))
+        else:
+            names.add(family.name)
+    return names
+
+
+def metrics_in(text: str) -> set[str]:
+    return set(re.findall(r"\b(driftloop_[a-z_]+)", text))
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        ["docker-compose.yml"],
+        ["docker-compose.yml", "deploy/compose-test/docker-compose.local.yml"],
+    ],
+    ids=["compose", "compose-with-local-images"],
+)
+def test_the_compose_files_are_valid(files: list[str]) -> None:
+    env = {**os.environ, "REGISTRY_ADMIN_TOKEN": "x" * 24, "BASE_IMAGE": "python:3.12-slim"}
+    args = [a for f in files for a in ("-f", f)]
+    config = yaml.safe_load(run(tool("docker-compose"), *args, "config", env=env))
+    services = config["services"]
+    assert {
+        "redis",
+        "ingest",
+        "trainer",
+        "registry",
+        "predictor",
+        "drift-monitor",
+        "prometheus",
+        "grafana",
+    } <= set(services)
+    assert "--appendonly" in services["redis"]["command"]
+
+
+def test_compose_refuses_to_start_without_an_admin_token() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REGISTRY_ADMIN_TOKEN"}
+    done = subprocess.run(
+        [tool("docker-compose"), "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode != 0 and "REGISTRY_ADMIN_TOKEN" in done.stderr
+
+
+@pytest.mark.parametrize("target", ["base", "overlays/local"])
+def test_the_kubernetes_manifests_render_and_validate_against_the_api_schemas(target: str) -> None:
+    rendered = run(tool("kubectl"), "kustomize", f"deploy/k8s/{target}")
+    docs: list[dict[str, Any]] = [d for d in yaml.safe_load_all(rendered) if d]
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    kinds = {d["kind"] for d in docs}
+    assert {
+        "Deployment",
+        "Service",
+        "ConfigMap",
+        "Secret",
+        "PersistentVolumeClaim",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "StatefulSet",
+    } <= kinds
+    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert {"livenessProbe", "readinessProbe", "resources"} <= set(container), deployment
+        assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]
+
+
+def test_the_alert_rules_pass_promtool_and_name_real_metrics() -> None:
+    run(tool("promtool"), "check", "rules", "deploy/prometheus/alerts.yml")
+    text = (DEPLOY / "prometheus" / "alerts.yml").read_text()
+    unknown = metrics_in(text) - exported_metrics()
+    assert not unknown, f"alert rules name metrics no service exports: {sorted(unknown)}"
+
+
+def test_the_prometheus_config_passes_promtool(tmp_path: Path) -> None:
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    config["rule_files"] = [str(DEPLOY / "prometheus" / "alerts.yml")]
+    local = tmp_path / "prometheus.yml"
+    local.write_text(yaml.safe_dump(config))
+    run(tool("promtool"), "check", "config", str(local))
+
+
+def test_the_dashboard_queries_only_name_metrics_the_services_export() -> None:
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "driftloop.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert exprs, "the dashboard has no queries"
+    named = set().union(*(metrics_in(e) for e in exprs))
+    unknown = named - exported_metrics()
+    assert not unknown, f"dashboard queries metrics no service exports: {sorted(unknown)}"
+    wanted = {
+        "driftloop_predictor_request_seconds_bucket",
+        "driftloop_predictor_batch_rows_sum",
+        "driftloop_consumer_lag",
+        "driftloop_dead_letters",
+        "driftloop_drift_score",
+        "driftloop_predictor_model_version",
+        "driftloop_predictor_model_promoted_timestamp_seconds",
+    }
+    assert wanted <= named, f"dashboard lacks {sorted(wanted - named)}"
+
+
+def test_every_copy_of_the_demo_schema_is_the_one_the_demo_generates() -> None:
+    for path in (
+        DEPLOY / "schemas" / "demo.json",
+        DEPLOY / "k8s" / "base" / "schemas" / "demo.json",
+    ):
+        assert DatasetSchema.model_validate_json(path.read_text()) == SCHEMA, path
