@@ -152,7 +152,9 @@ class Outcome:
     never_retrained_after: float = 0.0
     final_served: float = 0.0
     final_oracle: float | None = None
-    promotions: list[int] = field(default_factory=list)
+    promotions: list[str] = field(default_factory=list)
+    trainings: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
     wall_s: float = 0.0
 
 
@@ -201,7 +203,14 @@ def run(scenario: Scenario, redis_url: str, workdir: Path, rows: int, seed: int)
         io.wait_consumed(streams.FEEDBACK_RECEIVED, "drift-monitor", timeout=120)
         drifts = io.read(streams.DRIFT_DETECTED)
         promoted = io.read(streams.MODEL_PROMOTED)
-        outcome.promotions = [p.model_version for p in promoted]
+        outcome.promotions = [
+            f"v{p.model_version}@{_row_at(sent_at, p.occurred_at.timestamp())}" for p in promoted
+        ]
+        outcome.trainings = [
+            f"{t.trigger}@{_row_at(sent_at, t.occurred_at.timestamp())}:{t.training_rows}"
+            for t in io.read(streams.TRAINING_COMPLETED)
+        ] + [f"failed: {f.reason}" for f in io.read(streams.TRAINING_FAILED)]
+        outcome.rejected = [r.reason for r in io.read(streams.MODEL_REJECTED)]
         onset = scenario.onset
         for d in drifts:
             row = _row_at(sent_at, d.window.end.timestamp())
@@ -301,7 +310,7 @@ def main() -> int:
             f"{o.never_retrained_after:.3f}",
             f"{o.final_served:.3f}",
             "-" if o.final_oracle is None else f"{o.final_oracle:.3f}",
-            ",".join(f"v{v}" for v in o.promotions),
+            ", ".join(o.promotions),
         )
     console.print(table)
     args.json.parent.mkdir(parents=True, exist_ok=True)

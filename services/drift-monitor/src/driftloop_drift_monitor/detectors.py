@@ -331,6 +331,7 @@ class PerformanceDetector:
         self._adwin = ADWIN(delta=adwin_delta)
         self._outcomes: deque[tuple[bool, datetime]] = deque(maxlen=window)
         self._seen = 0
+        self._hits = 0
         self._since_change: int | None = None  # labels since ADWIN last flagged a change
         self.adwin_error: float | None = None
 
@@ -340,12 +341,14 @@ class PerformanceDetector:
 
     @property
     def accuracy(self) -> float | None:
-        if not self._outcomes:
-            return None
-        return sum(ok for ok, _ in self._outcomes) / len(self._outcomes)
+        return self._hits / len(self._outcomes) if self._outcomes else None
 
     def add(self, correct: bool, predicted_at: datetime) -> list[Finding]:
+        """O(1) per label until something looks wrong; the change point is searched only then."""
+        if len(self._outcomes) == self._outcomes.maxlen:
+            self._hits -= self._outcomes[0][0]
         self._outcomes.append((correct, predicted_at))
+        self._hits += correct
         self._seen += 1
         self._adwin.update(0.0 if correct else 1.0)
         if self._adwin.drift_detected:
@@ -356,6 +359,9 @@ class PerformanceDetector:
                 self._since_change = None  # the change has left the window unexplained
         accuracy = self.accuracy
         if self._seen < self.min_labels or accuracy is None:
+            return []
+        dropped = self.baseline - accuracy > self.max_drop
+        if not dropped and self._since_change is None:
             return []
         outcomes = sorted(self._outcomes, key=lambda o: o[1])
         onset = change_point([ok for ok, _ in outcomes])
@@ -374,8 +380,7 @@ class PerformanceDetector:
         )
         if error_up:
             self.adwin_error = 1 - recent_accuracy
-        drop = self.baseline - accuracy
-        if not (error_up or drop > self.max_drop):
+        if not (error_up or dropped):
             return []
         evidence = FeatureDrift(
             feature="accuracy",
