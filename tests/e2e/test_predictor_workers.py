@@ -11,7 +11,7 @@ from driftloop_core import ContentStore
 from driftloop_sdk.runner import Stack
 from driftloop_sdk.scenario import SCHEMA, CreditScenario
 
-from tests.support.data import labelled_rows, trained
+from tests.support.data import labelled_rows, promoted, trained
 from tests.support.streams import Streams
 from tests.support.wait import eventually_sync
 
@@ -20,18 +20,7 @@ ROW = CreditScenario(3).draw(1, "before").features[0]
 
 
 def promotion(store: ContentStore, version: int) -> ModelPromoted:
-    run = trained(store, labelled_rows(300, seed=version))
-    return ModelPromoted(
-        producer="test",
-        dataset="demo",
-        model_version=version,
-        previous_version=None,
-        reason="manual",
-        artifact=run.artifact,
-        profile=run.profile,
-        metrics=run.metrics,
-        dataset_schema=SCHEMA,
-    )
+    return promoted(trained(store, labelled_rows(300, seed=version)), version, reason="manual")
 
 
 def test_every_worker_swaps_to_the_promoted_model_and_metrics_add_up(

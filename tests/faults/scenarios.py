@@ -13,16 +13,14 @@ from collections.abc import Callable
 import httpx
 import orjson
 from driftloop_contracts import (
-    ModelPromoted,
     PredictionRecord,
     PredictionsLogged,
-    TrainingCompleted,
     streams,
     utcnow,
 )
 from driftloop_sdk.scenario import CreditScenario
 
-from tests.support.data import ingested, labelled_rows, trained
+from tests.support.data import ingested, labelled_rows, promoted, trained
 from tests.support.wait import eventually_sync
 
 from .harness import (
@@ -36,20 +34,6 @@ from .harness import (
     stack,
     wait_rows,
 )
-
-
-def promotion(run: TrainingCompleted, version: int = 1) -> ModelPromoted:
-    return ModelPromoted(
-        producer="faults",
-        dataset="demo",
-        model_version=version,
-        previous_version=None,
-        reason="gate",
-        artifact=run.artifact,
-        profile=run.profile,
-        metrics=run.metrics,
-        dataset_schema=run.dataset_schema,
-    )
 
 
 def wait_exit_and_restart(running: object, child: str, timeout: float = 30.0) -> float:
@@ -135,7 +119,7 @@ def kill_registry(ctx: Context) -> Result:
 def kill_predictor(ctx: Context) -> Result:
     env = {"DRIFTLOOP_FAILPOINTS": "predictor.before_swap=crash"}
     with stack(ctx, services=["predictor"], env=env) as (running, io, store):
-        io.publish(streams.MODEL_PROMOTED, promotion(trained(store, labelled_rows(300))))
+        io.publish(streams.MODEL_PROMOTED, promoted(trained(store, labelled_rows(300))))
         died = wait_exit_and_restart(running, "predictor")
         model = eventually_sync(
             lambda: (
@@ -166,7 +150,7 @@ def kill_monitor(ctx: Context) -> Result:
     }
     with stack(ctx, services=["drift-monitor"], env=env) as (running, io, store):
         run = trained(store, labelled_rows(1000))
-        io.publish(streams.MODEL_PROMOTED, promotion(run))
+        io.publish(streams.MODEL_PROMOTED, promoted(run))
         eventually_sync(
             lambda: httpx.get(f"{running.url('drift-monitor')}/v1/drift").json()["watching"]
         )
@@ -313,7 +297,7 @@ def redis_down_while_serving(ctx: Context, buffer_max: int | None = None) -> Res
     down_s = 30.0 if ctx.full else 3.0
     env = {"PREDICTOR_LOG_BUFFER_MAX": str(buffer_max)} if buffer_max else {}
     with stack(ctx, services=["predictor"], own_redis=True, env=env) as (running, io, store):
-        io.publish(streams.MODEL_PROMOTED, promotion(trained(store, labelled_rows(300))))
+        io.publish(streams.MODEL_PROMOTED, promoted(trained(store, labelled_rows(300))))
         url = f"{running.url('predictor')}/v1/predict"
         row = CreditScenario(1).draw(1, "before").features[0]
         warm = eventually_sync(

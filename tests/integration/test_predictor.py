@@ -6,33 +6,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from driftloop_contracts import BlobRef, ModelPromoted, TrainingCompleted, streams
+from driftloop_contracts import BlobRef, streams
 from driftloop_core import ContentStore
 from driftloop_predictor.bootstrap import build_app
 from driftloop_predictor.settings import PredictorSettings
 from driftloop_sdk.scenario import CreditScenario
 from fastapi.testclient import TestClient
 
-from tests.support.data import labelled_rows, trained
+from tests.support.data import labelled_rows, promoted, trained
 from tests.support.streams import Streams
 from tests.support.wait import eventually_sync
 
 ROW = CreditScenario(1).draw(1, "before").features[0]
-
-
-def promotion(run: TrainingCompleted, version: int, **changes: object) -> ModelPromoted:
-    event = ModelPromoted(
-        producer="test",
-        dataset="demo",
-        model_version=version,
-        previous_version=None,
-        reason="gate",
-        artifact=run.artifact,
-        profile=run.profile,
-        metrics=run.metrics,
-        dataset_schema=run.dataset_schema,
-    )
-    return event.model_copy(update=changes)
 
 
 @pytest.fixture
@@ -74,14 +59,14 @@ def test_a_promotion_is_served_without_restart_and_the_next_one_swaps_in(
     client: TestClient, streams_io: Streams, store: ContentStore
 ) -> None:
     first = trained(store, labelled_rows(300))
-    streams_io.publish(streams.MODEL_PROMOTED, promotion(first, 1))
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(first, 1))
     eventually_sync(lambda: serving(client, 1), what="v1 served")
     one = client.post("/v1/predict", json={"features": ROW}).json()
     assert one["model_version"] == 1 and one["prediction"] in ("no", "yes")
     assert abs(sum(one["probabilities"].values()) - 1) < 1e-9
 
     second = trained(store, labelled_rows(300, "after", seed=9))
-    streams_io.publish(streams.MODEL_PROMOTED, promotion(second, 2))
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(second, 2))
     eventually_sync(lambda: serving(client, 2), what="v2 served")
     batch = client.post("/v1/predict/batch", json={"rows": [ROW, ROW]}).json()
     assert batch["model_version"] == 2 and len(batch["predictions"]) == 2
@@ -92,7 +77,7 @@ def test_a_restarted_predictor_serves_the_latest_promotion_at_once(
     redis_url: str, namespace: str, streams_io: Streams, store: ContentStore
 ) -> None:
     run = trained(store, labelled_rows(300))
-    streams_io.publish(streams.MODEL_PROMOTED, promotion(run, 1), promotion(run, 2))
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(run, 1), promoted(run, 2))
     with predictor(redis_url, namespace, store) as client:
         assert serving(client, 2)  # loaded during start-up, before the first request
 
@@ -101,11 +86,11 @@ def test_a_model_whose_sha256_does_not_match_is_never_served(
     client: TestClient, streams_io: Streams, store: ContentStore
 ) -> None:
     good = trained(store, labelled_rows(300))
-    streams_io.publish(streams.MODEL_PROMOTED, promotion(good, 1))
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(good, 1))
     eventually_sync(lambda: serving(client, 1), what="v1 served")
     forged = BlobRef(key=good.artifact.key, sha256="f" * 64, size=good.artifact.size)
     streams_io.publish(
-        streams.MODEL_PROMOTED, promotion(good, 2, artifact=forged), promotion(good, 3)
+        streams.MODEL_PROMOTED, promoted(good, 2, artifact=forged), promoted(good, 3)
     )
     eventually_sync(lambda: serving(client, 3), what="v3 served")
     metrics = client.get("/metrics").text
@@ -115,7 +100,7 @@ def test_a_model_whose_sha256_does_not_match_is_never_served(
 def test_bad_rows_get_a_422_that_names_the_row_and_the_problem(
     client: TestClient, streams_io: Streams, store: ContentStore
 ) -> None:
-    streams_io.publish(streams.MODEL_PROMOTED, promotion(trained(store, labelled_rows(300)), 1))
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(trained(store, labelled_rows(300)), 1))
     eventually_sync(lambda: serving(client, 1), what="v1 served")
     missing = {k: v for k, v in ROW.items() if k != "age"}
     answer = client.post(
@@ -131,7 +116,7 @@ def test_bad_rows_get_a_422_that_names_the_row_and_the_problem(
 def test_every_prediction_is_logged_with_its_id_and_model_version(
     client: TestClient, streams_io: Streams, store: ContentStore
 ) -> None:
-    streams_io.publish(streams.MODEL_PROMOTED, promotion(trained(store, labelled_rows(300)), 1))
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(trained(store, labelled_rows(300)), 1))
     eventually_sync(lambda: serving(client, 1), what="v1 served")
     ids = [
         client.post("/v1/predict", json={"features": ROW}).json()["prediction_id"] for _ in range(5)

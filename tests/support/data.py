@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from driftloop_contracts import DataIngested, Event, TrainingCompleted, TrainingRequested, utcnow
+from driftloop_contracts import (
+    DataIngested,
+    Event,
+    ModelPromoted,
+    TrainingCompleted,
+    TrainingRequested,
+    utcnow,
+)
 from driftloop_core import ContentStore
 from driftloop_core.datasets import LabelledRow
 from driftloop_ingest.service import write_version
@@ -56,3 +64,19 @@ def trained(
     cause = cause or TrainingRequested(producer="test", dataset=SCHEMA.name)
     model = train(SCHEMA, rows, TrainingConfig())
     return completed_event(store, cause, "test", trigger, model, ["v-test"], 42)  # type: ignore[arg-type]
+
+
+def promoted(run: TrainingCompleted, version: int = 1, **changes: Any) -> ModelPromoted:
+    """A model.promoted of a trained run, as the registry would publish it."""
+    event = ModelPromoted(
+        producer="test",
+        dataset=run.dataset,
+        model_version=version,
+        previous_version=None,
+        reason="gate",
+        artifact=run.artifact,
+        profile=run.profile,
+        metrics=run.metrics,
+        dataset_schema=run.dataset_schema,
+    )
+    return event.model_copy(update=changes)
