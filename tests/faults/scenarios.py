@@ -101,18 +101,18 @@ def kill_registry(ctx: Context) -> Result:
         recovered = time.monotonic() - died
         io.wait_consumed(streams.TRAINING_COMPLETED, "registry")
         versions = httpx.get(f"{running.url('registry')}/v1/models").json()
-        promoted = len(io.read(streams.MODEL_PROMOTED))
+        promotions = len(io.read(streams.MODEL_PROMOTED))
         registered = len(io.read(streams.MODEL_REGISTERED))
     effects = len(versions)
-    dup = max(0, effects - 1) + max(0, promoted - 1) + max(0, registered - 1)
+    dup = max(0, effects - 1) + max(0, promotions - 1) + max(0, registered - 1)
     return Result(
         "kill -9 registry before its commit",
         1,
         effects,
-        max(0, 1 - min(effects, promoted)),
+        max(0, 1 - min(effects, promotions)),
         dup,
         round(recovered, 2),
-        f"versions; {promoted} promotion event(s)",
+        f"versions; {promotions} promotion event(s)",
     )
 
 
