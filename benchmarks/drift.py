@@ -33,8 +33,8 @@ from driftloop_contracts import (
     streams,
     utcnow,
 )
+from driftloop_contracts.datasets import LabelledRow
 from driftloop_core import ContentStore
-from driftloop_core.datasets import LabelledRow
 from driftloop_ml import evaluate, load_artifact
 from driftloop_sdk.client import DriftloopClient
 from driftloop_sdk.embedded_redis import EmbeddedRedis

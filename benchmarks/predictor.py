@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import numpy as np
 import orjson
+from driftloop_bus import Keys, serving
 from driftloop_contracts import (
     DatasetSchema,
     FeatureSpec,
@@ -36,8 +37,8 @@ from driftloop_contracts import (
     TargetSpec,
     streams,
 )
+from driftloop_contracts.codec import encode
 from driftloop_core import ContentStore
-from driftloop_core.wire import encode_plain
 from driftloop_ml import ModelArtifact, dump_artifact
 from driftloop_sdk.embedded_redis import EmbeddedRedis, free_port, wait_for_port
 from redis import Redis
@@ -197,7 +198,10 @@ def promote(redis_url: str, store: ContentStore, pipeline: Pipeline, version: in
         dataset_schema=SCHEMA,
     )
     client = Redis.from_url(redis_url)
-    client.xadd(streams.MODEL_PROMOTED.key(), encode_plain(event))
+    with client.pipeline(transaction=True) as pipe:  # as the registry publishes it
+        pipe.xadd(streams.MODEL_PROMOTED.key(), encode(event))  # type: ignore[arg-type]
+        serving.record_promotion(Keys(), event).apply(pipe)  # type: ignore[arg-type]
+        pipe.execute()
     client.close()
     return Path(store.root) / blob.key
 

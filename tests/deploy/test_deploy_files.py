@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S_VERSION = "1.30.0"
 SERVICE_MODULES = [
-    "driftloop_core.bus",
-    "driftloop_core.maintenance",
+    "driftloop_bus.bus",
+    "driftloop_bus.maintenance",
     "driftloop_ingest.bootstrap",
     "driftloop_trainer.bootstrap",
     "driftloop_registry.bootstrap",

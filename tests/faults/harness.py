@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 from driftloop_contracts import Record, RecordsSubmitted, streams, utcnow
+from driftloop_contracts.datasets import loads
 from driftloop_core import ContentStore
-from driftloop_core.datasets import loads
 from driftloop_sdk.runner import Stack
 from driftloop_sdk.scenario import SCHEMA, CreditScenario
 

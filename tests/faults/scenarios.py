@@ -13,14 +13,12 @@ from collections.abc import Callable
 import httpx
 import orjson
 from driftloop_contracts import (
-    PredictionRecord,
-    PredictionsLogged,
     streams,
-    utcnow,
 )
 from driftloop_sdk.scenario import CreditScenario
 
 from tests.support.data import ingested, labelled_rows, promoted, trained
+from tests.support.predictions import logged_ids, prediction_log
 from tests.support.wait import eventually_sync
 
 from .harness import (
@@ -156,19 +154,9 @@ def kill_monitor(ctx: Context) -> Result:
         )
         drawn = CreditScenario(31).draw(2400, "after")
         for i in range(0, 2400, 200):
-            preds = [
-                PredictionRecord(
-                    prediction_id=uuid.uuid4(),
-                    features=f,
-                    prediction="no",
-                    probability=0.6,
-                    predicted_at=utcnow(),
-                )
-                for f in drawn.features[i : i + 200]
-            ]
             io.publish(
                 streams.PREDICTION_LOGGED,
-                PredictionsLogged.from_records("demo", 1, preds, producer="faults"),
+                prediction_log("demo", 1, drawn.features[i : i + 200], producer="faults"),
             )
         died = wait_exit_and_restart(running, "drift-monitor")
         io.wait(streams.DRIFT_DETECTED)
@@ -198,22 +186,7 @@ def two_replicas(ctx: Context) -> Result:
     replicas = dict.fromkeys(services, 2)
     with stack(ctx, services=services, env=env, replicas=replicas) as (running, io, store):
         events = records(40, 50)
-        logs = [
-            PredictionsLogged.from_records(
-                "other",
-                1,
-                [
-                    PredictionRecord(
-                        prediction_id=uuid.uuid4(),
-                        features={"x": 1.0},
-                        prediction="no",
-                        probability=0.5,
-                        predicted_at=utcnow(),
-                    )
-                ],
-            )
-            for _ in range(40)
-        ]
+        logs = [prediction_log("other", 1, [{"x": 1.0}]) for _ in range(40)]
         io.publish(streams.INGEST_RECORDS, *events)
         io.publish(streams.PREDICTION_LOGGED, *logs)
         seen = wait_rows(io, store, serials(events))
@@ -309,11 +282,7 @@ def redis_down_while_serving(ctx: Context, buffer_max: int | None = None) -> Res
             what="a model served",
         )
         eventually_sync(
-            lambda: any(
-                str(p.prediction_id) == warm["prediction_id"]
-                for e in io.read(streams.PREDICTION_LOGGED)
-                for p in e.records()
-            ),
+            lambda: warm["prediction_id"] in logged_ids(io.read(streams.PREDICTION_LOGGED)),
             what="the warm-up prediction logged",
         )
         ids: list[str] = []
@@ -332,11 +301,7 @@ def redis_down_while_serving(ctx: Context, buffer_max: int | None = None) -> Res
         dropped = 0.0
 
         def logged() -> set[str]:
-            return {
-                str(p.prediction_id)
-                for e in io.read(streams.PREDICTION_LOGGED)
-                for p in e.records()
-            }
+            return set(logged_ids(io.read(streams.PREDICTION_LOGGED)))
 
         def settled() -> bool:
             nonlocal dropped
@@ -499,7 +464,8 @@ def retention(ctx: Context) -> Result:
     """Trimming while a consumer is down never removes what it has not acknowledged."""
     import asyncio
 
-    from driftloop_core import Bus, ServiceSettings
+    from driftloop_bus import Bus
+    from driftloop_core import ServiceSettings
 
     with stack(ctx, services=["ingest"]) as (running, io, store):
         key = streams.INGEST_RECORDS.key(io.namespace)

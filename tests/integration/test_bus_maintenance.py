@@ -6,9 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
+from driftloop_bus import Bus, Consumer, Publish, each
 from driftloop_contracts import TrainingRequested, streams
-from driftloop_core import Bus, Consumer, Publish, ServiceSettings, each
-from driftloop_core.wire import encode_plain
+from driftloop_contracts.codec import encode
+from driftloop_core import ServiceSettings
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
@@ -53,11 +54,11 @@ async def test_a_subscriber_whose_group_vanished_is_restarted_with_a_new_group(
     await bus.start()
     key = streams.TRAINING_REQUESTED.key(namespace)
     try:
-        await redis.xadd(key, encode_plain(request("before")))
+        await redis.xadd(key, encode(request("before")))
         await eventually(lambda: _true(seen == ["before"]), what="first event")
         await redis.delete(key)  # what a Redis restart without persistence does to a group
         await eventually(lambda: _restarted(bus), what="watchdog restart")
-        await redis.xadd(key, encode_plain(request("after")))
+        await redis.xadd(key, encode(request("after")))
         await eventually(lambda: _true(seen == ["before", "after"]), what="event after restart")
         assert (await bus.health())["ok"]
     finally:
@@ -70,7 +71,7 @@ async def test_trimming_keeps_every_entry_some_group_has_not_acknowledged(
     key = streams.TRAINING_REQUESTED.key(namespace)
     await redis.xgroup_create(key, "fast", id="0", mkstream=True)
     await redis.xgroup_create(key, "slow", id="0")
-    ids = [await redis.xadd(key, encode_plain(request(str(i)))) for i in range(10)]
+    ids = [await redis.xadd(key, encode(request(str(i)))) for i in range(10)]
     # "fast" read and acknowledged everything; "slow" read 6 and acknowledged 3.
     fast = await redis.xreadgroup("fast", "c", {key: ">"}, count=100)
     await redis.xack(key, "fast", *[i for i, _ in fast[0][1]])
@@ -107,7 +108,7 @@ async def test_lag_pending_and_dead_letters_are_exported_as_gauges(
     await bus.start()
     key = streams.TRAINING_REQUESTED.key(namespace)
     try:
-        await redis.xadd(key, encode_plain(request("x")))
+        await redis.xadd(key, encode(request("x")))
         labels = {"stream": streams.TRAINING_REQUESTED.name}
         await eventually(
             lambda: _true(REGISTRY.get_sample_value("driftloop_dead_letters", labels) == 1.0),

@@ -6,14 +6,15 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
+from driftloop_bus import Bus, Consumer, Follower, Publish, each
 from driftloop_contracts import (
     FeedbackReceived,
     Label,
     TrainingRequested,
     streams,
 )
-from driftloop_core import Bus, Consumer, Follower, PermanentError, Publish, ServiceSettings, each
-from driftloop_core.wire import encode_plain
+from driftloop_contracts.codec import encode
+from driftloop_core import PermanentError, ServiceSettings
 from redis.asyncio import Redis
 
 from tests.support.wait import eventually
@@ -48,7 +49,7 @@ def request(reason: str = "t") -> TrainingRequested:
 async def add(
     redis: Redis, namespace: str, event: object, raw: dict[bytes, bytes] | None = None
 ) -> None:
-    fields = raw if raw is not None else encode_plain(event)  # type: ignore[arg-type]
+    fields = raw if raw is not None else encode(event)  # type: ignore[arg-type]
     await redis.xadd(streams.TRAINING_REQUESTED.key(namespace), fields)
 
 
@@ -240,11 +241,10 @@ async def test_a_slow_handler_keeps_its_lease_and_runs_once_across_two_replicas(
             await bus.stop()
 
 
-async def test_a_follower_starts_from_the_latest_event_and_sees_every_new_one(
+async def test_a_follower_without_replay_sees_only_events_published_after_its_start(
     redis_url: str, namespace: str, redis: Redis
 ) -> None:
-    for reason in ("old", "latest"):
-        await add(redis, namespace, request(reason))
+    await add(redis, namespace, request("old"))
     seen: list[str] = []
 
     async def remember(event: TrainingRequested) -> None:
@@ -254,11 +254,37 @@ async def test_a_follower_starts_from_the_latest_event_and_sees_every_new_one(
     bus.follow(Follower(streams.TRAINING_REQUESTED, remember))
     await bus.start()
     try:
-        assert seen == ["latest"]
         await add(redis, namespace, request("new"))
-        await eventually(lambda: _true(seen == ["latest", "new"]), what="the new event")
+        await eventually(lambda: _true(seen == ["new"]), what="the new event")
         health = await bus.health()
         assert health["ok"], health
+    finally:
+        await bus.stop()
+
+
+async def test_a_follower_replays_its_state_then_follows_from_the_id_the_replay_returns(
+    redis_url: str, namespace: str, redis: Redis
+) -> None:
+    for reason in ("before", "replayed", "after"):
+        await add(redis, namespace, request(reason))
+    entries = await redis.xrange(streams.TRAINING_REQUESTED.key(namespace))
+    seen: list[str] = []
+
+    async def replay() -> str:
+        seen.append("state")  # a service loads its state from its source of truth here
+        return str(entries[1][0].decode())
+
+    async def remember(event: TrainingRequested) -> None:
+        seen.append(event.reason)
+
+    bus = Bus(settings(redis_url, namespace))
+    bus.follow(Follower(streams.TRAINING_REQUESTED, remember, replay=replay))
+    await bus.start()
+    try:
+        await add(redis, namespace, request("new"))
+        await eventually(
+            lambda: _true(seen == ["state", "after", "new"]), what="events after the replay"
+        )
     finally:
         await bus.stop()
 

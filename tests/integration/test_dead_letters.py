@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from driftloop_bus import Bus, Consumer, Publish, each
 from driftloop_contracts import TrainingRequested, streams
-from driftloop_core import Bus, Consumer, Publish, ServiceSettings, each
-from driftloop_core.wire import encode_plain
+from driftloop_contracts.codec import encode
+from driftloop_core import ServiceSettings
 from driftloop_sdk.cli import app
 from driftloop_sdk.deadletters import DeadLetters
 from redis.asyncio import Redis
@@ -45,7 +46,7 @@ async def test_a_dead_letter_replayed_after_the_fix_is_handled_once_and_only_whe
     letters = DeadLetters(redis_url, namespace)
     try:
         event = TrainingRequested(producer="test", dataset="demo", reason="late")
-        await redis.xadd(streams.TRAINING_REQUESTED.key(namespace), encode_plain(event))
+        await redis.xadd(streams.TRAINING_REQUESTED.key(namespace), encode(event))
         await eventually(lambda: _has(letters, 1), timeout=15, what="a dead letter")
         (letter,) = letters.newest("training.requested.v1")
         assert letter.group == "picky" and letter.attempts == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,11 +10,9 @@ from driftloop_contracts import (
     FeedbackReceived,
     Label,
     ModelPromoted,
-    PredictionRecord,
     PredictionsLogged,
     TrainingCompleted,
     streams,
-    utcnow,
 )
 from driftloop_core import ContentStore
 from driftloop_drift_monitor.bootstrap import GROUP, build_app
@@ -25,6 +22,7 @@ from driftloop_sdk.scenario import CreditScenario, Phase
 from fastapi.testclient import TestClient
 
 from tests.support.data import labelled_rows, trained
+from tests.support.predictions import prediction_log
 from tests.support.streams import Streams
 from tests.support.wait import eventually_sync
 
@@ -82,17 +80,7 @@ def logged(
     drawn = CreditScenario(seed).draw(n, phase)
     pipeline = load_artifact(store.get(run.artifact)).pipeline
     predicted = pipeline.predict(feature_matrix(run.dataset_schema, drawn.features))
-    records = [
-        PredictionRecord(
-            prediction_id=uuid.uuid4(),
-            features=f,
-            prediction=str(p),
-            probability=0.7,
-            predicted_at=utcnow(),
-        )
-        for f, p in zip(drawn.features, predicted, strict=True)
-    ]
-    event = PredictionsLogged.from_records("demo", 1, records, producer="test")
+    event = prediction_log("demo", 1, drawn.features, [str(p) for p in predicted])
     return event, drawn.labels
 
 
@@ -158,7 +146,8 @@ def test_late_labels_that_show_falling_accuracy_raise_performance_drift(
     # The truth turns out to be the opposite of every prediction: accuracy 0.
     flip = {"no": "yes", "yes": "no"}
     labels = [
-        Label(prediction_id=p.prediction_id, label=flip[p.prediction]) for p in event.records()
+        Label(prediction_id=i, label=flip[str(p)])
+        for i, p in zip(event.prediction_ids, event.predictions, strict=True)
     ]
     streams_io.publish(streams.FEEDBACK_RECEIVED, FeedbackReceived(producer="test", labels=labels))
     (drift,) = streams_io.wait(streams.DRIFT_DETECTED)

@@ -11,20 +11,18 @@ from driftloop_contracts import (
     DataIngested,
     FeedbackReceived,
     Label,
-    PredictionRecord,
-    PredictionsLogged,
     Record,
     RecordsSubmitted,
     streams,
-    utcnow,
 )
+from driftloop_contracts.datasets import loads
 from driftloop_core import ContentStore
-from driftloop_core.datasets import loads
 from driftloop_ingest.bootstrap import build_app
 from driftloop_ingest.settings import IngestSettings
 from driftloop_sdk.scenario import SCHEMA
 from fastapi.testclient import TestClient
 
+from tests.support.predictions import prediction_log
 from tests.support.streams import Streams
 from tests.support.wait import eventually_sync
 
@@ -166,16 +164,6 @@ def test_a_prediction_joined_with_its_late_label_becomes_a_feedback_row(
     client: TestClient, streams_io: Streams
 ) -> None:
     first, second = uuid.uuid4(), uuid.uuid4()
-    records = [
-        PredictionRecord(
-            prediction_id=pid,
-            features=GOOD["features"],
-            prediction="no",
-            probability=0.8,
-            predicted_at=utcnow(),
-        )
-        for pid in (first, second)
-    ]
     # One label arrives before its prediction is logged, the other after.
     streams_io.publish(
         streams.FEEDBACK_RECEIVED,
@@ -183,7 +171,7 @@ def test_a_prediction_joined_with_its_late_label_becomes_a_feedback_row(
     )
     streams_io.publish(
         streams.PREDICTION_LOGGED,
-        PredictionsLogged.from_records("demo", 1, records, producer="test"),
+        prediction_log("demo", 1, [GOOD["features"]] * 2, ids=[first, second]),
     )
     streams_io.publish(
         streams.FEEDBACK_RECEIVED,

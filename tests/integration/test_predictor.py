@@ -14,6 +14,7 @@ from driftloop_sdk.scenario import CreditScenario
 from fastapi.testclient import TestClient
 
 from tests.support.data import labelled_rows, promoted, trained
+from tests.support.predictions import logged_ids
 from tests.support.streams import Streams
 from tests.support.wait import eventually_sync
 
@@ -127,11 +128,7 @@ def test_every_prediction_is_logged_with_its_id_and_model_version(
     ]
 
     def logged() -> list[str]:
-        return [
-            str(p.prediction_id)
-            for e in streams_io.read(streams.PREDICTION_LOGGED)
-            for p in e.records()
-        ]
+        return logged_ids(streams_io.read(streams.PREDICTION_LOGGED))
 
     eventually_sync(lambda: len(logged()) == 10, what="10 logged predictions")
     assert sorted(logged()) == sorted(ids)

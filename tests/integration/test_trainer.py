@@ -16,8 +16,8 @@ from driftloop_contracts import (
     streams,
     utcnow,
 )
+from driftloop_contracts.datasets import loads
 from driftloop_core import ContentStore
-from driftloop_core.datasets import loads
 from driftloop_ml import load_artifact
 from driftloop_trainer.bootstrap import GROUP, build_app
 from driftloop_trainer.settings import TrainerSettings

@@ -13,8 +13,8 @@ from driftloop_contracts import (
     TrainingRequested,
     utcnow,
 )
+from driftloop_contracts.datasets import LabelledRow
 from driftloop_core import ContentStore
-from driftloop_core.datasets import LabelledRow
 from driftloop_ingest.service import write_version
 from driftloop_sdk.scenario import SCHEMA, CreditScenario, Phase
 from driftloop_trainer.service import completed_event

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from driftloop_contracts import Event, Stream
-from driftloop_core.wire import decode_entry, encode_plain
+from driftloop_bus import Keys, serving
+from driftloop_contracts import Event, ModelPromoted, RolloutChanged, Stream
+from driftloop_contracts.codec import decode, encode
 from redis import Redis
 
 from .wait import eventually_sync
@@ -22,11 +23,20 @@ class Streams:
         self.redis.close()
 
     def publish(self, stream: Stream[Any], *events: Event) -> None:
+        """XADD each event; promotions and rollouts also set the serving state, as the
+        registry does when it publishes them (tests stand in for the registry)."""
+        keys = Keys(self.namespace)
         for event in events:
-            self.redis.xadd(stream.key(self.namespace), encode_plain(event))
+            with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(stream.key(self.namespace), encode(event))  # type: ignore[arg-type]
+                if isinstance(event, ModelPromoted):
+                    serving.record_promotion(keys, event).apply(pipe)  # type: ignore[arg-type]
+                elif isinstance(event, RolloutChanged):
+                    serving.record_rollout(keys, event).apply(pipe)  # type: ignore[arg-type]
+                pipe.execute()
 
     def read(self, stream: Stream[E]) -> list[E]:
-        return [decode_entry(f, stream) for _, f in self.redis.xrange(stream.key(self.namespace))]
+        return [decode(f, stream) for _, f in self.redis.xrange(stream.key(self.namespace))]
 
     def wait(self, stream: Stream[E], count: int = 1, timeout: float = 20.0) -> list[E]:
         """Wait until the stream holds at least `count` events; return them all."""

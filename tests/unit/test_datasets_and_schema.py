@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from driftloop_contracts import DatasetSchema, FeatureSpec, TargetSpec
-from driftloop_core.datasets import LabelledRow, dumps, loads
+from driftloop_contracts.datasets import LabelledRow, dumps, loads
 from pydantic import ValidationError
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

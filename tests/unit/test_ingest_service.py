@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from driftloop_contracts import DatasetSchema, Record
+from driftloop_contracts.datasets import LabelledRow, loads
 from driftloop_core import ContentStore, InvalidInput, NotFound
-from driftloop_core.datasets import LabelledRow, loads
 from driftloop_ingest.csvrows import candidates_from_csv
 from driftloop_ingest.service import (
     MAX_REJECTED_ROW_CHARS,

@@ -26,7 +26,6 @@ from driftloop_contracts import (
     PredictionsLogged,
     RolloutChanged,
     TargetSpec,
-    utcnow,
 )
 from driftloop_core import ContentStore, IntegrityError, InvalidInput, NotReady
 from driftloop_ml import ModelArtifact, dump_artifact, feature_matrix
@@ -163,9 +162,9 @@ class FakePublish:
         self.failing = set(failing)
         self.during = during
         self.attempts = 0
-        self.calls: list[list[tuple[bytes, str]]] = []
+        self.calls: list[list[bytes]] = []
 
-    async def __call__(self, bodies: Sequence[tuple[bytes, str]]) -> None:
+    async def __call__(self, bodies: Sequence[bytes]) -> None:
         self.attempts += 1
         if self.during is not None:
             self.during(self.attempts)
@@ -174,16 +173,14 @@ class FakePublish:
         self.calls.append(list(bodies))
 
     def events(self) -> list[PredictionsLogged]:
-        return [
-            PredictionsLogged.model_validate_json(body) for call in self.calls for body, _ in call
-        ]
+        return [PredictionsLogged.model_validate_json(body) for call in self.calls for body in call]
 
     def ids(self) -> list[str]:
         return [str(i) for event in self.events() for i in event.prediction_ids]
 
     def rows_per_call(self) -> list[int]:
         return [
-            sum(len(PredictionsLogged.model_validate_json(body)) for body, _ in call)
+            sum(len(PredictionsLogged.model_validate_json(body)) for body in call)
             for call in self.calls
         ]
 
@@ -212,8 +209,8 @@ def logged(
         ids=prediction_ids(n),
         features=np.array(values, dtype=np.float64) if matrix else values,
         labels=["yes" if i % 2 else "no" for i in range(n)],
-        probabilities=[0.5 + i / (2 * n + 2) for i in range(n)],
-        predicted_at=utcnow().isoformat(),
+        probabilities=np.array([0.5 + i / (2 * n + 2) for i in range(n)]),
+        predicted_at_ms=1_700_000_000_000,
     )
 
 
@@ -912,9 +909,11 @@ async def test_predictions_are_logged_with_their_ids_answers_and_clean_features(
     assert event.feature_names == SCHEMA.feature_names
     assert [str(i) for i in event.prediction_ids] == result.ids
     assert list(event.predictions) == result.labels
-    assert list(event.probabilities) == result.probabilities
-    assert event.features[0][0] == 61.5
-    assert event.features[1] == tuple(rows[1][n] for n in SCHEMA.feature_names)
+    assert event.scores == pytest.approx(result.probabilities, abs=5e-5)
+    assert event.features["income"][0] == 61.5
+    assert [event.features[n][1] for n in SCHEMA.feature_names] == [
+        rows[1][n] for n in SCHEMA.feature_names
+    ]
     assert len(serving.log) == 0
 
 
@@ -933,7 +932,9 @@ async def test_a_numeric_model_logs_its_fast_path_matrix_as_numbers(
     (event,) = publish.events()
     assert event.dataset == "sensors"
     assert [str(i) for i in event.prediction_ids] == result.ids
-    assert [list(r) for r in event.features] == [list(r.values()) for r in rows]
+    assert [list(r) for r in zip(*event.features.values(), strict=True)] == [
+        list(r.values()) for r in rows
+    ]
 
 
 async def test_predict_can_run_an_offloaded_model_in_the_worker_thread(
@@ -1035,7 +1036,7 @@ async def test_a_shadow_candidate_is_logged_under_the_same_ids_but_never_answers
     assert [str(i) for i in shadow.prediction_ids] == result.ids
     assert [str(i) for i in events["primary"].prediction_ids] == result.ids
     expected = candidate.pipeline.predict_proba(x)
-    np.testing.assert_allclose(shadow.probabilities, expected.max(axis=1))
+    np.testing.assert_allclose(shadow.scores or (), expected.max(axis=1), atol=5e-5)
     assert shadow.features == events["primary"].features
 
 
@@ -1234,25 +1235,25 @@ async def test_stop_keeps_the_buffer_when_publishing_fails() -> None:
 def test_encoded_events_satisfy_the_prediction_logged_contract() -> None:
     entries = [logged(3, matrix=True), logged(2)]
 
-    ((body, correlation),) = encode_events(entries)
+    (body,) = encode_events(entries)
     event = PredictionsLogged.model_validate_json(body)
 
     assert event.event_type == "prediction.logged"
-    assert event.schema_version == 2
+    assert event.schema_version == 3
     assert event.schema_version in PredictionsLogged.SUPPORTED_VERSIONS
     assert event.producer == "predictor"
-    assert str(event.event_id) == correlation == str(event.correlation_id)
+    assert event.event_id == event.correlation_id
     assert event.causation_id is None
     assert (event.dataset, event.model_version, event.role) == ("demo", 1, "primary")
     assert event.feature_names == ("x", "y")
     assert [str(i) for i in event.prediction_ids] == ids_of(*entries)
     assert list(event.predictions) == [*entries[0].labels, *entries[1].labels]
-    assert list(event.probabilities) == [*entries[0].probabilities, *entries[1].probabilities]
-    assert [at.isoformat() for at in event.predicted_at] == (
-        [entries[0].predicted_at] * 3 + [entries[1].predicted_at] * 2
+    expected = np.round([*entries[0].probabilities, *entries[1].probabilities], 4)
+    assert event.scores == tuple(expected)
+    assert list(event.predicted_at_ms) == (
+        [entries[0].predicted_at_ms] * 3 + [entries[1].predicted_at_ms] * 2
     )
-    records = event.records()
-    assert records[4].features == {"x": 1.0, "y": 1.5}
+    assert (event.features["x"][4], event.features["y"][4]) == (1.0, 1.5)
 
 
 def test_encoded_events_are_grouped_by_dataset_model_version_and_role() -> None:
@@ -1266,7 +1267,7 @@ def test_encoded_events_are_grouped_by_dataset_model_version_and_role() -> None:
 
     grouped = {
         (ev.dataset, ev.model_version, ev.role): [str(i) for i in ev.prediction_ids]
-        for ev in (PredictionsLogged.model_validate_json(body) for body, _ in bodies)
+        for ev in (PredictionsLogged.model_validate_json(body) for body in bodies)
     }
     assert grouped == {
         ("demo", 1, "primary"): ids_of(a, d),
@@ -1274,7 +1275,7 @@ def test_encoded_events_are_grouped_by_dataset_model_version_and_role() -> None:
         ("other", 1, "primary"): ids_of(c),
         ("demo", 1, "shadow"): ids_of(e),
     }
-    assert len({correlation for _, correlation in bodies}) == 4
+    assert len({PredictionsLogged.model_validate_json(b).event_id for b in bodies}) == 4
 
 
 @pytest.mark.parametrize(
@@ -1284,10 +1285,10 @@ def test_encoded_events_are_grouped_by_dataset_model_version_and_role() -> None:
 def test_matrix_and_list_features_serialise_to_the_same_rows(kinds: tuple[str, str]) -> None:
     entries = [logged(2, matrix=kind == "matrix", start=10 * i) for i, kind in enumerate(kinds)]
 
-    ((body, _),) = encode_events(entries)
+    (body,) = encode_events(entries)
 
     features = PredictionsLogged.model_validate_json(body).features
-    assert features == ((0.0, 0.5), (1.0, 1.5), (10.0, 10.5), (11.0, 11.5))
+    assert features == {"x": (0.0, 1.0, 10.0, 11.0), "y": (0.5, 1.5, 10.5, 11.5)}
 
 
 def test_logged_features_may_hold_strings_and_nulls() -> None:
@@ -1299,16 +1300,16 @@ def test_logged_features_may_hold_strings_and_nulls() -> None:
         prediction_ids(2),
         [[55.0, "north"], [None, "west"]],
         ["no", "yes"],
-        [0.9, 0.6],
-        utcnow().isoformat(),
+        np.array([0.9, 0.6]),
+        1_700_000_000_000,
     )
 
-    ((body, _),) = encode_events([entry])
+    (body,) = encode_events([entry])
 
-    assert PredictionsLogged.model_validate_json(body).features == (
-        (55.0, "north"),
-        (None, "west"),
-    )
+    assert PredictionsLogged.model_validate_json(body).features == {
+        "income": (55.0, None),
+        "region": ("north", "west"),
+    }
 
 
 # ------------------------------------------------------------------------------ FastPath

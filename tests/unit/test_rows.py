@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from driftloop_contracts import DatasetSchema, FeatureSpec, TargetSpec
-from driftloop_core.rows import RowError, validate_features, validate_label
+from driftloop_contracts.rows import RowError, validate_features, validate_label
 
 SCHEMA = DatasetSchema(
     name="churn",

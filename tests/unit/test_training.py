@@ -11,9 +11,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 from driftloop_contracts import CategoricalProfile, DatasetSchema, NumericProfile
-from driftloop_core import IntegrityError
-from driftloop_core.datasets import LabelledRow
-from driftloop_ml import ModelArtifact, dump_artifact, feature_matrix, load_artifact
+from driftloop_contracts.datasets import LabelledRow
+from driftloop_ml import ArtifactError, ModelArtifact, dump_artifact, feature_matrix, load_artifact
 from driftloop_sdk.scenario import CreditScenario
 from driftloop_trainer.training import (
     PROFILE_SAMPLE,
@@ -284,15 +283,15 @@ def test_library_versions_name_the_libraries_a_model_depends_on() -> None:
     ids=["other-format", "no-format", "not-a-dict"],
 )
 def test_load_artifact_refuses_a_pickle_that_is_not_an_artifact(payload: object) -> None:
-    with pytest.raises(IntegrityError, match=r"not a driftloop\.sklearn-pipeline/1 artifact"):
+    with pytest.raises(ArtifactError, match=r"not a driftloop\.sklearn-pipeline/1 artifact"):
         load_artifact(pickle.dumps(payload))
 
 
 @pytest.mark.parametrize("data", [b"definitely not a pickle", b""], ids=["garbage", "empty"])
-def test_load_artifact_refuses_bytes_that_are_not_a_pickle_as_an_integrity_error(
+def test_load_artifact_refuses_bytes_that_are_not_a_pickle_as_an_artifact_error(
     data: bytes,
 ) -> None:
-    with pytest.raises(IntegrityError):
+    with pytest.raises(ArtifactError):
         load_artifact(data)
 
 

@@ -1,9 +1,12 @@
-"""driftloop's contract: every event, the envelope, stream names and the dataset schema.
+"""driftloop's contract: every event, the envelope, stream names, the wire codec, the dataset
+schema and row validation.
 
-This package depends on pydantic only, so any producer can use it.
+This package depends on pydantic and orjson only, so any producer can use it.
 """
 
-from . import streams
+from . import codec, columnar, streams
+from .codec import MalformedEvent
+from .datasets import LabelledRow
 from .envelope import Event, derived_id, utcnow
 from .events import (
     DataIngested,
@@ -16,10 +19,12 @@ from .events import (
     ModelPromoted,
     ModelRegistered,
     ModelRejected,
-    PredictionRecord,
+    Outcome,
+    PredictionsLabelled,
     PredictionsLogged,
     RecordsSubmitted,
     RejectedRow,
+    Role,
     RolloutChanged,
     TrainingCompleted,
     TrainingFailed,
@@ -47,17 +52,21 @@ __all__ = [
     "FeatureValue",
     "FeedbackReceived",
     "Label",
+    "LabelledRow",
+    "MalformedEvent",
     "Metrics",
     "ModelPromoted",
     "ModelRegistered",
     "ModelRejected",
     "NumericProfile",
-    "PredictionRecord",
+    "Outcome",
+    "PredictionsLabelled",
     "PredictionsLogged",
     "Record",
     "RecordsSubmitted",
     "ReferenceProfile",
     "RejectedRow",
+    "Role",
     "RolloutChanged",
     "Stream",
     "TargetSpec",
@@ -66,6 +75,8 @@ __all__ = [
     "TrainingRequested",
     "TrainingTrigger",
     "WindowRef",
+    "codec",
+    "columnar",
     "derived_id",
     "streams",
     "utcnow",

@@ -18,6 +18,7 @@ from .events import (
     ModelPromoted,
     ModelRegistered,
     ModelRejected,
+    PredictionsLabelled,
     PredictionsLogged,
     RecordsSubmitted,
     RolloutChanged,
@@ -46,6 +47,11 @@ class Stream(Generic[E]):
     def dead_letters(self) -> str:
         return f"{self.name}{DLQ_SUFFIX}"
 
+    @property
+    def event_type(self) -> str:
+        """The ``event_type`` every entry of this stream carries."""
+        return str(self.event.model_fields["event_type"].default)
+
 
 INGEST_RECORDS = Stream("ingest.records.v1", RecordsSubmitted)
 DATA_INGESTED = Stream("data.ingested.v1", DataIngested)
@@ -58,7 +64,8 @@ MODEL_REGISTERED = Stream("model.registered.v1", ModelRegistered)
 MODEL_PROMOTED = Stream("model.promoted.v1", ModelPromoted)
 MODEL_REJECTED = Stream("model.rejected.v1", ModelRejected)
 MODEL_ROLLOUT = Stream("model.rollout.v1", RolloutChanged)
-PREDICTION_LOGGED = Stream("prediction.logged.v2", PredictionsLogged)
+PREDICTION_LOGGED = Stream("prediction.logged.v3", PredictionsLogged)
+PREDICTION_LABELLED = Stream("prediction.labelled.v1", PredictionsLabelled)
 DRIFT_DETECTED = Stream("drift.detected.v1", DriftDetected)
 
 ALL_STREAMS: tuple[Stream[Event], ...] = (
@@ -74,6 +81,7 @@ ALL_STREAMS: tuple[Stream[Event], ...] = (
     MODEL_REJECTED,
     MODEL_ROLLOUT,
     PREDICTION_LOGGED,
+    PREDICTION_LABELLED,
     DRIFT_DETECTED,
 )
 

@@ -1,7 +1,8 @@
-"""Plumbing every driftloop service shares: bus, consumer pattern, settings, store, telemetry."""
+"""The service shell every driftloop service shares: settings, HTTP, telemetry, errors, store.
 
-from .bus import Bus, Follower
-from .consumer import Consumer, Output, Publish, RedisWrite, each
+The bus lives in driftloop_bus; contracts (events, codec, rows) in driftloop_contracts.
+"""
+
 from .errors import (
     Conflict,
     DriftloopError,
@@ -16,21 +17,14 @@ from .settings import ServiceSettings
 from .store import ContentStore
 
 __all__ = [
-    "Bus",
     "Conflict",
-    "Consumer",
     "ContentStore",
     "DriftloopError",
-    "Follower",
     "IntegrityError",
     "InvalidInput",
     "NotFound",
     "NotReady",
-    "Output",
     "PermanentError",
-    "Publish",
-    "RedisWrite",
     "ServiceSettings",
     "Unauthorized",
-    "each",
 ]

@@ -5,6 +5,8 @@ HTTP status is mapped once (http.py); retry versus dead-letter once (consumer.py
 
 from __future__ import annotations
 
+from driftloop_bus import PermanentError as _DeadLetterAtOnce
+
 
 class DriftloopError(Exception):
     """Base of every error driftloop raises on purpose."""
@@ -54,7 +56,7 @@ class IntegrityError(DriftloopError):
     code = "integrity_error"
 
 
-class PermanentError(DriftloopError):
+class PermanentError(DriftloopError, _DeadLetterAtOnce):
     """Retrying cannot help: the consumer dead-letters the event at once."""
 
     code = "permanent_error"

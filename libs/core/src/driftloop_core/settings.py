@@ -1,4 +1,5 @@
-"""The settings base every service extends with its own env prefix.
+"""The settings base every service extends with its own env prefix: the bus's settings plus
+what every service process has (store, logging, HTTP).
 
 Fields shared by all services read unprefixed variables (REDIS_URL, DRIFTLOOP_*), so one
 environment configures the whole stack; each service adds its own fields under its prefix.
@@ -6,95 +7,28 @@ environment configures the whole stack; each service adds its own fields under i
 
 from __future__ import annotations
 
-import os
-import socket
-
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from driftloop_bus import BusSettings
+from driftloop_bus.settings import env
+from pydantic import Field
 
 
-def default_consumer_name() -> str:
-    """Unique per replica: two replicas never share a consumer name (and a pending list)."""
-    return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def _env(name: str) -> AliasChoices:
-    return AliasChoices(name, name.lower())
-
-
-class ServiceSettings(BaseSettings):
+class ServiceSettings(BusSettings):
     """Settings every driftloop service has."""
 
-    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
-
-    redis_url: str = Field(
-        default="redis://127.0.0.1:6379/0",
-        validation_alias=_env("REDIS_URL"),
-        description="Redis server holding the event streams.",
-    )
-    namespace: str = Field(
-        default="",
-        validation_alias=_env("DRIFTLOOP_NAMESPACE"),
-        description="Prefix of every stream and key; lets several stacks share one Redis.",
-    )
     dataset: str = Field(
         default="demo",
-        validation_alias=_env("DRIFTLOOP_DATASET"),
+        validation_alias=env("DRIFTLOOP_DATASET"),
         description="Dataset the predictor serves and the drift monitor watches.",
     )
     store_url: str = Field(
         default=".driftloop/store",
-        validation_alias=_env("DRIFTLOOP_STORE"),
+        validation_alias=env("DRIFTLOOP_STORE"),
         description="Content store root: a directory, or an fsspec URL such as s3://bucket/dl.",
     )
-    consumer_name: str = Field(
-        default_factory=default_consumer_name,
-        validation_alias=_env("DRIFTLOOP_CONSUMER"),
-        description="Consumer name in every group; unique per replica.",
-    )
-    max_attempts: int = Field(
-        default=5,
-        ge=1,
-        validation_alias=_env("DRIFTLOOP_MAX_ATTEMPTS"),
-        description="Deliveries of an event before it goes to the dead-letter stream.",
-    )
-    reclaim_idle_ms: int = Field(
-        default=30_000,
-        ge=100,
-        validation_alias=_env("DRIFTLOOP_RECLAIM_IDLE_MS"),
-        description="A pending event idle this long is reclaimed from its (dead) consumer. "
-        "Handlers that run longer keep their lease, so this is not a handler timeout.",
-    )
-    dedupe_ttl_s: int = Field(
-        default=7 * 24 * 3600,
-        ge=60,
-        validation_alias=_env("DRIFTLOOP_DEDUPE_TTL_S"),
-        description="How long a handled event_id is remembered to drop duplicates.",
-    )
-    retention_s: int = Field(
-        default=7 * 24 * 3600,
-        ge=60,
-        validation_alias=_env("DRIFTLOOP_RETENTION_S"),
-        description="Stream entries older than this are trimmed, but only once every consumer "
-        "group has acknowledged them; the newest entry of a stream is always kept.",
-    )
-    maintenance_s: float = Field(
-        default=5.0,
-        gt=0,
-        validation_alias=_env("DRIFTLOOP_MAINTENANCE_S"),
-        description="Period of the bus maintenance loop: restart stopped subscribers (after a "
-        "lost consumer group), export lag and dead-letter gauges, trim streams.",
-    )
-    failpoints: str = Field(
-        default="",
-        validation_alias=_env("DRIFTLOOP_FAILPOINTS"),
-        description="Fault injection for tests only: 'name=crash|hang|error,...'; each fires "
-        "once per namespace. Empty in production.",
-    )
-    log_level: str = Field(default="INFO", validation_alias=_env("LOG_LEVEL"))
+    log_level: str = Field(default="INFO", validation_alias=env("LOG_LEVEL"))
     log_format: str = Field(
         default="console",
-        validation_alias=_env("LOG_FORMAT"),
+        validation_alias=env("LOG_FORMAT"),
         description="console (human) or json (one object per line).",
     )
     host: str = Field(default="127.0.0.1", description="HTTP bind address.")

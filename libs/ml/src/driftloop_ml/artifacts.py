@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftloop_contracts import DatasetSchema
-from driftloop_core.errors import IntegrityError
 
 FORMAT = "driftloop.sklearn-pipeline/1"
+
+
+class ArtifactError(ValueError):
+    """The bytes are not a model artifact this code can load; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,9 @@ def load_artifact(data: bytes) -> ModelArtifact:
     try:
         payload = pickle.loads(data)
     except Exception as exc:  # not a pickle, truncated, or classes this process lacks
-        raise IntegrityError(f"not a loadable {FORMAT} artifact: {exc}") from exc
+        raise ArtifactError(f"not a loadable {FORMAT} artifact: {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise IntegrityError(f"not a {FORMAT} artifact")
+        raise ArtifactError(f"not a {FORMAT} artifact")
     return ModelArtifact(
         pipeline=payload["pipeline"],
         schema=DatasetSchema.model_validate(payload["schema"]),

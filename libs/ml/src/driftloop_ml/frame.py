@@ -6,8 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from driftloop_contracts import DatasetSchema, Metrics
-from driftloop_core.datasets import LabelledRow
+from driftloop_contracts import DatasetSchema, LabelledRow, Metrics
 from sklearn.metrics import accuracy_score, f1_score, log_loss
 
 

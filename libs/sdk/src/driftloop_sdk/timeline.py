@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import orjson
 from driftloop_contracts import streams
-from driftloop_core.wire import entry_body
+from driftloop_contracts.codec import entry_body
 from redis import Redis
 
 #: High-volume streams are counted, not listed.

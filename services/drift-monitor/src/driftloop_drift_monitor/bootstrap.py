@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from driftloop_bus import Bus, Consumer, Follower, serving
 from driftloop_contracts import BlobRef, ModelPromoted, ReferenceProfile, streams
-from driftloop_core import Bus, Consumer, ContentStore, Follower, NotFound
+from driftloop_core import ContentStore, NotFound
 from driftloop_core.http import create_app
-from driftloop_core.join import LabelJoin
 from driftloop_core.telemetry import get_logger
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
 
+from .join import LabelJoin
 from .service import PRODUCER, MonitorService
 from .settings import MonitorSettings
 
@@ -36,7 +37,13 @@ def build_app(
         data = await asyncio.to_thread(store.get, event.profile)
         service.watch_model(event, ReferenceProfile.model_validate_json(data))
 
-    bus.follow(Follower(streams.MODEL_PROMOTED, on_promoted))
+    async def replay() -> str:
+        state = await serving.load(bus.redis, bus.keys)
+        if (champion := state.champions.get(settings.dataset)) is not None:
+            await on_promoted(champion)
+        return state.promoted_from
+
+    bus.follow(Follower(streams.MODEL_PROMOTED, on_promoted, replay=replay))
     size = settings.batch_size
     bus.consume(Consumer(streams.PREDICTION_LOGGED, GROUP, service.on_predictions, batch_size=size))
     bus.consume(Consumer(streams.FEEDBACK_RECEIVED, GROUP, service.on_feedback, batch_size=size))

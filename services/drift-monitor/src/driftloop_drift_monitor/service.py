@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from driftloop_bus import Output, Publish, RedisWrite
 from driftloop_contracts import (
     DriftDetected,
     FeedbackReceived,
@@ -21,13 +22,13 @@ from driftloop_contracts import (
     derived_id,
     streams,
 )
-from driftloop_core import ContentStore, Output, Publish, RedisWrite
-from driftloop_core.join import JoinedLabel, LabelJoin
+from driftloop_core import ContentStore
 from driftloop_core.telemetry import get_logger
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 
 from .detectors import DriftConfig, Finding, PerformanceDetector, WindowDetector
+from .join import JoinedLabel, LabelJoin, records_of
 from .report import render
 from .settings import MonitorSettings
 
@@ -108,7 +109,7 @@ class MonitorService:
         for event in events:
             if event.role == "shadow":
                 continue  # never answered: not what the served model sees
-            records = event.records()
+            records = records_of(event)
             joined += await self.join.add_predictions(
                 event.dataset, event.model_version, records, event.event_id
             )
@@ -119,7 +120,7 @@ class MonitorService:
                 and event.dataset == watch.promoted.dataset
             ):
                 for p in records:
-                    findings += watch.windows.add(p.features, p.prediction, p.predicted_at)
+                    findings += watch.windows.add(p.features, str(p.prediction), p.predicted_at)
         findings += self._outcomes(joined)
         self._export()
         return await self._announce(findings)

@@ -6,8 +6,9 @@ import asyncio
 import uuid
 from typing import Any
 
+from driftloop_bus import Bus, Publish
 from driftloop_contracts import DatasetSchema, FeedbackReceived, Label, RejectedRow, streams
-from driftloop_core import Bus, ContentStore, InvalidInput, NotReady, Publish
+from driftloop_core import ContentStore, InvalidInput, NotReady
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field

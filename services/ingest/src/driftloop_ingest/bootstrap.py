@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from driftloop_bus import Bus, Consumer
 from driftloop_contracts import DatasetSchema, streams
-from driftloop_core import Bus, Consumer, ContentStore
+from driftloop_core import ContentStore
 from driftloop_core.http import create_app
-from driftloop_core.join import LabelJoin
 from fastapi import FastAPI
 
 from .api import build_router
 from .handlers import IngestHandlers
+from .join import LabelJoin
 from .service import Schemas
 from .settings import IngestSettings
 

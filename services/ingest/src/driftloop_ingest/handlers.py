@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from driftloop_bus import Output, Publish
 from driftloop_contracts import (
     DataIngested,
     DataRejected,
@@ -17,10 +18,10 @@ from driftloop_contracts import (
     RejectedRow,
     streams,
 )
-from driftloop_core import ContentStore, NotFound, Output, Publish
-from driftloop_core.datasets import LabelledRow
-from driftloop_core.join import JoinedLabel, LabelJoin
+from driftloop_contracts.datasets import LabelledRow
+from driftloop_core import ContentStore, NotFound
 
+from .join import JoinedLabel, LabelJoin, records_of
 from .service import (
     Candidate,
     DatasetVersion,
@@ -109,7 +110,7 @@ class IngestHandlers:
             if event.role == "shadow":
                 continue  # never answered: nothing to join a label to
             pairs = await self.join.add_predictions(
-                event.dataset, event.model_version, event.records(), event.event_id
+                event.dataset, event.model_version, records_of(event), event.event_id
             )
             joined += [(event, p) for p in pairs]
         return await self._ingest_joined(joined)

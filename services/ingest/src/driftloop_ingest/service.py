@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from driftloop_contracts import DatasetSchema, Record, RejectedRow, utcnow
+from driftloop_contracts.codec import describe_validation_error
+from driftloop_contracts.datasets import LabelledRow, dumps
+from driftloop_contracts.rows import RowError, validate_features, validate_label
 from driftloop_core import ContentStore, NotFound
-from driftloop_core.datasets import LabelledRow, dumps
-from driftloop_core.rows import RowError, validate_features, validate_label
-from driftloop_core.wire import describe_validation_error
 from pydantic import ValidationError
 
 MAX_REJECTED_ROW_CHARS = 2000

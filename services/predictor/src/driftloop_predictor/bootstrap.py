@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from driftloop_bus import Bus, Follower, PublishBody, serving
 from driftloop_contracts import ModelPromoted, RolloutChanged, streams
-from driftloop_core import Bus, ContentStore, Follower
+from driftloop_core import ContentStore
 from driftloop_core.http import create_app
 from driftloop_core.telemetry import configure_logging, get_logger
 from prometheus_client import Counter, Gauge
@@ -45,8 +46,8 @@ def build_app(
     store = store or ContentStore(settings.store_url)
     holder = holder or ModelHolder()
 
-    async def publish_logs(bodies: Sequence[tuple[bytes, str]]) -> None:
-        await bus.publish_encoded(streams.PREDICTION_LOGGED, bodies)
+    async def publish_logs(bodies: Sequence[bytes]) -> None:
+        await bus.publish(*(PublishBody(streams.PREDICTION_LOGGED, b) for b in bodies))
 
     prediction_log = PredictionLog(
         publish_logs,
@@ -56,7 +57,7 @@ def build_app(
     )
     batcher = MicroBatcher()
     predictor = Predictor(holder, prediction_log, batcher)
-    serving = (
+    loading = (
         settings.offload,
         settings.offload_threshold_ms,
         settings.microbatch_max_rows,
@@ -67,7 +68,7 @@ def build_app(
         if event.dataset != settings.dataset:
             return
         try:
-            model = await asyncio.to_thread(load_model, store, event, *serving)
+            model = await asyncio.to_thread(load_model, store, event, *loading)
         except Exception:
             MODEL_LOAD_FAILURES.inc()
             log.exception(
@@ -95,7 +96,7 @@ def build_app(
             log.info("rollout ended", version=event.model_version, outcome=event.outcome)
             return
         try:
-            model = await asyncio.to_thread(load_model, store, event, *serving)
+            model = await asyncio.to_thread(load_model, store, event, *loading)
         except Exception:
             MODEL_LOAD_FAILURES.inc()
             log.exception("rollout candidate not loaded", version=event.model_version)
@@ -104,8 +105,22 @@ def build_app(
         ROLLOUT_SHARE.set(event.share if event.stage == "canary" else 0)
         log.info("rollout", stage=event.stage, version=model.version, share=event.share)
 
-    bus.follow(Follower(streams.MODEL_PROMOTED, on_promoted))
-    bus.follow(Follower(streams.MODEL_ROLLOUT, on_rollout))
+    state: list[serving.ServingState] = []
+
+    async def replay_promotions() -> str:
+        """What serves now, from the registry's serving state (not the stream's last entry)."""
+        state.append(await serving.load(bus.redis, bus.keys))
+        if (champion := state[0].champions.get(settings.dataset)) is not None:
+            await on_promoted(champion)
+        return state[0].promoted_from
+
+    async def replay_rollouts() -> str:
+        if (rollout := state[0].rollouts.get(settings.dataset)) is not None:
+            await on_rollout(rollout)
+        return state[0].rollout_from
+
+    bus.follow(Follower(streams.MODEL_PROMOTED, on_promoted, replay=replay_promotions))
+    bus.follow(Follower(streams.MODEL_ROLLOUT, on_rollout, replay=replay_rollouts))
 
     async def readiness() -> dict[str, Any]:
         current = holder.current

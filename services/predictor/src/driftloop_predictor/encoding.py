@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 from driftloop_contracts import DatasetSchema, FeatureRow
+from driftloop_contracts.rows import RowError, validate_features
 from driftloop_core import InvalidInput
-from driftloop_core.rows import RowError, validate_features
 from driftloop_ml import feature_matrix
 
 _NUMBERS = {float, int}

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
-from driftloop_contracts import PredictionsLogged, utcnow
+from driftloop_contracts.columnar import prediction_log_body
 from driftloop_core.telemetry import get_logger
 from prometheus_client import Counter, Gauge
 
@@ -31,11 +29,10 @@ LOG_PUBLISH_FAILURES = Counter(
     "driftloop_predictor_log_publish_failures_total", "Failed attempts to publish prediction logs."
 )
 
-#: Publishes prediction.logged bodies: (JSON body, correlation id) pairs.
-Publisher = Callable[[Sequence[tuple[bytes, str]]], Awaitable[None]]
+#: Publishes prediction.logged bodies (JSON).
+Publisher = Callable[[Sequence[bytes]], Awaitable[None]]
 log = get_logger(__name__)
 PRODUCER = "predictor"
-EVENT_TYPE = PredictionsLogged.model_fields["event_type"].default
 
 
 @dataclass(slots=True, frozen=True)
@@ -50,8 +47,8 @@ class Logged:
     ids: Sequence[str]
     features: np.ndarray | Sequence[Sequence[Any]]
     labels: Sequence[str]
-    probabilities: Sequence[float]
-    predicted_at: str
+    probabilities: np.ndarray
+    predicted_at_ms: int
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -139,43 +136,40 @@ class PredictionLog:
                 raise
 
 
-def encode_events(batch: Sequence[Logged]) -> list[tuple[bytes, str]]:
+def encode_events(batch: Sequence[Logged]) -> list[bytes]:
     """prediction.logged bodies (columnar, see the contract), one per dataset, model version
     and role."""
     groups: dict[tuple[str, int, str], list[Logged]] = {}
     for entry in batch:
         groups.setdefault((entry.dataset, entry.model_version, entry.role), []).append(entry)
-    now = utcnow().isoformat()
-    out = []
-    for (dataset, version, role), entries in groups.items():
-        event_id = str(uuid.uuid4())
-        body = {
-            "event_type": EVENT_TYPE,
-            "event_id": event_id,
-            "schema_version": 2,
-            "occurred_at": now,
-            "producer": PRODUCER,
-            "correlation_id": event_id,
-            "causation_id": None,
-            "dataset": dataset,
-            "model_version": version,
-            "role": role,
-            "feature_names": entries[0].feature_names,
-            "prediction_ids": [i for e in entries for i in e.ids],
-            "features": _features(entries),
-            "predictions": [label for e in entries for label in e.labels],
-            "probabilities": [p for e in entries for p in e.probabilities],
-            "predicted_at": [e.predicted_at for e in entries for _ in e.ids],
-        }
-        out.append((orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), event_id))
-    return out
+    return [
+        prediction_log_body(
+            producer=PRODUCER,
+            dataset=dataset,
+            model_version=version,
+            role=role,
+            prediction_ids=[i for e in entries for i in e.ids],
+            features=_columns(entries),
+            predictions=[label for e in entries for label in e.labels],
+            scores=np.round(np.concatenate([e.probabilities for e in entries]), 4),
+            predicted_at_ms=[e.predicted_at_ms for e in entries for _ in e.ids],
+        )
+        for (dataset, version, role), entries in groups.items()
+    ]
 
 
-def _features(entries: Sequence[Logged]) -> np.ndarray | list[Any]:
-    """One matrix when every request took the numeric fast path (serialised natively)."""
+def _columns(entries: Sequence[Logged]) -> dict[str, Any]:
+    """One array per feature; numeric matrices (the fast path) stay numpy end to end."""
+    names = entries[0].feature_names
     if all(isinstance(e.features, np.ndarray) for e in entries):
-        return np.concatenate([e.features for e in entries])
+        matrix = (
+            np.concatenate([e.features for e in entries])
+            if len(entries) > 1
+            else entries[0].features
+        )
+        columns = np.ascontiguousarray(np.asarray(matrix, dtype=np.float64).T)
+        return dict(zip(names, columns, strict=True))
     rows: list[Any] = []
     for e in entries:
         rows.extend(e.features.tolist() if isinstance(e.features, np.ndarray) else e.features)
-    return rows
+    return dict(zip(names, (list(c) for c in zip(*rows, strict=True)), strict=True))

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from driftloop_contracts import utcnow
+from driftloop_contracts.columnar import epoch_ms
 from driftloop_core import InvalidInput, NotReady
 from driftloop_core.telemetry import get_logger
 from prometheus_client import Counter
@@ -116,7 +116,8 @@ class Predictor:
         proba = await self.batcher.predict(model, model.predict_proba, x, model.policy)
         best = proba.argmax(axis=1)
         labels = model.classes[best].astype(str).tolist()
-        confidence = proba[np.arange(len(best)), best].tolist()
+        scores = proba[np.arange(len(best)), best]
+        confidence = scores.tolist()
         ids = ids or prediction_ids(len(best))
         self.log.add(
             Logged(
@@ -127,8 +128,8 @@ class Predictor:
                 ids,
                 logged_features,
                 labels,
-                confidence,
-                utcnow().isoformat(),
+                scores,
+                epoch_ms(),
             )
         )
         self._roles[role].inc(len(ids))

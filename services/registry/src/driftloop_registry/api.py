@@ -7,12 +7,13 @@ alias, which is local to `build_router`.
 import hmac
 from typing import Annotated, Any
 
+from driftloop_bus import Bus, Publish
 from driftloop_contracts import ModelPromoted, RolloutChanged, streams
-from driftloop_core import Bus, NotFound, NotReady, Publish, Unauthorized
+from driftloop_core import NotFound, NotReady, Unauthorized
 from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, Field, SecretStr
 
-from .service import RegistryService
+from .service import RegistryService, with_serving_state
 
 
 class CanaryIn(BaseModel):
@@ -36,7 +37,7 @@ def build_router(service: RegistryService, bus: Bus, token: SecretStr | None) ->
 
     async def publish_rollout(items: list[Publish]) -> dict[str, Any]:
         try:
-            await bus.publish(*items)
+            await bus.commit(with_serving_state(bus.keys, items))
         except Exception as exc:
             raise NotReady(f"could not publish the rollout change, nothing changed: {exc}") from exc
         answer: dict[str, Any] = {}
@@ -59,7 +60,7 @@ def build_router(service: RegistryService, bus: Bus, token: SecretStr | None) ->
 
     async def publish(event: ModelPromoted) -> dict[str, Any]:
         try:
-            await bus.publish(Publish(streams.MODEL_PROMOTED, event))
+            await bus.commit(with_serving_state(bus.keys, [Publish(streams.MODEL_PROMOTED, event)]))
         except Exception as exc:
             raise NotReady(f"could not publish the promotion, nothing changed: {exc}") from exc
         service.record_promotion(event)

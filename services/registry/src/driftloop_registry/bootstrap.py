@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from driftloop_bus import Bus, Consumer, each
 from driftloop_contracts import streams
-from driftloop_core import Bus, Consumer, ContentStore, each
+from driftloop_core import ContentStore
 from driftloop_core.http import create_app
 from fastapi import FastAPI
 
@@ -34,6 +35,7 @@ def build_app(
             settings.min_holdout_rows,
             settings.significance,
         ),
+        bus.keys,
     )
     bus.consume(Consumer(streams.TRAINING_COMPLETED, GROUP, each(service.on_training_completed)))
     router = build_router(service, bus, settings.admin_token)

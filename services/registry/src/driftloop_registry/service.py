@@ -7,8 +7,10 @@ ids derived from the training event: a redelivery after a crash re-emits the sam
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from driftloop_bus import Keys, Output, Publish, serving
 from driftloop_contracts import (
     Event,
     Metrics,
@@ -20,18 +22,10 @@ from driftloop_contracts import (
     streams,
     utcnow,
 )
-from driftloop_core import (
-    Conflict,
-    ContentStore,
-    DriftloopError,
-    InvalidInput,
-    NotFound,
-    Output,
-    Publish,
-)
-from driftloop_core.datasets import loads
+from driftloop_contracts.datasets import loads
+from driftloop_core import Conflict, ContentStore, DriftloopError, InvalidInput, NotFound
 from driftloop_core.telemetry import get_logger
-from driftloop_ml import correct, evaluate, load_artifact
+from driftloop_ml import ArtifactError, correct, evaluate, load_artifact
 
 from .gate import Decision, GateConfig, Paired, decide
 from .repository import Promotion, Repository, Rollout, VersionRow
@@ -46,6 +40,18 @@ class Judgement:
     candidate: Metrics
     champion: Metrics | None
     champion_version: int | None
+
+
+def with_serving_state(keys: Keys, items: Sequence[Output]) -> list[Output]:
+    """Each promotion and rollout published together with the serving state it sets, so that
+    predictors starting later load exactly what the streams say (driftloop_bus.serving)."""
+    out = list(items)
+    for item in items:
+        if isinstance(item, Publish) and isinstance(item.event, ModelPromoted):
+            out.append(serving.record_promotion(keys, item.event))
+        elif isinstance(item, Publish) and isinstance(item.event, RolloutChanged):
+            out.append(serving.record_rollout(keys, item.event))
+    return out
 
 
 def promoted_event(
@@ -69,8 +75,9 @@ def promoted_event(
 
 
 class RegistryService:
-    def __init__(self, repo: Repository, store: ContentStore, gate: GateConfig) -> None:
+    def __init__(self, repo: Repository, store: ContentStore, gate: GateConfig, keys: Keys) -> None:
         self.repo = repo
+        self.keys = keys
         self.store = store
         self.gate = gate
 
@@ -90,9 +97,9 @@ class RegistryService:
             holdout = loads(self.store.get(candidate.holdout))
             artifact = load_artifact(self.store.get(candidate.artifact))
             metrics = evaluate(artifact.pipeline, schema, holdout)
-        except DriftloopError as exc:
+        except (DriftloopError, ArtifactError) as exc:
             return Judgement(
-                Decision(False, f"candidate unusable: {exc.message}"), candidate.metrics, None, None
+                Decision(False, f"candidate unusable: {exc}"), candidate.metrics, None, None
             )
         if champion is None:
             return Judgement(decide(metrics, None, self.gate), metrics, None, None)
@@ -105,8 +112,8 @@ class RegistryService:
                 ours = correct(artifact.pipeline, schema, holdout)
                 theirs = correct(old.pipeline, schema, holdout)
                 paired = Paired(int((ours & ~theirs).sum()), int((theirs & ~ours).sum()))
-        except DriftloopError as exc:
-            log.warning("champion cannot be evaluated; judging on floors only", error=exc.message)
+        except (DriftloopError, ArtifactError) as exc:
+            log.warning("champion cannot be evaluated; judging on floors only", error=str(exc))
         decision = decide(metrics, champion_metrics, self.gate, champion.version, paired)
         return Judgement(decision, metrics, champion_metrics, champion.version)
 
@@ -162,7 +169,7 @@ class RegistryService:
                 champion_metrics=champion,
             )
             out.append(Publish(streams.MODEL_REJECTED, rejected))
-        return out
+        return with_serving_state(self.keys, out)
 
     # ----------------------------------------------------------------- by hand
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from driftloop_bus import Bus, Consumer, each
 from driftloop_contracts import streams
-from driftloop_core import Bus, Consumer, ContentStore, each
+from driftloop_core import ContentStore
 from driftloop_core.http import create_app
 from fastapi import FastAPI
 

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
+from driftloop_bus import Output, Publish, RedisWrite
 from driftloop_contracts import (
     BlobRef,
     DataIngested,
@@ -23,8 +24,8 @@ from driftloop_contracts import (
     derived_id,
     streams,
 )
-from driftloop_core import ContentStore, DriftloopError, Output, Publish, RedisWrite
-from driftloop_core.datasets import LabelledRow, dumps, loads
+from driftloop_contracts.datasets import LabelledRow, dumps, loads
+from driftloop_core import ContentStore, DriftloopError
 from driftloop_core.telemetry import get_logger
 from driftloop_ml import ModelArtifact, dump_artifact
 

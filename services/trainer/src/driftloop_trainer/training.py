@@ -20,7 +20,7 @@ from driftloop_contracts import (
     NumericProfile,
     ReferenceProfile,
 )
-from driftloop_core.datasets import LabelledRow
+from driftloop_contracts.datasets import LabelledRow
 from driftloop_ml import evaluate, feature_matrix
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier

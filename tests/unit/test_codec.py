@@ -1,4 +1,4 @@
-"""Stream entries: plain JSON or FastStream's envelope in; a validated event or a reason out."""
+"""Stream entries: the codec's plain JSON in; a validated event or a reason out."""
 
 from __future__ import annotations
 
@@ -7,14 +7,7 @@ from typing import Any
 import orjson
 import pytest
 from driftloop_contracts import TrainingRequested, streams
-from driftloop_core.wire import (
-    DATA_FIELD,
-    MalformedEvent,
-    decode_entry,
-    encode_plain,
-    entry_body,
-)
-from faststream.redis.parser import BinaryMessageFormatV1
+from driftloop_contracts.codec import DATA_FIELD, MalformedEvent, decode, encode, entry_body
 
 STREAM = streams.TRAINING_REQUESTED
 
@@ -34,46 +27,23 @@ def event_json(**changes: Any) -> dict[str, Any]:
     return data
 
 
-async def faststream_envelope(body: bytes) -> bytes:
-    return await BinaryMessageFormatV1.encode(
-        message=body, reply_to=None, headers=None, correlation_id="x"
-    )
-
-
-# --------------------------------------------------------------------------- what decodes
-
-
-def test_a_plain_event_round_trips_through_encode_plain() -> None:
+def test_a_plain_event_round_trips_through_the_codec() -> None:
     event = request()
 
-    fields = encode_plain(event)
+    fields = encode(event)
 
     assert list(fields) == [b"__data__"]
-    assert decode_entry(fields, STREAM) == event
+    assert decode(fields, STREAM) == event
 
 
 def test_plain_json_written_by_any_client_decodes() -> None:
     body = {"event_type": "training.requested", "dataset": "demo"}
 
-    event = decode_entry(entry(body), STREAM)
+    event = decode(entry(body), STREAM)
 
     assert isinstance(event, TrainingRequested)
     assert event.dataset == "demo"
     assert event.correlation_id == event.event_id
-
-
-async def test_a_faststream_binary_envelope_decodes() -> None:
-    event = request()
-    raw = await faststream_envelope(event.model_dump_json().encode())
-    assert raw.startswith(BinaryMessageFormatV1.IDENTITY_HEADER)
-
-    assert decode_entry({DATA_FIELD: raw}, STREAM) == event
-
-
-async def test_entry_body_unwraps_the_faststream_envelope() -> None:
-    body = request().model_dump_json().encode()
-
-    assert entry_body({DATA_FIELD: await faststream_envelope(body)}) == body
 
 
 def test_entry_body_returns_plain_json_as_it_is() -> None:
@@ -83,13 +53,13 @@ def test_entry_body_returns_plain_json_as_it_is() -> None:
 
 
 def test_other_fields_of_the_entry_do_not_matter() -> None:
-    fields = {**encode_plain(request()), b"trace": b"abc"}
+    fields = {**encode(request()), b"trace": b"abc"}
 
-    assert decode_entry(fields, STREAM).dataset == "demo"
+    assert decode(fields, STREAM).dataset == "demo"
 
 
 def test_unknown_fields_in_the_body_are_ignored() -> None:
-    assert decode_entry(entry(event_json(added_later=1)), STREAM).dataset == "demo"
+    assert decode(entry(event_json(added_later=1)), STREAM).dataset == "demo"
 
 
 # ------------------------------------------------------------------------ what is refused
@@ -104,13 +74,13 @@ def test_an_entry_without_data_names_the_fields_it_has() -> None:
 
 def test_an_entry_without_data_is_malformed() -> None:
     with pytest.raises(MalformedEvent, match="entry has no __data__ field"):
-        decode_entry({}, STREAM)
+        decode({}, STREAM)
 
 
 @pytest.mark.parametrize("body", [b"not json", b"{", b""], ids=["text", "truncated", "empty"])
 def test_a_body_that_is_not_json_is_malformed(body: bytes) -> None:
     with pytest.raises(MalformedEvent, match=r"^body is not JSON: "):
-        decode_entry(entry(body), STREAM)
+        decode(entry(body), STREAM)
 
 
 @pytest.mark.parametrize(
@@ -118,14 +88,14 @@ def test_a_body_that_is_not_json_is_malformed(body: bytes) -> None:
 )
 def test_a_body_that_is_not_a_json_object_is_malformed(body: Any, kind: str) -> None:
     with pytest.raises(MalformedEvent) as caught:
-        decode_entry(entry(body), STREAM)
+        decode(entry(body), STREAM)
 
     assert str(caught.value) == f"body must be a JSON object, got {kind}"
 
 
 def test_an_event_of_another_type_is_malformed_and_says_what_the_stream_carries() -> None:
     with pytest.raises(MalformedEvent) as caught:
-        decode_entry(entry(event_json(event_type="training.failed")), STREAM)
+        decode(entry(event_json(event_type="training.failed")), STREAM)
 
     assert str(caught.value) == (
         "unknown event type 'training.failed' on stream training.requested.v1 "
@@ -135,7 +105,7 @@ def test_an_event_of_another_type_is_malformed_and_says_what_the_stream_carries(
 
 def test_a_body_without_event_type_is_malformed() -> None:
     with pytest.raises(MalformedEvent, match="unknown event type None on stream"):
-        decode_entry(entry({"dataset": "demo"}), STREAM)
+        decode(entry({"dataset": "demo"}), STREAM)
 
 
 def test_a_missing_required_field_is_named() -> None:
@@ -143,7 +113,7 @@ def test_a_missing_required_field_is_named() -> None:
     del data["dataset"]
 
     with pytest.raises(MalformedEvent) as caught:
-        decode_entry(entry(data), STREAM)
+        decode(entry(data), STREAM)
 
     assert str(caught.value) == "dataset: Field required"
 
@@ -152,7 +122,7 @@ def test_every_invalid_field_is_named_on_one_line() -> None:
     data = event_json(event_id="not-a-uuid", since="yesterday")
 
     with pytest.raises(MalformedEvent) as caught:
-        decode_entry(entry(data), STREAM)
+        decode(entry(data), STREAM)
 
     message = str(caught.value)
     assert message.startswith("event_id: ")
@@ -162,7 +132,7 @@ def test_every_invalid_field_is_named_on_one_line() -> None:
 
 def test_an_unsupported_schema_version_is_malformed_with_the_versions_this_code_reads() -> None:
     with pytest.raises(MalformedEvent) as caught:
-        decode_entry(entry(event_json(schema_version=2)), STREAM)
+        decode(entry(event_json(schema_version=2)), STREAM)
 
     assert str(caught.value) == (
         "body: Value error, unsupported schema_version 2 for training.requested "

@@ -22,40 +22,25 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
+import structlog
 from driftloop_contracts import Event, Stream, utcnow
-from redis.asyncio.client import Pipeline
+from driftloop_contracts.codec import DATA_FIELD, MalformedEvent, decode
 
-from .errors import PermanentError
+from .client import StreamClient
+from .effects import Output
+from .failpoints import Failpoints
 from .metrics import BATCH_SIZE, EVENTS_CONSUMED, HANDLER_SECONDS
-from .telemetry import bound_context, get_logger
-from .wire import DATA_FIELD, MalformedEvent, decode_entry
-
-if TYPE_CHECKING:
-    from .bus import Bus
+from .settings import BusSettings
 
 E = TypeVar("E", bound=Event)
-log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Publish:
-    """An event a handler wants published, committed atomically with the delivery's ack."""
-
-    stream: Stream[Any]
-    event: Event
-
-
-@dataclass(frozen=True)
-class RedisWrite:
-    """A write to the service's own Redis keys, committed atomically with the delivery's ack."""
-
-    apply: Callable[[Pipeline], object]
-
-
-Output = Publish | RedisWrite
+log = structlog.get_logger(__name__)
 Handler = Callable[[Sequence[E]], Awaitable[Sequence[Output]]]
+
+
+class PermanentError(Exception):
+    """Raised by a handler when retrying cannot help: the event is dead-lettered at once."""
 
 
 @dataclass(frozen=True)
@@ -106,16 +91,25 @@ def raw_entries(raw_message: Mapping[str, Any]) -> list[_Entry]:
 class GroupRunner(Generic[E]):
     """Runs one Consumer: decode, deduplicate, handle, commit; reclaim and dead-letter."""
 
-    def __init__(self, bus: Bus, consumer: Consumer[E]) -> None:
-        self.bus = bus
+    def __init__(
+        self,
+        client: StreamClient,
+        settings: BusSettings,
+        failpoints: Failpoints,
+        consumer: Consumer[E],
+    ) -> None:
+        self.client = client
+        self.redis = client.redis
+        self.settings = settings
+        self.failpoints = failpoints
         self.consumer = consumer
-        self.stream_key = bus.key(consumer.stream)
-        self.dlq_key = f"{self.stream_key}.dlq"
-        self.error_key = f"{bus.settings.namespace}dl:errors:{self.stream_key}:{consumer.group}"
+        self.stream_key = client.keys.stream(consumer.stream)
+        self.dlq_key = client.keys.dead_letters(consumer.stream)
+        self.error_key = client.keys.errors(self.stream_key, consumer.group)
         self._labels = {"stream": consumer.stream.name, "group": consumer.group}
 
     def _seen_key(self, event: Event) -> str:
-        return f"{self.bus.settings.namespace}dl:seen:{self.consumer.group}:{event.event_id}"
+        return self.client.keys.seen(self.consumer.group, event.event_id)
 
     # --------------------------------------------------------------- delivery paths
 
@@ -125,8 +119,8 @@ class GroupRunner(Generic[E]):
     async def on_reclaim(self, raw_message: Mapping[str, Any]) -> None:
         for entry in raw_entries(raw_message):
             attempts = await self._delivery_count(entry.entry_id)
-            if attempts > self.bus.settings.max_attempts:
-                last = cast(bytes | None, await self.bus.redis.hget(self.error_key, entry.entry_id))
+            if attempts > self.settings.max_attempts:
+                last = cast(bytes | None, await self.redis.hget(self.error_key, entry.entry_id))
                 reason = last.decode() if last else "no error recorded (consumer died mid-handler)"
                 await self._commit(_Outcome(dead=[(entry, reason, attempts - 1)]))
                 continue
@@ -136,7 +130,7 @@ class GroupRunner(Generic[E]):
             await self._process([entry], attempt=attempts)
 
     async def _delivery_count(self, entry_id: bytes) -> int:
-        pending = await self.bus.redis.xpending_range(
+        pending = await self.redis.xpending_range(
             self.stream_key, self.consumer.group, min=entry_id, max=entry_id, count=1
         )
         return int(pending[0]["times_delivered"]) if pending else 1
@@ -144,11 +138,17 @@ class GroupRunner(Generic[E]):
     # --------------------------------------------------------------------- the core
 
     async def _process(self, entries: list[_Entry], attempt: int = 1) -> None:
+        """Decode, deduplicate, handle and commit, holding the entries' lease throughout: a
+        reclaimer must never take an entry this replica is still working on."""
+        async with self._lease([e.entry_id for e in entries]):
+            await self._process_leased(entries, attempt)
+
+    async def _process_leased(self, entries: list[_Entry], attempt: int) -> None:
         outcome = _Outcome()
         valid: list[_Entry] = []
         for entry in entries:
             try:
-                entry.event = decode_entry(entry.fields, self.consumer.stream)
+                entry.event = decode(entry.fields, self.consumer.stream)
                 valid.append(entry)
             except MalformedEvent as exc:
                 outcome.dead.append((entry, f"malformed: {exc}", attempt))
@@ -169,7 +169,7 @@ class GroupRunner(Generic[E]):
     async def _drop_duplicates(self, valid: list[_Entry], outcome: _Outcome) -> list[_Entry]:
         if not valid:
             return []
-        seen = await self.bus.redis.mget([self._seen_key(e.event) for e in valid if e.event])
+        seen = await self.redis.mget([self._seen_key(e.event) for e in valid if e.event])
         fresh: list[_Entry] = []
         ids_in_batch: set[object] = set()
         for entry, marker in zip(valid, seen, strict=True):
@@ -185,30 +185,37 @@ class GroupRunner(Generic[E]):
         events = [e.event for e in fresh if e.event is not None]
         first = events[0]
         started = time.perf_counter()
-        with bound_context(
+        with structlog.contextvars.bound_contextvars(
             event_id=str(first.event_id),
             correlation_id=str(first.correlation_id),
             stream=self.consumer.stream.name,
         ):
-            async with self._lease([e.entry_id for e in fresh]):
-                result = await self.consumer.handler(events)  # type: ignore[arg-type]
+            result = await self.consumer.handler(events)  # type: ignore[arg-type]
         HANDLER_SECONDS.labels(**self._labels).observe(time.perf_counter() - started)
         return result
 
     @contextlib.asynccontextmanager
     async def _lease(self, entry_ids: list[bytes]) -> AsyncIterator[None]:
-        """Keep claiming our entries while the handler runs, so a slow handler (training)
-        is never mistaken for a dead one and reclaimed by another replica."""
-        interval = self.bus.settings.reclaim_idle_ms / 3000
+        """Keep claiming our entries while we work on them, so a slow handler (training)
+        is never mistaken for a dead one and reclaimed by another replica.
+
+        The renewal stops on a flag, not only on cancellation: redis-py can turn a
+        cancellation that lands mid-command into a connection error, which the loop
+        tolerates (Redis may be down), and the lease would then live forever and keep the
+        entries from ever being reclaimed."""
+        interval = self.settings.reclaim_idle_ms / 3000
+        done = asyncio.Event()
 
         async def renew() -> None:
-            while True:
-                await asyncio.sleep(interval)
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), interval)
+                    return
                 with contextlib.suppress(Exception):
-                    await self.bus.redis.xclaim(
+                    await self.redis.xclaim(
                         self.stream_key,
                         self.consumer.group,
-                        self.bus.settings.consumer_name,
+                        self.settings.consumer_name,
                         min_idle_time=0,
                         message_ids=list[int | bytes | str | memoryview](entry_ids),
                         justid=True,
@@ -218,6 +225,7 @@ class GroupRunner(Generic[E]):
         try:
             yield
         finally:
+            done.set()
             task.cancel()
 
     async def _record_failure(self, fresh: list[_Entry], exc: Exception) -> None:
@@ -230,32 +238,27 @@ class GroupRunner(Generic[E]):
             exc_info=not isinstance(exc, PermanentError),
         )
         EVENTS_CONSUMED.labels(outcome="failed", **self._labels).inc(len(fresh))
-        await self.bus.redis.hset(
-            self.error_key, mapping={e.entry_id: reason[:2000] for e in fresh}
-        )
+        await self.redis.hset(self.error_key, mapping={e.entry_id: reason[:2000] for e in fresh})
 
     async def _commit(self, outcome: _Outcome) -> None:
         ids = [e.entry_id for e in outcome.handled + outcome.duplicates]
         ids += [d[0].entry_id for d in outcome.dead]
         if not ids:
             return
-        await self.bus.failpoints.hit(f"{self.consumer.group}.before_commit")
-        async with self.bus.redis.pipeline(transaction=True) as pipe:
+        await self.failpoints.hit(f"{self.consumer.group}.before_commit")
+        async with self.redis.pipeline(transaction=True) as pipe:
             for item in outcome.outputs:
-                if isinstance(item, Publish):
-                    await self.bus.enqueue(pipe, item)
-                else:
-                    item.apply(pipe)
+                self.client.stage(pipe, item)
             for entry, reason, attempts in outcome.dead:
                 pipe.xadd(self.dlq_key, self._dead_letter(entry, reason, attempts))
-            ttl = self.bus.settings.dedupe_ttl_s
+            ttl = self.settings.dedupe_ttl_s
             for entry in outcome.handled:
                 assert entry.event is not None
                 pipe.set(self._seen_key(entry.event), b"1", ex=ttl)
             pipe.xack(self.stream_key, self.consumer.group, *ids)
             pipe.hdel(self.error_key, *ids)
             await pipe.execute()
-        self.bus.count_published(o for o in outcome.outputs if isinstance(o, Publish))
+        self.client.committed(outcome.outputs)
         for name, items in (("handled", outcome.handled), ("duplicate", outcome.duplicates)):
             if items:
                 EVENTS_CONSUMED.labels(outcome=name, **self._labels).inc(len(items))
@@ -278,7 +281,7 @@ class GroupRunner(Generic[E]):
             b"stream": self.consumer.stream.name.encode(),
             b"group": self.consumer.group.encode(),
             b"entry_id": entry.entry_id,
-            b"consumer": self.bus.settings.consumer_name.encode(),
+            b"consumer": self.settings.consumer_name.encode(),
             b"failed_at": utcnow().isoformat().encode(),
         }
         for name, value in entry.fields.items():

@@ -12,8 +12,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from driftloop_contracts import Label, PredictionRecord
+from driftloop_contracts import FeatureRow, Label, PredictionsLogged
+from pydantic import BaseModel
 from redis.asyncio import Redis
 
 _JOIN = """
@@ -30,6 +32,29 @@ end
 if claimant ~= ARGV[3] then return false end
 return {redis.call('HGET', KEYS[1], 'p'), redis.call('HGET', KEYS[1], 'l')}
 """
+
+
+class PredictionRecord(BaseModel):
+    prediction_id: uuid.UUID
+    features: FeatureRow
+    prediction: str | float
+    predicted_at: datetime
+
+
+def records_of(event: PredictionsLogged) -> list[PredictionRecord]:
+    names = event.feature_names
+    rows = zip(*(event.features[n] for n in names), strict=True)
+    return [
+        PredictionRecord(
+            prediction_id=i,
+            features=dict(zip(names, row, strict=True)),
+            prediction=p,
+            predicted_at=datetime.fromtimestamp(at / 1000, UTC),
+        )
+        for i, row, p, at in zip(
+            event.prediction_ids, rows, event.predictions, event.predicted_at_ms, strict=True
+        )
+    ]
 
 
 @dataclass(frozen=True, slots=True)

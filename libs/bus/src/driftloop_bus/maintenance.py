@@ -13,14 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
+import structlog
 from prometheus_client import Gauge
+from redis.asyncio import Redis
 
-from .telemetry import get_logger
-
-if TYPE_CHECKING:
-    from .bus import Bus
+from .settings import BusSettings
 
 STREAM_LENGTH = Gauge("driftloop_stream_length", "Entries in a stream.", ["stream"])
 GROUP_PENDING = Gauge(
@@ -36,7 +37,32 @@ SUBSCRIBER_RESTARTS = Gauge(
     "driftloop_subscriber_restarts", "Subscribers the watchdog restarted since start."
 )
 LAG_CAP = 10_000
-log = get_logger(__name__)
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    """A consumer group this process runs: what the gauges report on."""
+
+    stream: str  # the stream's name (metric label)
+    key: str  # its Redis key
+    group: str
+    dlq_key: str
+
+
+class Maintained(Protocol):
+    """What maintenance needs of a bus."""
+
+    redis: Redis
+    settings: BusSettings
+
+    def groups(self) -> Sequence[GroupRef]: ...
+
+    def touched_streams(self) -> set[str]: ...
+
+    async def restart_stopped(self) -> int:
+        """Restart subscribers that stopped (recreating lost groups first); how many."""
+        ...
 
 
 def _id(entry_id: bytes | str) -> tuple[int, int]:
@@ -50,7 +76,7 @@ def _text(entry_id: tuple[int, int]) -> str:
 
 
 class Maintenance:
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Maintained) -> None:
         self.bus = bus
         self.restarts = 0
         self._task: asyncio.Task[None] | None = None
@@ -80,31 +106,22 @@ class Maintenance:
                     log.warning("maintenance step failed", step=step.__name__, error=str(exc))
 
     async def watchdog(self) -> None:
-        stopped = [s for s in self.bus.broker.subscribers if not s.running]
-        if not stopped:
-            return
-        await self.bus.ensure_groups()
-        for subscriber in stopped:
-            await subscriber.start()
-            self.restarts += 1
+        restarted = await self.bus.restart_stopped()
+        if restarted:
+            self.restarts += restarted
             SUBSCRIBER_RESTARTS.set(self.restarts)
-            name = getattr(getattr(subscriber, "stream_sub", None), "name", subscriber)
-            log.warning("subscriber restarted", subscriber=str(name))
 
     async def export_gauges(self) -> None:
         redis = self.bus.redis
-        for runner in self.bus.runners:
-            key, group = runner.stream_key, runner.consumer.group
-            labels = {"stream": runner.consumer.stream.name, "group": group}
-            info = await self._group_info(key, group)
+        for ref in self.bus.groups():
+            labels = {"stream": ref.stream, "group": ref.group}
+            info = await self._group_info(ref.key, ref.group)
             if info is None:
                 continue
             GROUP_PENDING.labels(**labels).set(int(info["pending"]))
-            GROUP_LAG.labels(**labels).set(await self._lag(key, info))
-            STREAM_LENGTH.labels(stream=runner.consumer.stream.name).set(await redis.xlen(key))
-            DEAD_LETTERS.labels(stream=runner.consumer.stream.name).set(
-                await redis.xlen(runner.dlq_key)
-            )
+            GROUP_LAG.labels(**labels).set(await self._lag(ref.key, info))
+            STREAM_LENGTH.labels(stream=ref.stream).set(await redis.xlen(ref.key))
+            DEAD_LETTERS.labels(stream=ref.stream).set(await redis.xlen(ref.dlq_key))
 
     async def _group_info(self, key: str, group: str) -> dict[Any, Any] | None:
         groups = cast(list[dict[Any, Any]], await self.bus.redis.xinfo_groups(key))

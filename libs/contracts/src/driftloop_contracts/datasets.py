@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
-from driftloop_contracts import FeatureRow
+
+from .refs import FeatureRow
 
 
 @dataclass(frozen=True, slots=True)

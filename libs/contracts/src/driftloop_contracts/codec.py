@@ -1,7 +1,10 @@
-"""How events look on a stream entry, and how a raw entry becomes a validated event.
+"""The one wire format of every stream: the event's JSON in the entry field ``__data__``.
 
-Services publish through FastStream (its binary envelope in the field ``__data__``). Any other
-Redis client may XADD the event JSON itself in ``__data__``; both decode the same way here.
+Every driftloop service and any other Redis client writes and reads events this way, so this
+module is the only place that knows it. ``encode`` turns an event into the fields of an XADD;
+``decode`` turns a raw entry back into a validated event or raises ``MalformedEvent`` with a
+reason a producer can act on. Hot paths that build bodies without pydantic (the columnar
+prediction logs) live in ``columnar.py`` and are checked against these models by the tests.
 """
 
 from __future__ import annotations
@@ -10,41 +13,53 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import orjson
-from driftloop_contracts import Event, Stream
-from faststream.redis.parser import BinaryMessageFormatV1
 from pydantic import ValidationError
 
+from .envelope import Event
+from .streams import Stream
+
+#: The entry field holding the event JSON.
 DATA_FIELD = b"__data__"
 
 E = TypeVar("E", bound=Event)
 
 
 class MalformedEvent(Exception):
-    """The entry cannot become an event of the stream's type; the reason says why."""
+    """The entry cannot become an event of the stream's type; the message says why."""
+
+
+def encode(event: Event) -> dict[bytes, bytes]:
+    """The fields of the XADD that publishes `event`."""
+    return {DATA_FIELD: event.model_dump_json().encode()}
+
+
+def encode_body(body: bytes) -> dict[bytes, bytes]:
+    """The fields of an XADD for an event body already serialised as JSON."""
+    return {DATA_FIELD: body}
 
 
 def entry_body(fields: Mapping[bytes, bytes]) -> bytes:
-    """The JSON body of a stream entry, whichever producer wrote it."""
+    """The JSON body of a stream entry."""
     raw = fields.get(DATA_FIELD)
     if raw is None:
         names = sorted(k.decode(errors="replace") for k in fields)
         raise MalformedEvent(f"entry has no __data__ field (fields: {names})")
-    if not raw.startswith(BinaryMessageFormatV1.IDENTITY_HEADER):
-        return raw  # plain JSON from any Redis client (never guessed at as a legacy envelope)
-    body, _headers = BinaryMessageFormatV1.parse(raw)
-    return body
+    return raw
 
 
-def decode_entry(fields: Mapping[bytes, bytes], stream: Stream[E]) -> E:
+def decode(fields: Mapping[bytes, bytes], stream: Stream[E]) -> E:
     """Validate an entry as the stream's event type or raise MalformedEvent with the reason."""
-    body = entry_body(fields)
+    return decode_body(entry_body(fields), stream)
+
+
+def decode_body(body: bytes, stream: Stream[E]) -> E:
     try:
         data: Any = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise MalformedEvent(f"body is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise MalformedEvent(f"body must be a JSON object, got {type(data).__name__}")
-    expected = stream.event.model_fields["event_type"].default
+    expected = stream.event_type
     if data.get("event_type") != expected:
         raise MalformedEvent(
             f"unknown event type {data.get('event_type')!r} on stream {stream.name} "
@@ -63,8 +78,3 @@ def describe_validation_error(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in err["loc"]) or "body"
         parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
-
-
-def encode_plain(event: Event) -> dict[bytes, bytes]:
-    """Fields for a plain XADD of the event (what a non-FastStream producer writes)."""
-    return {DATA_FIELD: event.model_dump_json().encode()}

@@ -11,12 +11,13 @@ import asyncio
 import os
 import signal
 
+import structlog
 from redis.asyncio import Redis
 
-from .telemetry import get_logger
+from .keys import Keys
 
 ACTIONS = ("crash", "hang", "error")
-log = get_logger(__name__)
+log = structlog.get_logger(__name__)
 
 
 class FailpointError(RuntimeError):
@@ -34,10 +35,10 @@ def parse(spec: str) -> dict[str, str]:
 
 
 class Failpoints:
-    def __init__(self, spec: str, redis: Redis, namespace: str) -> None:
+    def __init__(self, spec: str, redis: Redis, keys: Keys) -> None:
         self._points = parse(spec)
         self._redis = redis
-        self._namespace = namespace
+        self._keys = keys
 
     def __bool__(self) -> bool:
         return bool(self._points)
@@ -46,7 +47,7 @@ class Failpoints:
         action = self._points.get(name)
         if action is None:
             return
-        key = f"{self._namespace}dl:failpoint:{name}"
+        key = self._keys.failpoint(name)
         if not await self._redis.set(key, os.getpid(), nx=True):
             return
         log.warning("failpoint fired", failpoint=name, action=action)

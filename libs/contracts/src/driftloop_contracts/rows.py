@@ -6,7 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from driftloop_contracts import DatasetSchema, FeatureRow, FeatureSpec, FeatureValue
+from .refs import FeatureRow, FeatureValue
+from .schema import DatasetSchema, FeatureSpec
 
 
 class RowError(ValueError):

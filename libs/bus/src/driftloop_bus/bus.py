@@ -1,4 +1,6 @@
-"""The event bus a service talks through: FastStream's Redis broker plus the plumbing around it.
+"""The event bus a service talks through: FastStream runs the subscribers, driftloop adds the
+delivery guarantees (runner.py), the wire format (driftloop_contracts.codec) and upkeep
+(maintenance.py).
 
 Build one per process in the composition root, register consumers and followers, then
 ``start()`` it from the service's lifespan.
@@ -8,30 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar, cast
 
+import structlog
 from driftloop_contracts import Event, Stream
+from driftloop_contracts.codec import MalformedEvent, decode
 from faststream import AckPolicy, Context
 from faststream.message import StreamMessage
 from faststream.redis import RedisBroker, StreamSub
-from faststream.redis.parser import BinaryMessageFormatV1
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
-from .consumer import Consumer, GroupRunner, Publish, raw_entries
+from .client import StreamClient
+from .effects import Output, Publish, PublishBody
 from .failpoints import Failpoints
-from .maintenance import Maintenance
-from .metrics import EVENTS_PUBLISHED, SUBSCRIBERS_RUNNING
-from .settings import ServiceSettings
-from .telemetry import get_logger
-from .wire import DATA_FIELD, MalformedEvent, decode_entry
+from .keys import Keys
+from .maintenance import GroupRef, Maintenance
+from .metrics import SUBSCRIBERS_RUNNING
+from .runner import Consumer, GroupRunner, raw_entries
+from .settings import BusSettings
 
 E = TypeVar("E", bound=Event)
 RawMessage = Annotated[StreamMessage[Any], Context("message")]
-log = get_logger(__name__)
+log = structlog.get_logger(__name__)
 
 
 async def _raw_parser(message: Mapping[str, Any]) -> StreamMessage[Any]:
@@ -43,29 +46,37 @@ async def _no_decoder(message: StreamMessage[Any]) -> None:
     return None
 
 
+#: Loads the state a follower starts from and returns the stream id to follow after.
+Replay = Callable[[], Awaitable[str]]
+
+
 @dataclass(frozen=True)
 class Follower(Generic[E]):
-    """Every replica sees every event of a stream, starting from the latest one.
+    """Every replica sees every event of a stream (no consumer group): for state each replica
+    holds, such as the models it serves.
 
-    For state each replica must hold (the model being served): no consumer group, the last
-    entry is delivered at start-up and then every new one.
+    ``replay`` runs at start: it loads the current state from its source of truth (not from
+    the stream) and returns the entry id to follow from. Without it, only events published
+    after the start are delivered.
     """
 
     stream: Stream[E]
     handler: Callable[[E], Awaitable[None]]
+    replay: Replay | None = None
 
 
 class Bus:
-    """FastStream broker, a redis-py client for transactions, and the stream namespace."""
+    """FastStream's broker for subscribers, a redis-py client for everything else."""
 
     def __init__(
         self,
-        settings: ServiceSettings,
+        settings: BusSettings,
         *,
         redis: Redis | None = None,
         broker: RedisBroker | None = None,
     ) -> None:
         self.settings = settings
+        self.keys = Keys(settings.namespace)
         self.redis: Redis = redis or Redis.from_url(
             settings.redis_url,
             socket_connect_timeout=5,
@@ -77,20 +88,21 @@ class Bus:
             logger=logging.getLogger("faststream"),
             graceful_timeout=30,
         )
+        self.client = StreamClient(self.redis, self.keys)
+        self.failpoints = Failpoints(settings.failpoints, self.redis, self.keys)
         self.runners: list[GroupRunner[Any]] = []
         self._followers: list[Follower[Any]] = []
-        self._published: set[str] = set()
+        self._subscribers: list[tuple[str, Any]] = []  # (name, FastStream subscriber)
         self.maintenance = Maintenance(self)
-        self.failpoints = Failpoints(settings.failpoints, self.redis, settings.namespace)
 
     def key(self, stream: Stream[Any]) -> str:
-        return stream.key(self.settings.namespace)
+        return self.keys.stream(stream)
 
     # ---------------------------------------------------------------- registration
 
     def consume(self, consumer: Consumer[E]) -> None:
         """Register a consumer group: its main subscriber and its reclaimer."""
-        runner = GroupRunner(self, consumer)
+        runner = GroupRunner(self.client, self.settings, self.failpoints, consumer)
         self.runners.append(runner)
         common: dict[str, Any] = {
             "parser": _raw_parser,
@@ -113,16 +125,26 @@ class Bus:
             polling_interval=max(50, min(self.settings.reclaim_idle_ms // 2, 5000)),
         )
 
-        @self.broker.subscriber(stream=main, **common)  # type: ignore[untyped-decorator]
         async def on_delivery(msg: RawMessage) -> None:
             await runner.on_delivery(msg.raw_message)
 
-        @self.broker.subscriber(stream=reclaimer, **common)  # type: ignore[untyped-decorator]
         async def on_reclaim(msg: RawMessage) -> None:
             await runner.on_reclaim(msg.raw_message)
 
+        name = f"{consumer.stream.name}/{consumer.group}"
+        self._subscribe(name, main, on_delivery, **common)
+        self._subscribe(f"{name} (reclaimer)", reclaimer, on_reclaim, **common)
+
+    def _subscribe(
+        self, name: str, sub: StreamSub, handler: Callable[..., Awaitable[None]], **kw: Any
+    ) -> Any:
+        subscriber = self.broker.subscriber(stream=sub, **kw)
+        subscriber(handler)
+        self._subscribers.append((name, subscriber))
+        return subscriber
+
     def follow(self, follower: Follower[E]) -> None:
-        """Register a follower; its subscriber is created at start, after the replay."""
+        """Register a follower; its subscriber is created at start, after its replay."""
         self._followers.append(follower)
 
     # ------------------------------------------------------------------- lifecycle
@@ -140,11 +162,6 @@ class Bus:
         await self.broker.stop()
         await self.redis.aclose()
 
-    def touched_streams(self) -> set[str]:
-        """Keys of the streams this process consumes, follows or has published to."""
-        keys = {r.stream_key for r in self.runners} | self._published
-        return keys | {self.key(f.stream) for f in self._followers}
-
     async def ensure_groups(self) -> None:
         """Create every group at id 0, so events published before the first start are seen."""
         for runner in self.runners:
@@ -158,30 +175,31 @@ class Bus:
 
     async def _start_follower(self, follower: Follower[E]) -> None:
         key = self.key(follower.stream)
-        last = cast(
-            list[tuple[bytes, dict[bytes, bytes]]], await self.redis.xrevrange(key, count=1)
-        )
-        last_id = "0"
-        if last:
-            entry_id, fields = last[0]
-            last_id = entry_id.decode()
-            await self._deliver(follower, fields, entry_id)
+        if follower.replay is not None:
+            last_id = await follower.replay()
+        else:
+            last = cast(list[tuple[bytes, Any]], await self.redis.xrevrange(key, count=1))
+            last_id = last[0][0].decode() if last else "0"
 
-        @self.broker.subscriber(
-            stream=StreamSub(key, last_id=last_id, max_records=16, polling_interval=1000),
+        async def on_event(msg: RawMessage) -> None:
+            for entry in raw_entries(msg.raw_message):
+                await self._deliver(follower, entry.fields, entry.entry_id)
+
+        sub = StreamSub(key, last_id=last_id, max_records=16, polling_interval=1000)
+        self._subscribe(
+            f"{follower.stream.name} (follower)",
+            sub,
+            on_event,
             parser=_raw_parser,
             decoder=_no_decoder,
             ack_policy=AckPolicy.MANUAL,
         )
-        async def on_event(msg: RawMessage) -> None:
-            for entry in raw_entries(msg.raw_message):
-                await self._deliver(follower, entry.fields, entry.entry_id)
 
     async def _deliver(
         self, follower: Follower[E], fields: Mapping[bytes, bytes], entry_id: bytes
     ) -> None:
         try:
-            event = decode_entry(fields, follower.stream)
+            event = decode(fields, follower.stream)
         except MalformedEvent as exc:
             log.error("ignoring malformed entry", entry_id=entry_id.decode(), reason=str(exc))
             return
@@ -190,52 +208,40 @@ class Bus:
         except Exception:
             log.exception("follower handler failed", entry_id=entry_id.decode())
 
+    # --------------------------------------------------------- what maintenance sees
+
+    def groups(self) -> Sequence[GroupRef]:
+        return [
+            GroupRef(r.consumer.stream.name, r.stream_key, r.consumer.group, r.dlq_key)
+            for r in self.runners
+        ]
+
+    def touched_streams(self) -> set[str]:
+        """Keys of the streams this process consumes, follows or has published to."""
+        keys = {r.stream_key for r in self.runners} | self.client.published
+        return keys | {self.key(f.stream) for f in self._followers}
+
+    async def restart_stopped(self) -> int:
+        """The watchdog: FastStream stops a subscriber for good when its group vanished (Redis
+        restarted without persistence); recreate the groups and start it again."""
+        stopped = [(n, s) for n, s in self._subscribers if not s.running]
+        if not stopped:
+            return 0
+        await self.ensure_groups()
+        for name, subscriber in stopped:
+            await subscriber.start()
+            log.warning("subscriber restarted", subscriber=name)
+        return len(stopped)
+
     # ------------------------------------------------------------------ publishing
 
-    async def enqueue(self, pipe: Pipeline, item: Publish) -> None:
-        """Queue a publish on a pipeline (FastStream's envelope, correlation id in headers)."""
-        key = self.key(item.stream)
-        self._published.add(key)
-        await self.broker.publish(
-            item.event,
-            stream=key,
-            correlation_id=str(item.event.correlation_id),
-            pipeline=pipe,
-        )
-
-    async def publish(self, *items: Publish) -> None:
+    async def publish(self, *items: Publish | PublishBody) -> None:
         """Publish now, pipelined. Raises if Redis is unreachable: callers decide what to do."""
-        if not items:
-            return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item in items:
-                await self.enqueue(pipe, item)
-            await pipe.execute()
-        self.count_published(items)
+        await self.client.publish(*items)
 
-    async def publish_encoded(
-        self, stream: Stream[Any], bodies: Sequence[tuple[bytes, str]]
-    ) -> None:
-        """Publish event bodies already serialised as JSON (hot paths that skip pydantic), in
-        FastStream's wire format; `bodies` are (JSON, correlation id) pairs."""
-        key = self.key(stream)
-        self._published.add(key)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for body, correlation_id in bodies:
-                data = await BinaryMessageFormatV1.encode(
-                    message=body,
-                    reply_to=None,
-                    headers={"content-type": "application/json"},
-                    correlation_id=correlation_id,
-                )
-                pipe.xadd(key, {DATA_FIELD: data})
-            await pipe.execute()
-        EVENTS_PUBLISHED.labels(stream=stream.name).inc(len(bodies))
-
-    @staticmethod
-    def count_published(items: Iterable[Publish]) -> None:
-        for item in items:
-            EVENTS_PUBLISHED.labels(stream=item.stream.name).inc()
+    async def commit(self, outputs: Sequence[Output]) -> None:
+        """Publish and write in one transaction (HTTP actions that change state)."""
+        await self.client.commit(outputs)
 
     # --------------------------------------------------------------------- health
 
@@ -252,13 +258,12 @@ class Bus:
         predictor must keep serving); a subscriber the watchdog cannot restart does, so the
         orchestrator restarts the process.
         """
-        subscribers: Sequence[Any] = list(self.broker.subscribers)
-        stopped = [str(getattr(s, "stream_sub", s).name) for s in subscribers if not s.running]
-        SUBSCRIBERS_RUNNING.set(len(subscribers) - len(stopped))
+        stopped = [name for name, s in self._subscribers if not s.running]
+        SUBSCRIBERS_RUNNING.set(len(self._subscribers) - len(stopped))
         return {
             "ok": not stopped and self.maintenance.alive,
             "redis": await self.redis_ok(),
-            "subscribers": len(subscribers),
+            "subscribers": len(self._subscribers),
             "stopped": stopped,
             "subscriber_restarts": self.maintenance.restarts,
         }

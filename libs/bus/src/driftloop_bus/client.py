@@ -1,0 +1,67 @@
+"""The stream client: publish events (the codec's plain JSON) and commit outputs atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from driftloop_contracts.codec import encode, encode_body
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from .effects import AfterCommit, Output, Publish, PublishBody, RedisWrite
+from .keys import Keys
+from .metrics import EVENTS_PUBLISHED
+
+
+class StreamClient:
+    """Redis for the bus: every publish goes through here, so the wire format has one path."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+        #: Stream keys this process published to (retention trims them too).
+        self.published: set[str] = set()
+
+    def stage(self, pipe: Pipeline, item: Output) -> None:
+        """Queue one output on a pipeline (after-commit callbacks are not Redis commands)."""
+        if isinstance(item, Publish):
+            key = self.keys.stream(item.stream)
+            pipe.xadd(key, encode(item.event))  # type: ignore[arg-type]
+            self.published.add(key)
+        elif isinstance(item, PublishBody):
+            key = self.keys.stream(item.stream)
+            pipe.xadd(key, encode_body(item.body))  # type: ignore[arg-type]
+            self.published.add(key)
+        elif isinstance(item, RedisWrite):
+            item.apply(pipe)
+
+    async def commit(self, outputs: Sequence[Output]) -> None:
+        """Apply outputs in one transaction, then run their after-commit callbacks."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for item in outputs:
+                self.stage(pipe, item)
+            await pipe.execute()
+        self.committed(outputs)
+
+    async def publish(self, *items: Publish | PublishBody) -> None:
+        """Publish now, pipelined, no transaction. Raises if Redis is unreachable."""
+        if not items:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                self.stage(pipe, item)
+            await pipe.execute()
+        count_published(items)
+
+    @staticmethod
+    def committed(outputs: Sequence[Output]) -> None:
+        """What follows a successful commit: metrics, then the memory changes."""
+        count_published(o for o in outputs if isinstance(o, Publish | PublishBody))
+        for item in outputs:
+            if isinstance(item, AfterCommit):
+                item.apply()
+
+
+def count_published(items: Iterable[Publish | PublishBody]) -> None:
+    for item in items:
+        EVENTS_PUBLISHED.labels(stream=item.stream.name).inc()

@@ -1,0 +1,84 @@
+"""What the bus needs to know: where Redis is, the namespace, and the delivery policy.
+
+Every field reads an unprefixed variable (REDIS_URL, DRIFTLOOP_*), so one environment
+configures the bus of every service; services extend this class with their own prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_consumer_name() -> str:
+    """Unique per replica: two replicas never share a consumer name (and a pending list)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def env(name: str) -> AliasChoices:
+    """An unprefixed environment variable, whatever the settings class's prefix."""
+    return AliasChoices(name, name.lower())
+
+
+class BusSettings(BaseSettings):
+    """Settings of the event bus."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=env("REDIS_URL"),
+        description="Redis server holding the event streams.",
+    )
+    namespace: str = Field(
+        default="",
+        validation_alias=env("DRIFTLOOP_NAMESPACE"),
+        description="Prefix of every stream and key; lets several stacks share one Redis.",
+    )
+    consumer_name: str = Field(
+        default_factory=default_consumer_name,
+        validation_alias=env("DRIFTLOOP_CONSUMER"),
+        description="Consumer name in every group; unique per replica.",
+    )
+    max_attempts: int = Field(
+        default=5,
+        ge=1,
+        validation_alias=env("DRIFTLOOP_MAX_ATTEMPTS"),
+        description="Deliveries of an event before it goes to the dead-letter stream.",
+    )
+    reclaim_idle_ms: int = Field(
+        default=30_000,
+        ge=100,
+        validation_alias=env("DRIFTLOOP_RECLAIM_IDLE_MS"),
+        description="A pending event idle this long is reclaimed from its (dead) consumer. "
+        "Handlers that run longer keep their lease, so this is not a handler timeout.",
+    )
+    dedupe_ttl_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        validation_alias=env("DRIFTLOOP_DEDUPE_TTL_S"),
+        description="How long a handled event_id is remembered to drop duplicates.",
+    )
+    retention_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        validation_alias=env("DRIFTLOOP_RETENTION_S"),
+        description="Stream entries older than this are trimmed, but only once every consumer "
+        "group has acknowledged them; the newest entry of a stream is always kept.",
+    )
+    maintenance_s: float = Field(
+        default=5.0,
+        gt=0,
+        validation_alias=env("DRIFTLOOP_MAINTENANCE_S"),
+        description="Period of the bus maintenance loop: restart stopped subscribers (after a "
+        "lost consumer group), export lag and dead-letter gauges, trim streams.",
+    )
+    failpoints: str = Field(
+        default="",
+        validation_alias=env("DRIFTLOOP_FAILPOINTS"),
+        description="Fault injection for tests only: 'name=crash|hang|error,...'; each fires "
+        "once per namespace. Empty in production.",
+    )

@@ -1,0 +1,32 @@
+"""Every event of the loop. Past tense, frozen, one type per versioned stream (see streams.py)."""
+
+from .data import DataIngested, DataRejected, FeedbackReceived, Label, RecordsSubmitted, RejectedRow
+from .drift import DriftDetected, DriftKind, FeatureDrift, WindowRef
+from .registry import ModelPromoted, ModelRegistered, ModelRejected, RolloutChanged
+from .serving import Outcome, PredictionsLabelled, PredictionsLogged, Role
+from .training import TrainingCompleted, TrainingFailed, TrainingRequested, TrainingTrigger
+
+__all__ = [
+    "DataIngested",
+    "DataRejected",
+    "DriftDetected",
+    "DriftKind",
+    "FeatureDrift",
+    "FeedbackReceived",
+    "Label",
+    "ModelPromoted",
+    "ModelRegistered",
+    "ModelRejected",
+    "Outcome",
+    "PredictionsLabelled",
+    "PredictionsLogged",
+    "RecordsSubmitted",
+    "RejectedRow",
+    "Role",
+    "RolloutChanged",
+    "TrainingCompleted",
+    "TrainingFailed",
+    "TrainingRequested",
+    "TrainingTrigger",
+    "WindowRef",
+]

@@ -1,0 +1,73 @@
+"""What the registry decided: versions, promotions, rejections, rollouts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import Field
+
+from ..envelope import Event
+from ..refs import BlobRef, Metrics
+from ..schema import DatasetSchema
+
+
+class ModelRegistered(Event):
+    """The registry recorded a candidate version."""
+
+    event_type: Literal["model.registered"] = "model.registered"
+    dataset: str
+    model_version: int = Field(ge=1)
+    run_id: uuid.UUID
+
+
+class ModelPromoted(Event):
+    """This version now serves its dataset. The registry keeps the latest per dataset as the
+    serving state that predictors load at start-up (see driftloop_bus.serving)."""
+
+    event_type: Literal["model.promoted"] = "model.promoted"
+    dataset: str
+    model_version: int = Field(ge=1)
+    previous_version: int | None
+    reason: Literal["gate", "manual", "rollback"]
+    artifact: BlobRef
+    profile: BlobRef
+    metrics: Metrics = Field(description="Holdout metrics the version was promoted with.")
+    dataset_schema: DatasetSchema
+    actor: str = Field(default="registry", description="Who promoted: the gate or an admin.")
+
+
+class ModelRejected(Event):
+    """The gate kept a candidate out."""
+
+    event_type: Literal["model.rejected"] = "model.rejected"
+    dataset: str
+    model_version: int = Field(ge=1)
+    reason: str
+    candidate_metrics: Metrics
+    champion_metrics: Metrics | None
+    run_id: uuid.UUID | None = Field(
+        default=None, description="The training run of the candidate (training.completed)."
+    )
+    trigger: str | None = Field(
+        default=None, description="Why the candidate was trained: initial, drift or requested."
+    )
+
+
+class RolloutChanged(Event):
+    """A candidate version serves part of the traffic (canary), or answers nothing but is
+    logged beside the champion (shadow); or the rollout ended (promoted or aborted)."""
+
+    event_type: Literal["model.rollout"] = "model.rollout"
+    dataset: str
+    stage: Literal["canary", "shadow", "ended"]
+    outcome: Literal["started", "changed", "promoted", "aborted"]
+    model_version: int = Field(ge=1, description="The candidate version.")
+    share: float = Field(
+        default=0.0, ge=0, le=1, description="Canary: share of requests the candidate answers."
+    )
+    artifact: BlobRef
+    profile: BlobRef
+    metrics: Metrics
+    dataset_schema: DatasetSchema
+    actor: str = "registry"

@@ -1,0 +1,56 @@
+"""Asking for, and reporting, training runs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ..envelope import Event
+from ..refs import BlobRef, Metrics
+from ..schema import DatasetSchema
+
+
+class TrainingRequested(Event):
+    """Ask the trainer for a run (by hand or from a scheduler)."""
+
+    event_type: Literal["training.requested"] = "training.requested"
+    dataset: str
+    since: datetime | None = Field(
+        default=None, description="Train only on rows observed at or after this time."
+    )
+    reason: str = Field(default="requested", description="Free text kept in the lineage.")
+
+
+TrainingTrigger = Literal["initial", "drift", "requested"]
+
+
+class TrainingCompleted(Event):
+    """A candidate model is in the store with everything needed to judge and serve it."""
+
+    event_type: Literal["training.completed"] = "training.completed"
+    run_id: uuid.UUID
+    dataset: str
+    trigger: TrainingTrigger
+    artifact: BlobRef = Field(description="Pickled scikit-learn Pipeline.")
+    profile: BlobRef = Field(description="Reference profile of the training features (JSON).")
+    holdout: BlobRef = Field(description="Holdout rows (JSON lines) the metrics come from.")
+    metrics: Metrics
+    params: dict[str, Any] = Field(description="Chosen hyperparameters.")
+    seed: int
+    library_versions: dict[str, str]
+    dataset_versions: tuple[str, ...] = Field(description="Dataset versions trained on.")
+    training_rows: int
+    dataset_schema: DatasetSchema
+
+
+class TrainingFailed(Event):
+    """A run could not produce a model; reason says why."""
+
+    event_type: Literal["training.failed"] = "training.failed"
+    run_id: uuid.UUID
+    dataset: str
+    trigger: TrainingTrigger
+    reason: str
