@@ -1,5 +1,5 @@
 """The HTTP shell every service shares: lifespan owning the bus, /healthz, /readyz, /metrics,
-and the one place errors become HTTP responses."""
+the body limit, and the error handlers (httperrors.py) that give every error one shape."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from driftloop_bus import Bus
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import DriftloopError
+from . import httperrors
+from .httperrors import ErrorOut
+
+#: Largest request body by default; services that take uploads raise it.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 Hook = Callable[[], Awaitable[None]]
 Check = Callable[[], Awaitable[dict[str, Any]]]
@@ -29,6 +33,24 @@ def metrics_text() -> bytes:
     return generate_latest(registry)
 
 
+class HealthOut(BaseModel):
+    """Liveness (and, for /readyz, readiness plus what the service adds)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ok: bool
+    redis: bool = Field(description="Redis answered a PING within 2 s.")
+    subscribers: int
+    stopped: list[str] = Field(description="Subscribers not running (liveness fails).")
+    subscriber_restarts: int
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorOut, "description": "What to fix, in one shape."},
+    "5XX": {"model": ErrorOut, "description": "Not ready, or failed."},
+}
+
+
 def create_app(
     *,
     title: str,
@@ -37,8 +59,13 @@ def create_app(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     readiness: Check | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    state: dict[str, Any] | None = None,
 ) -> FastAPI:
-    """A FastAPI app whose lifespan starts the bus, then the service's own hooks."""
+    """A FastAPI app whose lifespan starts the bus, then the service's own hooks.
+
+    ``state`` lands on ``app.state`` for the routers' dependencies to read.
+    """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -52,16 +79,31 @@ def create_app(
                 await hook()
             await bus.stop()
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    app = FastAPI(title=title, lifespan=lifespan, responses=ERRORS)
+    for name, value in (state or {}).items():
+        setattr(app.state, name, value)
+    app.state.bus = bus
     for router in routers:
         app.include_router(router)
+    httperrors.install(app)
+    app.add_middleware(httperrors.BodyLimit, max_bytes=max_body_bytes)
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness: every subscriber running")
+    @app.get(
+        "/healthz",
+        tags=["ops"],
+        summary="Liveness: every subscriber running",
+        response_model=HealthOut,
+    )
     async def healthz() -> JSONResponse:
         health = await bus.health()
         return JSONResponse(health, status_code=200 if health["ok"] else 503)
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness: healthy and able to serve")
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Readiness: healthy and able to serve",
+        response_model=HealthOut,
+    )
     async def readyz() -> JSONResponse:
         health = await bus.health()
         ready = await readiness() if readiness else {"ready": health["redis"]}
@@ -71,20 +113,5 @@ def create_app(
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def metrics() -> Response:
         return Response(metrics_text(), media_type=CONTENT_TYPE_LATEST)
-
-    @app.exception_handler(DriftloopError)
-    async def on_driftloop_error(_: Request, exc: DriftloopError) -> JSONResponse:
-        body: dict[str, Any] = {"error": exc.code, "message": exc.message}
-        if exc.details is not None:
-            body["details"] = exc.details
-        return JSONResponse(body, status_code=exc.status_code)
-
-    @app.exception_handler(RequestValidationError)
-    async def on_bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        return JSONResponse(
-            {"error": "invalid_input", "message": "; ".join(problems), "details": problems},
-            status_code=422,
-        )
 
     return app

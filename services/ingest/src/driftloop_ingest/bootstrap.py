@@ -45,4 +45,9 @@ def build_app(
     )
     bus.consume(Consumer(streams.FEEDBACK_RECEIVED, GROUP, handlers.on_feedback, batch_size=size))
     router = build_router(bus, store, schemas, settings.max_upload_bytes)
-    return create_app(title="driftloop ingest", bus=bus, routers=[router])
+    return create_app(
+        title="driftloop ingest",
+        bus=bus,
+        routers=[router],
+        max_body_bytes=settings.max_upload_bytes,
+    )

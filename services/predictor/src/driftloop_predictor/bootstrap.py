@@ -139,6 +139,7 @@ def build_app(
         on_startup=[prediction_log.start],
         on_shutdown=[prediction_log.stop, stop_batcher],
         readiness=readiness,
+        max_body_bytes=settings.max_body_bytes,
     )
     return FastPath(
         predictor, app, max_body_bytes=settings.max_body_bytes, max_rows=settings.max_batch_rows

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from driftloop_core import DriftloopError, InvalidInput
+from driftloop_core.httperrors import error_json
 from driftloop_core.telemetry import get_logger
 from prometheus_client import Histogram
 
@@ -78,22 +79,17 @@ class FastPath:
             result = await self.predictor.predict(rows, key)
             return 200, result.single_json() if single else result.batch_json()
         except DriftloopError as exc:
-            error: dict[str, Any] = {"error": exc.code, "message": exc.message}
-            if exc.details is not None:
-                error["details"] = exc.details
-            return exc.status_code, orjson.dumps(error)
+            return exc.status_code, error_json(exc.code, exc.message, exc.details)
         except orjson.JSONDecodeError as exc:
-            return 422, orjson.dumps(
-                {"error": "invalid_input", "message": f"body is not JSON: {exc}"}
-            )
+            return 422, error_json("invalid_input", f"body is not JSON: {exc}")
         except _TooLarge:
             message = (
                 f"body larger than {self.max_body} bytes; split the rows into several requests"
             )
-            return 413, orjson.dumps({"error": "too_large", "message": message})
+            return 413, error_json("too_large", message)
         except Exception:
             log.exception("predict failed")
-            return 500, orjson.dumps({"error": "internal_error", "message": "prediction failed"})
+            return 500, error_json("internal_error", "prediction failed")
 
     async def _body(self, receive: Receive) -> bytes:
         message = await receive()
