@@ -10,17 +10,17 @@ import pytest
 from driftloop_contracts import DatasetSchema, Record
 from driftloop_contracts.datasets import LabelledRow, loads
 from driftloop_core import ContentStore, InvalidInput, NotFound
-from driftloop_ingest.csvrows import candidates_from_csv
-from driftloop_ingest.service import (
+from driftloop_contracts.events import RejectedRow
+from driftloop_ingest import validation
+from driftloop_ingest.candidates import (
     MAX_REJECTED_ROW_CHARS,
     Candidate,
-    Schemas,
+    Candidates,
     candidate_from_json,
     candidate_from_record,
-    ingest,
-    validate,
-    write_version,
 )
+from driftloop_ingest.csvrows import candidates_from_csv
+from driftloop_ingest.service import Schemas, ingest, write_version
 from driftloop_sdk.scenario import CreditScenario
 
 SCHEMA: DatasetSchema = CreditScenario.schema
@@ -53,6 +53,14 @@ def a_row(**changes: Any) -> dict[str, Any]:
         else:
             row[key] = value
     return row
+
+
+def validate(
+    schema: DatasetSchema, candidates: list[Candidate], now: datetime | None = None
+) -> tuple[list[LabelledRow], list[RejectedRow]]:
+    """The valid rows, one by one, and the rejected ones."""
+    valid, rejected = validation.validate(schema, Candidates.of(candidates), now)
+    return valid.rows(), rejected
 
 
 @pytest.fixture
