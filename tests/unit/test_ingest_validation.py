@@ -6,9 +6,10 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from driftloop_contracts import DatasetSchema, FeatureSpec, RejectedRow, TargetSpec
@@ -214,6 +215,22 @@ def test_times_in_any_timezone_are_written_in_utc_and_ordered_by_instant() -> No
 
     assert data == canonical(rows)
     assert [r.observed_at for r in loads(data)] == sorted(times)
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [timezone(timedelta(hours=2)), ZoneInfo("Europe/Paris")],
+    ids=["one-fixed-offset", "a-region-across-a-dst-change"],
+)
+def test_times_in_one_zone_are_ordered_by_instant(zone: tzinfo) -> None:
+    # Europe/Paris: 02:30 on 2024-10-27 happens twice; fold=1 is the later one, after 02:59.
+    walls = [(3, 0, 0), (2, 30, 1), (2, 59, 0), (2, 30, 0), (1, 0, 0)]
+    times = [datetime(2024, 10, 27, h, m, fold=f, tzinfo=zone) for h, m, f in walls]
+    rows = [LabelledRow(a_row(age=20.0 + i), "no", t) for i, t in enumerate(times)]
+
+    data = encode_rows(ValidRows.of_rows(SCHEMA, rows))
+
+    assert data == canonical(rows)
 
 
 def test_odd_feature_names_and_values_are_written_as_dumps_writes_them() -> None:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from .api import IngestApi, router
 from .consumer import IngestConsumer
 from .entries import EntryCache
+from .gc_tuning import tune_gc_at_start
 from .join import OWNER, JoinState
 from .service import Schemas
 from .settings import IngestSettings
@@ -53,6 +54,8 @@ def build_app(
         Consumer(streams.PREDICTION_LOGGED, GROUP, consumer.on_predictions, batch_size=size)
     )
     bus.consume(Consumer(streams.FEEDBACK_RECEIVED, GROUP, consumer.on_feedback, batch_size=size))
-    app = create_app(title="driftloop ingest", bus=bus, routers=[router])
+    app = create_app(
+        title="driftloop ingest", bus=bus, routers=[router], on_startup=[tune_gc_at_start]
+    )
     app.state.ingest = IngestApi(bus, store, schemas, settings.max_upload_bytes)
     return app

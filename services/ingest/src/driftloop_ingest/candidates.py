@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from driftloop_contracts import Record, RejectedRow
@@ -12,6 +13,7 @@ from driftloop_contracts.codec import describe_validation_error
 from pydantic import ValidationError
 
 MAX_REJECTED_ROW_CHARS = 2000
+_FEATURES, _LABEL, _OBSERVED_AT = (attrgetter(a) for a in ("features", "label", "observed_at"))
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,9 @@ class Candidates:
     @classmethod
     def of_records(cls, records: Sequence[Record]) -> Candidates:
         return cls(
-            [r.features for r in records],
-            [r.label for r in records],
-            [r.observed_at for r in records],
+            list(map(_FEATURES, records)),
+            list(map(_LABEL, records)),
+            list(map(_OBSERVED_AT, records)),
         )
 
 

@@ -9,9 +9,10 @@ categories) and words the reason for what it cannot, so every rejection reads as
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -59,11 +60,14 @@ class ValidRows:
 
     @classmethod
     def concat(cls, schema: DatasetSchema, parts: Sequence[ValidRows]) -> ValidRows:
+        def joined(pick: Callable[[ValidRows], list[Any]]) -> list[Any]:
+            return list(chain.from_iterable(map(pick, parts)))
+
         return cls(
             schema,
-            {n: [v for p in parts for v in p.columns[n]] for n in schema.feature_names},
-            [v for p in parts for v in p.labels],
-            [v for p in parts for v in p.observed_at],
+            {n: joined(lambda p, n=n: p.columns[n]) for n in schema.feature_names},  # type: ignore[misc]
+            joined(lambda p: p.labels),
+            joined(lambda p: p.observed_at),
         )
 
 
