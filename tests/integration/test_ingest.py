@@ -186,3 +186,21 @@ def test_a_prediction_joined_with_its_late_label_becomes_a_feedback_row(
     ingested = eventually_sync(both_rows, what="both joined rows ingested")
     assert {e.source for e in ingested} == {"feedback"}
     assert sum(e.rows for e in ingested) == 2
+
+
+def test_every_route_documents_its_answer_with_a_model(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    answers = {
+        (method, path): operation["responses"]
+        for path, operations in spec["paths"].items()
+        if path.startswith("/v1/")
+        for method, operation in operations.items()
+    }
+
+    assert len(answers) == 5
+    for (method, path), responses in answers.items():
+        ok = next(code for code in responses if code.startswith("2"))
+        schema = responses[ok]["content"]["application/json"]["schema"]
+        assert schema != {}, f"{method} {path} answers without a model"
+    records = answers[("post", "/v1/datasets/{dataset}/records")]
+    assert records["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/IngestOut")

@@ -138,3 +138,11 @@ def test_an_unsupported_schema_version_is_malformed_with_the_versions_this_code_
         "body: Value error, unsupported schema_version 2 for training.requested "
         "(this consumer reads 1)"
     )
+
+
+@pytest.mark.parametrize("token", [b"NaN", b"Infinity", b"-Infinity"])
+def test_nan_and_infinity_are_not_json(token: bytes) -> None:
+    body = b'{"event_type": "training.requested", "dataset": "demo", "x": ' + token + b"}"
+
+    with pytest.raises(MalformedEvent, match="body is not JSON"):
+        decode({DATA_FIELD: body}, STREAM)

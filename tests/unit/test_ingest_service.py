@@ -9,18 +9,19 @@ from typing import Any
 import pytest
 from driftloop_contracts import DatasetSchema, Record
 from driftloop_contracts.datasets import LabelledRow, loads
+from driftloop_contracts.events import RejectedRow
 from driftloop_core import ContentStore, InvalidInput, NotFound
-from driftloop_ingest.csvrows import candidates_from_csv
-from driftloop_ingest.service import (
+from driftloop_ingest import validation
+from driftloop_ingest.candidates import (
     MAX_REJECTED_ROW_CHARS,
     Candidate,
-    Schemas,
+    Candidates,
     candidate_from_json,
     candidate_from_record,
-    ingest,
-    validate,
-    write_version,
 )
+from driftloop_ingest.csvrows import candidates_from_csv
+from driftloop_ingest.service import Schemas, ingest, write_version
+from driftloop_ingest.settings import IngestSettings
 from driftloop_sdk.scenario import CreditScenario
 
 SCHEMA: DatasetSchema = CreditScenario.schema
@@ -53,6 +54,14 @@ def a_row(**changes: Any) -> dict[str, Any]:
         else:
             row[key] = value
     return row
+
+
+def validate(
+    schema: DatasetSchema, candidates: list[Candidate], now: datetime | None = None
+) -> tuple[list[LabelledRow], list[RejectedRow]]:
+    """The valid rows, one by one, and the rejected ones."""
+    valid, rejected = validation.validate(schema, Candidates.of(candidates), now)
+    return valid.rows(), rejected
 
 
 @pytest.fixture
@@ -395,3 +404,14 @@ def test_a_csv_row_with_more_values_than_the_header_is_rejected() -> None:
 
     assert good == []
     assert len(bad) == 1
+
+
+# ------------------------------------------------------------------------------- settings
+
+
+def test_a_label_wait_longer_than_retention_is_warned_about() -> None:
+    assert IngestSettings().retention_warning() is None  # 1 day within 7
+    warning = IngestSettings(label_wait_s=8 * 86400, retention_s=7 * 86400).retention_warning()
+
+    assert warning is not None
+    assert warning.startswith("INGEST_LABEL_WAIT_S (691200 s) exceeds DRIFTLOOP_RETENTION_S")

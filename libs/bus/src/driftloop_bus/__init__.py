@@ -3,7 +3,7 @@
 from .bus import Bus, Follower
 from .effects import AfterCommit, Output, Publish, PublishBody, RedisWrite
 from .keys import Keys
-from .runner import Consumer, PermanentError, each
+from .runner import Consumer, Delivery, PermanentError, each
 from .settings import BusSettings
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "Bus",
     "BusSettings",
     "Consumer",
+    "Delivery",
     "Follower",
     "Keys",
     "Output",

@@ -53,6 +53,18 @@ class Consumer(Generic[E]):
     batch_size: int = 1
 
 
+class Delivery(list[E]):
+    """The events a handler gets: one delivery, in stream order, and the stream entry id of
+    each (``entry_ids[i]`` is the id of ``self[i]``), for handlers that keep pointers into the
+    stream. Handlers that only need the events treat it as a plain sequence."""
+
+    def __init__(self, events: Sequence[E], entry_ids: Sequence[str]) -> None:
+        super().__init__(events)
+        if len(entry_ids) != len(events):
+            raise ValueError(f"{len(entry_ids)} entry ids for {len(events)} events")
+        self.entry_ids: tuple[str, ...] = tuple(entry_ids)
+
+
 def each(fn: Callable[[E], Awaitable[Sequence[Output]]]) -> Handler[E]:
     """Adapt a one-event handler to the batch interface."""
 
@@ -182,7 +194,8 @@ class GroupRunner(Generic[E]):
         return fresh
 
     async def _run_handler(self, fresh: list[_Entry]) -> Sequence[Output]:
-        events = [e.event for e in fresh if e.event is not None]
+        decoded = [(e.event, e.entry_id.decode()) for e in fresh if e.event is not None]
+        events = Delivery([ev for ev, _ in decoded], [i for _, i in decoded])
         first = events[0]
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(

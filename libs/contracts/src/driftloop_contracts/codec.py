@@ -53,6 +53,15 @@ def decode(fields: Mapping[bytes, bytes], stream: Stream[E]) -> E:
 
 
 def decode_body(body: bytes, stream: Stream[E]) -> E:
+    # Fast path, pydantic's own JSON parser (a third faster than orjson.loads and
+    # model_validate). event_type has a default in the models, so a body must name it; NaN and
+    # Infinity are not JSON (orjson refuses them, pydantic's parser would not). Those bodies,
+    # and every body that fails, go the step-by-step way below, which words the reason.
+    if b'"event_type"' in body and b"NaN" not in body and b"Infinity" not in body:
+        try:
+            return stream.event.model_validate_json(body)
+        except ValidationError:
+            pass
     try:
         data: Any = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

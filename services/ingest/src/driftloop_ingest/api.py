@@ -1,21 +1,25 @@
-"""HTTP: records as JSON or CSV, labels for earlier predictions, the dataset schemas."""
+"""HTTP: records as JSON or CSV, labels for earlier predictions, the dataset schemas.
+
+The routes are module-level; each gets the service object (``IngestApi``, put in
+``app.state.ingest`` by the composition root) through an ``Annotated`` dependency.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Annotated, Any, cast
 
 from driftloop_bus import Bus, Publish
 from driftloop_contracts import DatasetSchema, FeedbackReceived, Label, RejectedRow, streams
 from driftloop_core import ContentStore, InvalidInput, NotReady
-from fastapi import APIRouter, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
+from .announcements import PRODUCER, ingested_event, rejected_event
+from .candidates import Candidate, candidate_from_json
 from .csvrows import candidates_from_csv
-from .handlers import PRODUCER, ingested_event, rejected_event
-from .service import Candidate, IngestResult, Schemas, candidate_from_json, ingest
+from .service import Schemas, ingest
 
 
 class RecordsIn(BaseModel):
@@ -29,8 +33,8 @@ class RecordsIn(BaseModel):
 class IngestOut(BaseModel):
     dataset: str
     version: str | None = Field(description="Dataset version written, if any row was valid.")
-    accepted: int
-    rejected: list[RejectedRow]
+    accepted: int = Field(description="Rows in that version.")
+    rejected: list[RejectedRow] = Field(description="Rows refused, each with its reason.")
 
 
 class LabelsIn(BaseModel):
@@ -38,82 +42,109 @@ class LabelsIn(BaseModel):
 
 
 class LabelsOut(BaseModel):
-    event_id: uuid.UUID
+    event_id: uuid.UUID = Field(description="The feedback.received event the labels went out in.")
     labels: int
 
 
-def build_router(
-    bus: Bus, store: ContentStore, schemas: Schemas, max_upload_bytes: int
-) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["ingest"])
+class IngestApi:
+    """What the routes do, with the service's bus, store and schemas."""
 
-    async def run(dataset: str, source: str, candidates: list[Candidate]) -> JSONResponse:
-        schema = schemas.get(dataset)
-        result: IngestResult = await asyncio.to_thread(ingest, store, schema, candidates)
+    def __init__(
+        self, bus: Bus, store: ContentStore, schemas: Schemas, max_upload_bytes: int
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.schemas = schemas
+        self.max_upload_bytes = max_upload_bytes
+
+    async def submit(self, dataset: str, source: str, candidates: list[Candidate]) -> IngestOut:
+        """Validate, store the valid rows as a version, announce it and the rejects."""
+        schema = self.schemas.get(dataset)
+        result = await asyncio.to_thread(ingest, self.store, schema, candidates)
         events: list[Publish] = []
         if result.version:
-            events.append(
-                Publish(streams.DATA_INGESTED, ingested_event(result.version, "records", None))
-            )
+            ingested = ingested_event(result.version, "records", None)
+            events.append(Publish(streams.DATA_INGESTED, ingested))
         if result.rejected:
-            events.append(
-                Publish(
-                    streams.DATA_REJECTED, rejected_event(dataset, source, result.rejected, None)
-                )
-            )
+            rejected = rejected_event(dataset, source, result.rejected, None)
+            events.append(Publish(streams.DATA_REJECTED, rejected))
         try:
-            await bus.publish(*events)
+            await self.bus.publish(*events)
         except Exception as exc:
             raise NotReady(f"could not publish to Redis, nothing was announced: {exc}") from exc
-        body = IngestOut(
+        return IngestOut(
             dataset=dataset,
             version=result.version.version if result.version else None,
             accepted=result.accepted,
             rejected=result.rejected,
         )
-        code = status.HTTP_200_OK if result.version else status.HTTP_422_UNPROCESSABLE_CONTENT
-        return JSONResponse(body.model_dump(mode="json"), status_code=code)
 
-    @router.get("/datasets", summary="Datasets this ingest accepts")
-    async def list_datasets() -> list[DatasetSchema]:
-        return schemas.all()
-
-    @router.get("/datasets/{dataset}", summary="One dataset's schema")
-    async def get_dataset(dataset: str) -> DatasetSchema:
-        return schemas.get(dataset)
-
-    @router.post(
-        "/datasets/{dataset}/records",
-        response_model=IngestOut,
-        summary="Submit labelled rows as JSON; bad rows are rejected one by one with a reason",
-    )
-    async def post_records(dataset: str, body: RecordsIn) -> JSONResponse:
-        return await run(dataset, "http", [candidate_from_json(r) for r in body.records])
-
-    @router.post(
-        "/datasets/{dataset}/records.csv",
-        response_model=IngestOut,
-        summary="Submit labelled rows as CSV (text/csv body or multipart field 'file')",
-    )
-    async def post_csv(dataset: str, request: Request) -> JSONResponse:
-        text = await _csv_text(request, max_upload_bytes)
-        return await run(dataset, "csv", candidates_from_csv(schemas.get(dataset), text))
-
-    @router.post(
-        "/labels",
-        response_model=LabelsOut,
-        status_code=status.HTTP_202_ACCEPTED,
-        summary="True labels for earlier predictions (joined later by prediction id)",
-    )
-    async def post_labels(body: LabelsIn) -> LabelsOut:
-        event = FeedbackReceived(producer=PRODUCER, labels=body.labels)
+    async def send_labels(self, labels: list[Label]) -> LabelsOut:
+        event = FeedbackReceived(producer=PRODUCER, labels=tuple(labels))
         try:
-            await bus.publish(Publish(streams.FEEDBACK_RECEIVED, event))
+            await self.bus.publish(Publish(streams.FEEDBACK_RECEIVED, event))
         except Exception as exc:
             raise NotReady(f"could not publish to Redis: {exc}") from exc
-        return LabelsOut(event_id=event.event_id, labels=len(body.labels))
+        return LabelsOut(event_id=event.event_id, labels=len(labels))
 
-    return router
+
+def _api(request: Request) -> IngestApi:
+    return cast(IngestApi, request.app.state.ingest)
+
+
+Api = Annotated[IngestApi, Depends(_api)]
+NO_VALID_ROW: dict[int | str, dict[str, Any]] = {
+    status.HTTP_422_UNPROCESSABLE_CONTENT: {
+        "model": IngestOut,
+        "description": "No row was valid: each rejected row with its reason. (A body that is "
+        'not a records request gets {"error", "message", "details"}.)',
+    }
+}
+router = APIRouter(prefix="/v1", tags=["ingest"])
+
+
+@router.get("/datasets", summary="Datasets this ingest accepts")
+async def list_datasets(api: Api) -> list[DatasetSchema]:
+    return api.schemas.all()
+
+
+@router.get("/datasets/{dataset}", summary="One dataset's schema")
+async def get_dataset(dataset: str, api: Api) -> DatasetSchema:
+    return api.schemas.get(dataset)
+
+
+@router.post(
+    "/datasets/{dataset}/records",
+    responses=NO_VALID_ROW,
+    summary="Submit labelled rows as JSON; bad rows are rejected one by one with a reason",
+)
+async def post_records(dataset: str, body: RecordsIn, api: Api, response: Response) -> IngestOut:
+    out = await api.submit(dataset, "http", [candidate_from_json(r) for r in body.records])
+    if out.version is None:
+        response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+    return out
+
+
+@router.post(
+    "/datasets/{dataset}/records.csv",
+    responses=NO_VALID_ROW,
+    summary="Submit labelled rows as CSV (text/csv body or multipart field 'file')",
+)
+async def post_csv(dataset: str, request: Request, api: Api, response: Response) -> IngestOut:
+    text = await _csv_text(request, api.max_upload_bytes)
+    out = await api.submit(dataset, "csv", candidates_from_csv(api.schemas.get(dataset), text))
+    if out.version is None:
+        response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+    return out
+
+
+@router.post(
+    "/labels",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="True labels for earlier predictions (joined by prediction id, in any order)",
+)
+async def post_labels(body: LabelsIn, api: Api) -> LabelsOut:
+    return await api.send_labels(body.labels)
 
 
 async def _csv_text(request: Request, limit: int) -> str:

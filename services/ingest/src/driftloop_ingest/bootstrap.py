@@ -8,15 +8,19 @@ from driftloop_bus import Bus, Consumer
 from driftloop_contracts import DatasetSchema, streams
 from driftloop_core import ContentStore
 from driftloop_core.http import create_app
+from driftloop_core.telemetry import get_logger
 from fastapi import FastAPI
 
-from .api import build_router
-from .handlers import IngestHandlers
-from .join import LabelJoin
+from .api import IngestApi, router
+from .consumer import IngestConsumer
+from .entries import EntryCache
+from .gc_tuning import tune_gc_at_start
+from .join import OWNER, JoinState
 from .service import Schemas
 from .settings import IngestSettings
 
-GROUP = "ingest"
+GROUP = OWNER
+log = get_logger(__name__)
 
 
 def load_schemas(directory: Path) -> Schemas:
@@ -34,20 +38,27 @@ def build_app(
     bus = bus or Bus(settings)
     store = store or ContentStore(settings.store_url)
     schemas = schemas or load_schemas(settings.schema_dir)
-    join = LabelJoin(
-        bus.redis, namespace=settings.namespace, owner=GROUP, ttl_s=settings.join_ttl_s
+    if warning := settings.retention_warning():
+        log.warning(warning)
+    consumer = IngestConsumer(
+        store=store,
+        schemas=schemas,
+        join=JoinState(bus.redis, bus.keys, settings.label_wait_s),
+        redis=bus.redis,
+        predictions_key=bus.key(streams.PREDICTION_LOGGED),
+        cache=EntryCache(settings.entry_cache),
     )
-    handlers = IngestHandlers(store, schemas, join)
     size = settings.batch_size
-    bus.consume(Consumer(streams.INGEST_RECORDS, GROUP, handlers.on_records, batch_size=size))
+    bus.consume(Consumer(streams.INGEST_RECORDS, GROUP, consumer.on_records, batch_size=size))
     bus.consume(
-        Consumer(streams.PREDICTION_LOGGED, GROUP, handlers.on_predictions, batch_size=size)
+        Consumer(streams.PREDICTION_LOGGED, GROUP, consumer.on_predictions, batch_size=size)
     )
-    bus.consume(Consumer(streams.FEEDBACK_RECEIVED, GROUP, handlers.on_feedback, batch_size=size))
-    router = build_router(bus, store, schemas, settings.max_upload_bytes)
+    bus.consume(Consumer(streams.FEEDBACK_RECEIVED, GROUP, consumer.on_feedback, batch_size=size))
     return create_app(
         title="driftloop ingest",
         bus=bus,
         routers=[router],
+        on_startup=[tune_gc_at_start],
         max_body_bytes=settings.max_upload_bytes,
+        state={"ingest": IngestApi(bus, store, schemas, settings.max_upload_bytes)},
     )

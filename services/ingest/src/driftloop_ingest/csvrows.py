@@ -10,7 +10,7 @@ from typing import cast
 from driftloop_contracts import DatasetSchema
 from driftloop_core import InvalidInput
 
-from .service import Candidate
+from .candidates import Candidate
 
 OBSERVED_AT = "observed_at"
 

@@ -8,7 +8,8 @@ from pydantic_settings import SettingsConfigDict
 
 
 class IngestSettings(ServiceSettings):
-    """Ingest: records in, validated immutable dataset versions out. Env prefix INGEST_."""
+    """Ingest: records in, validated immutable dataset versions out; the one label joiner.
+    Env prefix INGEST_."""
 
     model_config = SettingsConfigDict(env_prefix="INGEST_", populate_by_name=True, extra="ignore")
 
@@ -20,7 +21,28 @@ class IngestSettings(ServiceSettings):
     batch_size: int = Field(
         default=200, ge=1, description="Stream entries read per delivery (one version each)."
     )
-    join_ttl_s: int = Field(
-        default=3 * 24 * 3600, ge=60, description="How long a prediction waits for its label."
+    label_wait_s: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="How long a prediction waits for its label (and a label for its "
+        "prediction): the join state of each side expires after this. Keep it within "
+        "DRIFTLOOP_RETENTION_S: a training row reads its features back from the "
+        "prediction.logged entry, which retention trims.",
+    )
+    entry_cache: int = Field(
+        default=64,
+        ge=1,
+        description="prediction.logged entries whose features are kept in memory for the "
+        "training rows of joined labels (others are read back from the stream).",
     )
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, description="Largest CSV upload.")
+
+    def retention_warning(self) -> str | None:
+        """Why the label wait and the stream retention disagree, if they do."""
+        if self.label_wait_s <= self.retention_s:
+            return None
+        return (
+            f"INGEST_LABEL_WAIT_S ({self.label_wait_s} s) exceeds DRIFTLOOP_RETENTION_S "
+            f"({self.retention_s} s): labels that arrive after retention trimmed their "
+            "prediction.logged entry are announced but give no training row"
+        )

@@ -1,0 +1,158 @@
+"""The adapter between the bus and ingest's policies: it loads what they need (the join's
+claims, the entries of joined predictions), calls them, and turns their effects into the
+delivery's outputs (events, writes to ingest's keys, memory changed after the commit)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from functools import partial
+
+from driftloop_bus import AfterCommit, Delivery, Output, Publish, PublishBody
+from driftloop_contracts import (
+    Event,
+    FeedbackReceived,
+    PredictionsLogged,
+    RecordsSubmitted,
+    streams,
+    utcnow,
+)
+from driftloop_contracts.columnar import epoch_ms
+from driftloop_core import ContentStore
+from redis.asyncio import Redis
+
+from .announcements import ingested_event, labelled_event_body, rejected_event
+from .entries import EntryCache, LoggedEntry, read_entries
+from .join import JoinState, LabelSide, Pair, PredictionSide, SideWrite
+from .metrics import PAIRS_JOINED, TRAINING_ROWS_SKIPPED
+from .policy import (
+    AnnounceLabelled,
+    Effect,
+    Forget,
+    Reject,
+    StoreVersion,
+    decide_joined,
+    decide_records,
+)
+from .service import Schemas
+from .versions import store_version
+
+
+class IngestConsumer:
+    """Stream handlers of ingest: records, prediction logs and labels."""
+
+    def __init__(
+        self,
+        *,
+        store: ContentStore,
+        schemas: Schemas,
+        join: JoinState,
+        redis: Redis,
+        predictions_key: str,
+        cache: EntryCache,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.schemas = schemas
+        self.join = join
+        self.redis = redis
+        self.predictions_key = predictions_key  # the prediction.logged stream's key
+        self.cache = cache
+        self.clock = clock
+
+    async def on_records(self, events: Sequence[RecordsSubmitted]) -> list[Output]:
+        """One dataset version per dataset per delivery; rejects reported per event."""
+        effects = await asyncio.to_thread(decide_records, self.schemas, events, self.clock())
+        return await self.apply(effects)
+
+    async def on_predictions(self, events: Sequence[PredictionsLogged]) -> list[Output]:
+        entry_ids = _entry_ids(events)
+        writes = [
+            SideWrite("s" if e.role == "shadow" else "a", e, prediction_sides(e, entry_id))
+            for e, entry_id in zip(events, entry_ids, strict=True)
+        ]
+        own = {
+            entry_id: LoggedEntry.of(e)
+            for e, entry_id in zip(events, entry_ids, strict=True)
+            if e.role != "shadow"
+        }
+        return await self._joined(writes, own)
+
+    async def on_feedback(self, events: Sequence[FeedbackReceived]) -> list[Output]:
+        return await self._joined([SideWrite("l", e, label_sides(e)) for e in events], {})
+
+    async def _joined(
+        self, writes: Sequence[SideWrite], own: Mapping[str, LoggedEntry]
+    ) -> list[Output]:
+        pairs = await self.join.write(writes)
+        entries = await self._entries(pairs, own)
+        outputs = await self.apply(decide_joined(self.schemas, pairs, entries, self.clock()))
+        outputs.append(AfterCommit(partial(self.cache.put, {**entries, **own})))
+        return outputs
+
+    async def _entries(
+        self, pairs: Sequence[Pair], own: Mapping[str, LoggedEntry]
+    ) -> dict[str, LoggedEntry | None]:
+        """The entries of the answered pairs: this delivery's, cached, or read back."""
+        found: dict[str, LoggedEntry | None] = {}
+        missing: list[str] = []
+        for entry_id in {p.prediction.entry_id for p in pairs if p.side == "a"}:
+            entry = own.get(entry_id) or self.cache.get(entry_id)
+            if entry is None:
+                missing.append(entry_id)
+            found[entry_id] = entry
+        found |= await read_entries(self.redis, self.predictions_key, missing)
+        return found
+
+    async def apply(self, effects: Sequence[Effect]) -> list[Output]:
+        outputs: list[Output] = []
+        for effect in effects:
+            outputs += await self._outputs(effect)
+        return outputs
+
+    async def _outputs(self, effect: Effect) -> list[Output]:
+        if isinstance(effect, StoreVersion):
+            version = await asyncio.to_thread(store_version, self.store, effect.rows)
+            ingested = ingested_event(version, effect.source, effect.cause)
+            return [Publish(streams.DATA_INGESTED, ingested)]
+        if isinstance(effect, Reject):
+            rejected = rejected_event(effect.dataset, effect.source, effect.rows, effect.cause)
+            return [Publish(streams.DATA_REJECTED, rejected)]
+        if isinstance(effect, AnnounceLabelled):
+            body = labelled_event_body(
+                effect.dataset, effect.model_version, effect.role, effect.pairs
+            )
+            count = partial(PAIRS_JOINED.labels(role=effect.role).inc, len(effect.pairs))
+            return [PublishBody(streams.PREDICTION_LABELLED, body), AfterCommit(count)]
+        if isinstance(effect, Forget):
+            return [self.join.forget(effect.pairs)]
+        skipped = TRAINING_ROWS_SKIPPED.labels(reason=effect.reason)
+        return [AfterCommit(partial(skipped.inc, effect.rows))]
+
+
+def _entry_ids(events: Sequence[Event]) -> tuple[str, ...]:
+    if not isinstance(events, Delivery):
+        raise TypeError("prediction logs must come as a Delivery: the join points at entries")
+    return events.entry_ids
+
+
+def prediction_sides(event: PredictionsLogged, entry_id: str) -> list[tuple[str, bytes]]:
+    """(prediction id, packed prediction side) for every row of a prediction.logged entry."""
+    return [
+        (
+            str(prediction_id),
+            PredictionSide(
+                entry_id, row, event.dataset, event.model_version, event.role, prediction, at
+            ).pack(),
+        )
+        for row, (prediction_id, prediction, at) in enumerate(
+            zip(event.prediction_ids, event.predictions, event.predicted_at_ms, strict=True)
+        )
+    ]
+
+
+def label_sides(event: FeedbackReceived) -> list[tuple[str, bytes]]:
+    """(prediction id, packed label side) for every label; received when the event was sent."""
+    at = epoch_ms(event.occurred_at)
+    return [(str(lb.prediction_id), LabelSide(lb.label, at).pack()) for lb in event.labels]

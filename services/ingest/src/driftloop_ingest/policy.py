@@ -1,0 +1,175 @@
+"""What ingest decides, as pure functions over what the adapter loaded: no Redis, no store.
+
+* Records: one dataset version per dataset per delivery, one rejection per event with bad rows.
+* Joined pairs: their join state is forgotten; every pair is announced in a prediction.labelled
+  event per (dataset, model version, role); answered pairs (primary, canary) also become
+  feedback training rows, with the features of their prediction.logged entry. Shadow pairs
+  never become training rows: the shadow model's answer was never given.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from driftloop_contracts import Event, FeatureRow, RecordsSubmitted, RejectedRow, Role
+from driftloop_core import NotFound
+
+from .candidates import Candidates, rejected_row
+from .entries import LoggedEntry
+from .join import Pair
+from .service import Schemas
+from .validation import ValidRows, validate
+
+
+@dataclass(frozen=True)
+class StoreVersion:
+    """Write the rows as one dataset version, then announce it (data.ingested)."""
+
+    rows: ValidRows
+    source: Literal["records", "feedback"]
+    cause: Event
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Announce rows that failed validation, each with its reason (data.rejected)."""
+
+    dataset: str
+    source: str
+    rows: tuple[RejectedRow, ...]
+    cause: Event
+
+
+@dataclass(frozen=True)
+class AnnounceLabelled:
+    """Publish predictions of one model version and role with their labels."""
+
+    dataset: str
+    model_version: int
+    role: Role
+    pairs: tuple[Pair, ...]
+
+
+@dataclass(frozen=True)
+class Forget:
+    """Delete the join state the pairs used, in the commit."""
+
+    pairs: tuple[Pair, ...]
+
+
+@dataclass(frozen=True)
+class SkipTrainingRows:
+    """Joined answers that give no training row, and why (counted once committed)."""
+
+    reason: Literal["entry_trimmed", "unknown_dataset"]
+    rows: int
+
+
+Effect = StoreVersion | Reject | AnnounceLabelled | Forget | SkipTrainingRows
+
+
+def decide_records(
+    schemas: Schemas, events: Sequence[RecordsSubmitted], now: datetime
+) -> list[Effect]:
+    by_dataset: dict[str, list[RecordsSubmitted]] = defaultdict(list)
+    for event in events:
+        by_dataset[event.dataset].append(event)
+    effects: list[Effect] = []
+    for dataset, group in by_dataset.items():
+        effects += _records_of(schemas, dataset, group, now)
+    return effects
+
+
+def _records_of(
+    schemas: Schemas, dataset: str, group: list[RecordsSubmitted], now: datetime
+) -> list[Effect]:
+    try:
+        schema = schemas.get(dataset)
+    except NotFound as exc:
+        return [
+            Reject(dataset, "stream", _all_rejected(event, exc.message), event) for event in group
+        ]
+    effects: list[Effect] = []
+    parts: list[ValidRows] = []
+    for event in group:
+        valid, bad = validate(schema, Candidates.of_records(event.records), now)
+        parts.append(valid)
+        if bad:
+            effects.append(Reject(dataset, "stream", tuple(bad), event))
+    rows = parts[0] if len(parts) == 1 else ValidRows.concat(schema, parts)
+    if len(rows):
+        effects.append(StoreVersion(rows, "records", group[0]))
+    return effects
+
+
+def _all_rejected(event: RecordsSubmitted, reason: str) -> tuple[RejectedRow, ...]:
+    return tuple(rejected_row(i, r.features, r.label, reason) for i, r in enumerate(event.records))
+
+
+def decide_joined(
+    schemas: Schemas,
+    pairs: Sequence[Pair],
+    entries: Mapping[str, LoggedEntry | None],
+    now: datetime,
+) -> list[Effect]:
+    """`entries`: the prediction.logged entries of the answered pairs (None: trimmed)."""
+    if not pairs:
+        return []
+    effects: list[Effect] = [Forget(tuple(pairs))]
+    effects += _announcements(pairs)
+    by_dataset: dict[str, list[Pair]] = defaultdict(list)
+    for pair in pairs:
+        if pair.side == "a":
+            by_dataset[pair.prediction.dataset].append(pair)
+    for dataset, answered in by_dataset.items():
+        effects += _training_rows(schemas, dataset, answered, entries, now)
+    return effects
+
+
+def _announcements(pairs: Sequence[Pair]) -> list[Effect]:
+    groups: dict[tuple[str, int, Role], list[Pair]] = defaultdict(list)
+    for pair in pairs:
+        p = pair.prediction
+        groups[(p.dataset, p.model_version, p.role)].append(pair)
+    return [AnnounceLabelled(d, v, role, tuple(g)) for (d, v, role), g in groups.items()]
+
+
+def _training_rows(
+    schemas: Schemas,
+    dataset: str,
+    answered: list[Pair],
+    entries: Mapping[str, LoggedEntry | None],
+    now: datetime,
+) -> list[Effect]:
+    try:
+        schema = schemas.get(dataset)
+    except NotFound:  # predictions of a dataset this ingest does not manage
+        return [SkipTrainingRows("unknown_dataset", len(answered))]
+    found = [(pair, _features(pair, entries)) for pair in answered]
+    rows = [(pair, features) for pair, features in found if features is not None]
+    effects: list[Effect] = []
+    if len(rows) < len(answered):
+        effects.append(SkipTrainingRows("entry_trimmed", len(answered) - len(rows)))
+    if not rows:
+        return effects
+    candidates = Candidates(
+        [features for _, features in rows],
+        [pair.label.label for pair, _ in rows],
+        [datetime.fromtimestamp(pair.prediction.predicted_at_ms / 1000, UTC) for pair, _ in rows],
+    )
+    valid, bad = validate(schema, candidates, now)
+    cause = rows[0][0].cause
+    if bad:
+        effects.append(Reject(dataset, "feedback", tuple(bad), cause))
+    if len(valid):
+        effects.append(StoreVersion(valid, "feedback", cause))
+    return effects
+
+
+def _features(pair: Pair, entries: Mapping[str, LoggedEntry | None]) -> FeatureRow | None:
+    entry = entries.get(pair.prediction.entry_id)
+    return entry.row(pair.prediction.row) if entry is not None else None
