@@ -6,6 +6,7 @@ commit would (tests/support/trainer_world.py).
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 
 from driftloop_contracts import TrainingCompleted, TrainingFailed
@@ -353,3 +354,11 @@ def test_two_versions_decided_at_once_ask_for_a_recheck_that_trains_what_both_co
     (run,) = trains(world.receive(Recheck(producer="trainer", dataset="demo")).effects)
 
     assert run.trigger == "initial" and run.rows == 500
+
+
+def test_a_train_effect_is_plain_data_a_worker_process_could_receive() -> None:
+    world = serving_world()
+    world.handle(drift(minute=60))
+    (job,) = trains(world.receive(data(200, minute=61)).effects)
+
+    assert pickle.loads(pickle.dumps(job)) == job

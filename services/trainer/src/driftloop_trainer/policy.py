@@ -158,11 +158,13 @@ def on_trained(state: DatasetState, train: Train, outcome: Outcome, rules: Rules
 def initial_outcome(
     state: DatasetState, train: Train, outcome: Outcome, rules: Rules
 ) -> list[Effect]:
+    last = state.initial
     attempts = InitialAttempts(
-        attempts=(state.initial.attempts if state.initial else 0) + 1,
+        attempts=(last.attempts if last else 0) + 1,
         status="awaiting verdict",
         rows=train.rows,
         run_id=outcome.run_id,
+        reason=last.reason if last else None,  # why the attempt before did not serve
     )
     if isinstance(outcome, TrainingFailed):
         failed = attempts.backed_off("failed", outcome.reason, rules.initial_backoff)

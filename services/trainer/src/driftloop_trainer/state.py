@@ -95,7 +95,9 @@ class InitialAttempts(BaseModel):
     #: Rows of the dataset's schema when the last attempt was decided.
     rows: int
     run_id: uuid.UUID | None = None
-    reason: str | None = Field(default=None, description="Why the last attempt did not serve.")
+    reason: str | None = Field(
+        default=None, description="Why the last attempt that did not serve did not."
+    )
     next_min_rows: int = Field(default=0, description="Rows the next attempt waits for.")
 
     def backed_off(self, status: InitialStatus, reason: str, factor: float) -> InitialAttempts:
