@@ -11,8 +11,11 @@ import pytest
 from driftloop_contracts import (
     DriftDetected,
     FeatureDrift,
+    ModelRejected,
+    TrainingCompleted,
     TrainingRequested,
     WindowRef,
+    derived_id,
     streams,
     utcnow,
 )
@@ -23,8 +26,11 @@ from driftloop_trainer.bootstrap import GROUP, build_app
 from driftloop_trainer.settings import TrainerSettings
 from fastapi.testclient import TestClient
 
-from tests.support.data import ingested, labelled_rows
+from tests.support.data import ingested, labelled_rows, promoted
 from tests.support.streams import Streams
+from tests.support.wait import eventually_sync
+
+COMPLETED = streams.TRAINING_COMPLETED
 
 
 @pytest.fixture
@@ -46,7 +52,7 @@ def trainer(redis_url: str, namespace: str, store: ContentStore) -> Iterator[Tes
         yield client
 
 
-def drift_at(start: object) -> DriftDetected:
+def drift_at(start: object, version: int = 1) -> DriftDetected:
     evidence = FeatureDrift(
         feature="income",
         test="ks",
@@ -60,7 +66,7 @@ def drift_at(start: object) -> DriftDetected:
     return DriftDetected(
         producer="test",
         dataset="demo",
-        model_version=1,
+        model_version=version,
         kind="data",
         window=WindowRef(start=start, end=start, rows=500),
         evidence=[evidence],  # type: ignore[arg-type]
@@ -157,3 +163,118 @@ def test_a_request_for_a_dataset_without_data_fails_clearly(
     )
     (failed,) = streams_io.wait(streams.TRAINING_FAILED)
     assert "no data ingested for dataset 'ghost'" in failed.reason
+
+
+# --------------------------------------------------------------------------- issue 9
+
+
+def rejection(run: TrainingCompleted) -> ModelRejected:
+    return ModelRejected(
+        producer="test",
+        dataset=run.dataset,
+        model_version=1,
+        reason="holdout too small",
+        candidate_metrics=run.metrics,
+        champion_metrics=None,
+        run_id=run.run_id,
+        trigger=run.trigger,
+    )
+
+
+def test_a_rejected_first_model_is_trained_again_once_the_rows_grew_by_the_backoff(
+    trainer: TestClient, streams_io: Streams, store: ContentStore
+) -> None:
+    streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(400)))
+    (first,) = streams_io.wait(streams.TRAINING_COMPLETED)
+    streams_io.publish(streams.MODEL_REJECTED, rejection(first))
+    streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(150, seed=4)))
+    streams_io.wait_consumed(streams.DATA_INGESTED, GROUP)
+    assert len(streams_io.read(streams.TRAINING_COMPLETED)) == 1  # 550 < 400 x 1.5
+
+    streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(100, seed=5)))
+
+    second = streams_io.wait(streams.TRAINING_COMPLETED, 2)[1]
+    assert second.trigger == "initial"
+    assert second.training_rows + second.metrics.rows == 650
+    state = trainer.get("/v1/datasets/demo").json()
+    assert state["initial"]["attempts"] == 2
+    assert state["initial"]["status"] == "awaiting verdict"
+    assert state["initial"]["reason"] == "rejected by the registry: holdout too small"
+
+
+def training_step(streams_io: Streams, drift: DriftDetected, step: int) -> None:
+    """Wait until the trainer has claimed a step of a drift's retrain: it trains right after
+    (and a run takes seconds)."""
+    key = f"{streams_io.namespace}trainer:claim:drift-{drift.event_id}-{step}:{drift.dataset}"
+    eventually_sync(
+        lambda: streams_io.redis.exists(key), timeout=20, interval=0.01, what=f"claim {key}"
+    )
+
+
+def test_a_drift_of_the_new_model_during_the_old_chains_last_retrain_is_retrained_on(
+    redis_url: str, namespace: str, store: ContentStore, streams_io: Streams
+) -> None:
+    """Issue 9: the v1 chain's last retrain used to delete the pending retrain of a drift of
+    v2 that arrived while it trained; v2 was then never retrained."""
+    settings = TrainerSettings(
+        redis_url=redis_url,
+        namespace=namespace,
+        store_url=store.url,
+        min_initial_rows=300,
+        min_post_drift_rows=200,
+        followup_retrains=1,
+        model_family="random_forest",  # seconds per run: time for a drift to land meanwhile
+        reclaim_idle_ms=5000,
+    )
+    start = utcnow() - timedelta(hours=2)
+    onset = start + timedelta(minutes=30)
+    with TestClient(build_app(settings)):
+        streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(400, start=start)))
+        streams_io.publish(streams.MODEL_PROMOTED, promoted(streams_io.wait(COMPLETED)[0], 1))
+        older = drift_at(onset)
+        streams_io.publish(streams.DRIFT_DETECTED, older)
+        streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP)
+        after = labelled_rows(250, "after", start=onset, seed=8)
+        streams_io.publish(streams.DATA_INGESTED, ingested(store, after, "feedback"))
+        streams_io.publish(streams.MODEL_PROMOTED, promoted(streams_io.wait(COMPLETED, 2)[1], 2))
+        more = labelled_rows(300, "after", start=onset + timedelta(minutes=5), seed=9)
+        streams_io.publish(streams.DATA_INGESTED, ingested(store, more, "feedback"))
+        training_step(streams_io, older, 1)  # the v1 chain's follow-up is training
+        newer = drift_at(onset + timedelta(minutes=60), version=2)
+        streams_io.publish(streams.DRIFT_DETECTED, newer)
+        streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP)
+        last_of_v1 = streams_io.wait(COMPLETED, 3)[2]
+        assert last_of_v1.correlation_id != newer.event_id
+
+        rows = labelled_rows(250, "after", start=newer.window.start, seed=10)
+        streams_io.publish(streams.DATA_INGESTED, ingested(store, rows, "feedback"))
+
+        retrained = streams_io.wait(COMPLETED, 4)[3]
+        assert retrained.trigger == "drift"
+        assert retrained.correlation_id == newer.event_id
+        assert retrained.training_rows + retrained.metrics.rows == 250
+
+
+def test_a_crash_before_the_commit_is_retried_and_publishes_the_same_run_once(
+    redis_url: str, namespace: str, store: ContentStore, streams_io: Streams
+) -> None:
+    settings = TrainerSettings(
+        redis_url=redis_url,
+        namespace=namespace,
+        store_url=store.url,
+        min_initial_rows=300,
+        reclaim_idle_ms=1000,
+        failpoints=f"{GROUP}.before_commit=error",
+    )
+    event = ingested(store, labelled_rows(400))
+    with TestClient(build_app(settings)) as client:
+        streams_io.publish(streams.DATA_INGESTED, event)
+        (done,) = streams_io.wait(COMPLETED, timeout=40)
+        streams_io.wait_consumed(streams.DATA_INGESTED, GROUP)
+        state = client.get("/v1/datasets/demo").json()
+
+    assert streams_io.redis.exists(f"{namespace}dl:failpoint:{GROUP}.before_commit")
+    assert done.event_id == derived_id(event.event_id, "training.completed", "initial")
+    assert len(streams_io.read(COMPLETED)) == 1
+    assert state["rows"] == 400
+    assert state["initial"]["attempts"] == 1

@@ -17,7 +17,7 @@ from driftloop_contracts.datasets import LabelledRow
 from driftloop_core import ContentStore
 from driftloop_ingest.service import write_version
 from driftloop_sdk.scenario import SCHEMA, CreditScenario, Phase
-from driftloop_trainer.service import completed_event
+from driftloop_trainer.runs import completed_event
 from driftloop_trainer.training import TrainingConfig, train
 
 

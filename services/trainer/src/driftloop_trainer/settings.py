@@ -6,6 +6,8 @@ from driftloop_core import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from .state import Rules
+
 
 class TrainerSettings(ServiceSettings):
     """Trainer: when to train, on which rows, with which model. Env prefix TRAINER_."""
@@ -30,13 +32,42 @@ class TrainerSettings(ServiceSettings):
         description="Retrains after a drift retrain, each when the post-drift rows have "
         "doubled again; the registry gate keeps them out unless they do better.",
     )
+    max_retrain_failures: int = Field(
+        default=3,
+        ge=1,
+        description="Failed runs of one drift retrain before it is given up; each retry waits "
+        "for more post-drift rows.",
+    )
+    initial_backoff: float = Field(
+        default=1.5,
+        gt=1,
+        description="After a first model failed to train or was rejected by the registry, the "
+        "next attempt waits until the dataset has this many times the rows of the last one.",
+    )
     retrain_on: tuple[str, ...] = Field(
         default=("data", "prediction", "performance"),
         description="Drift kinds that start a retrain (others are only recorded).",
     )
     max_rows: int = Field(default=50_000, ge=100, description="Most recent rows trained on.")
+    cache_mb: int = Field(
+        default=128,
+        ge=0,
+        description="Parsed dataset versions kept in memory between runs, in MB (estimated); "
+        "with max_rows it bounds the trainer's memory, whatever was ingested.",
+    )
     holdout_fraction: float = Field(
         default=0.2, gt=0, lt=0.5, description="Most recent share of rows kept for evaluation."
     )
     cv_folds: int = Field(default=3, ge=2, le=10, description="Folds of the hyperparameter search.")
     seed: int = Field(default=42, description="Seed of every random choice of a run.")
+
+    def rules(self) -> Rules:
+        return Rules(
+            min_initial_rows=self.min_initial_rows,
+            initial_backoff=self.initial_backoff,
+            min_post_drift_rows=self.min_post_drift_rows,
+            followup_retrains=self.followup_retrains,
+            max_retrain_failures=self.max_retrain_failures,
+            retrain_on=self.retrain_on,
+            max_rows=self.max_rows,
+        )

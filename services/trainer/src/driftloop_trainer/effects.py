@@ -1,0 +1,144 @@
+"""What the trainer's policy decides, as data: the adapter carries each effect out.
+
+`Train` runs before the commit (in a thread today; a worker process later needs only a new
+executor, because a Train is plain data). Every other effect becomes a Redis write or a
+publish inside the delivery's one commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from driftloop_contracts import (
+    DatasetSchema,
+    Event,
+    TrainingCompleted,
+    TrainingFailed,
+    TrainingTrigger,
+    derived_id,
+)
+
+from .state import InitialAttempts, Pending, PendingRetrain, VersionEntry
+
+PRODUCER = "trainer"
+Outcome = TrainingCompleted | TrainingFailed
+
+
+def failed_event(
+    cause: Event, dataset: str, trigger: TrainingTrigger, key: str, reason: str
+) -> TrainingFailed:
+    """A run that produced no model; its ids derive from (cause, key), like a completed one."""
+    return TrainingFailed.caused_by(
+        cause,
+        key,
+        PRODUCER,
+        run_id=derived_id(cause.event_id, "run", key),
+        dataset=dataset,
+        trigger=trigger,
+        reason=reason,
+    )
+
+
+@dataclass(frozen=True)
+class Train:
+    """Fit a model on the newest rows of `schema` observed at or after `since`.
+
+    With `claim`, the run first takes that claim for `claimant` (one run per trigger across
+    replicas; the same event may take it again when retried) and does not run without it.
+    """
+
+    dataset: str
+    trigger: TrainingTrigger
+    schema: DatasetSchema
+    since: datetime | None
+    cause: Event
+    #: Distinguishes the runs of one cause: the outcome's ids derive from (cause, key).
+    key: str
+    claimant: str
+    claim: str | None = None
+    #: Rows available when decided (the back-off and follow-ups are counted from it).
+    rows: int = 0
+    #: The drift retrain this run is a step of, as it was read.
+    pending: Pending | None = None
+    #: Versions recorded by the same commit, not yet in the catalogue: train on them too.
+    include: tuple[VersionEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecordVersion:
+    """Add a dataset version to the catalogue (once) and make its schema the current one."""
+
+    dataset: str
+    entry: VersionEntry
+    schema: DatasetSchema
+
+
+@dataclass(frozen=True)
+class ReplacePending:
+    """Compare-and-set one drift's pending retrain: write `new` (None: remove it) only if the
+    stored one is still `expected` (None: absent)."""
+
+    dataset: str
+    key: str
+    expected: str | None
+    new: PendingRetrain | None
+
+
+def set_pending(dataset: str, retrain: PendingRetrain) -> ReplacePending:
+    return ReplacePending(dataset, retrain.key, None, retrain)
+
+
+def clear_pending(dataset: str, pending: Pending) -> ReplacePending:
+    return ReplacePending(dataset, pending.retrain.key, pending.revision, None)
+
+
+@dataclass(frozen=True)
+class MarkRetrained:
+    """A drift of this model version led to a retrain: later drifts of it are ignored."""
+
+    dataset: str
+    model_version: int
+
+
+@dataclass(frozen=True)
+class ReleaseClaim:
+    dataset: str
+    trigger: str
+
+
+@dataclass(frozen=True)
+class RecordInitialAttempt:
+    dataset: str
+    attempts: InitialAttempts
+
+
+@dataclass(frozen=True)
+class SetChampion:
+    dataset: str
+    model_version: int
+
+
+@dataclass(frozen=True)
+class Announce:
+    """Publish a run's outcome."""
+
+    event: Outcome
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Nothing to do, and why (logged)."""
+
+    reason: str
+
+
+Write = (
+    RecordVersion
+    | ReplacePending
+    | MarkRetrained
+    | ReleaseClaim
+    | RecordInitialAttempt
+    | SetChampion
+)
+Effect = Train | Write | Announce | Skip

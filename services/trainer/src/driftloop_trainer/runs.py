@@ -1,0 +1,109 @@
+"""Carrying out a `Train`: load its rows, fit in a thread, store the artifacts, describe the
+outcome as an event. A worker-process executor would implement the same `Executor`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
+
+from driftloop_contracts import Event, TrainingCompleted, TrainingTrigger, derived_id
+from driftloop_contracts.datasets import dumps
+from driftloop_core import ContentStore
+from driftloop_core.telemetry import get_logger
+from driftloop_ml import ModelArtifact, dump_artifact
+
+from .effects import PRODUCER, Outcome, Train, failed_event
+from .rows import RowLoader
+from .state import VersionEntry
+from .training import TrainedModel, TrainingConfig, TrainingError, library_versions, train
+
+log = get_logger(__name__)
+
+#: The versions a run may read, newest first (the catalogue and the run's own new version).
+Versions = Callable[[Train], AsyncIterator[VersionEntry]]
+
+
+class Executor(Protocol):
+    async def run(self, train: Train) -> Outcome: ...
+
+
+def completed_event(
+    store: ContentStore,
+    cause: Event,
+    key: str,
+    trigger: TrainingTrigger,
+    trained: TrainedModel,
+    versions: list[str],
+    seed: int,
+) -> TrainingCompleted:
+    """Write the run's artifact, profile and holdout to the store; describe them as an event."""
+    schema, dataset = trained.schema, trained.schema.name
+    versions_info = library_versions()
+    artifact = ModelArtifact(trained.pipeline, schema, trained.classes, versions_info)
+    return TrainingCompleted.caused_by(
+        cause,
+        key,
+        PRODUCER,
+        run_id=derived_id(cause.event_id, "run", key),
+        dataset=dataset,
+        trigger=trigger,
+        artifact=store.put(dump_artifact(artifact), kind=f"models/{dataset}", suffix=".pkl"),
+        profile=store.put(
+            trained.profile.model_dump_json().encode(), kind=f"profiles/{dataset}", suffix=".json"
+        ),
+        holdout=store.put(dumps(trained.holdout), kind=f"holdouts/{dataset}", suffix=".jsonl"),
+        metrics=trained.metrics,
+        params=trained.params,
+        seed=seed,
+        library_versions=versions_info,
+        dataset_versions=tuple(versions),
+        training_rows=trained.training_rows,
+        dataset_schema=schema,
+    )
+
+
+class ThreadExecutor:
+    """Trains in a worker thread of this process."""
+
+    def __init__(
+        self,
+        store: ContentStore,
+        rows: RowLoader,
+        versions: Versions,
+        config: TrainingConfig,
+        max_rows: int,
+    ) -> None:
+        self.store = store
+        self.rows = rows
+        self.versions = versions
+        self.config = config
+        self.max_rows = max_rows
+
+    async def run(self, job: Train) -> Outcome:
+        loaded = await self.rows.load(self.versions(job), job.since, self.max_rows)
+        log.info(
+            "training",
+            dataset=job.dataset,
+            trigger=job.trigger,
+            rows=len(loaded.rows),
+            since=str(job.since),
+        )
+        try:
+            trained = await asyncio.to_thread(train, job.schema, loaded.rows, self.config)
+        except TrainingError as exc:
+            log.warning("training failed", reason=str(exc))
+            return failed_event(job.cause, job.dataset, job.trigger, job.key, str(exc))
+        del loaded.rows[:]  # the model holds what it needs; free the rows before storing
+        completed = await asyncio.to_thread(
+            completed_event,
+            self.store,
+            job.cause,
+            job.key,
+            job.trigger,
+            trained,
+            loaded.versions,
+            self.config.seed,
+        )
+        log.info("trained", accuracy=completed.metrics.accuracy, params=completed.params)
+        return completed
