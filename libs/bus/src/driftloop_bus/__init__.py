@@ -3,7 +3,7 @@
 from .bus import Bus, Follower
 from .effects import AfterCommit, Output, Publish, PublishBody, RedisWrite
 from .keys import Keys
-from .runner import Consumer, PermanentError, each
+from .runner import Consumer, PermanentError, each, entry_ids
 from .settings import BusSettings
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "PublishBody",
     "RedisWrite",
     "each",
+    "entry_ids",
 ]

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
@@ -37,6 +38,19 @@ from .settings import BusSettings
 E = TypeVar("E", bound=Event)
 log = structlog.get_logger(__name__)
 Handler = Callable[[Sequence[E]], Awaitable[Sequence[Output]]]
+
+
+#: Entry ids of the events the running handler was given (see ``entry_ids``).
+_ENTRY_IDS: ContextVar[tuple[str, ...]] = ContextVar("driftloop_entry_ids", default=())
+
+
+def entry_ids() -> tuple[str, ...]:
+    """Inside a Consumer's handler: the stream entry ids of its events, in the same order.
+
+    For a handler that keeps a projection in stream order: a retried entry can be delivered
+    after later ones, so the order must come from the entry ids, not from delivery order.
+    """
+    return _ENTRY_IDS.get()
 
 
 class PermanentError(Exception):
@@ -185,12 +199,16 @@ class GroupRunner(Generic[E]):
         events = [e.event for e in fresh if e.event is not None]
         first = events[0]
         started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(
-            event_id=str(first.event_id),
-            correlation_id=str(first.correlation_id),
-            stream=self.consumer.stream.name,
-        ):
-            result = await self.consumer.handler(events)  # type: ignore[arg-type]
+        token = _ENTRY_IDS.set(tuple(e.entry_id.decode() for e in fresh))
+        try:
+            with structlog.contextvars.bound_contextvars(
+                event_id=str(first.event_id),
+                correlation_id=str(first.correlation_id),
+                stream=self.consumer.stream.name,
+            ):
+                result = await self.consumer.handler(events)  # type: ignore[arg-type]
+        finally:
+            _ENTRY_IDS.reset(token)
         HANDLER_SECONDS.labels(**self._labels).observe(time.perf_counter() - started)
         return result
 
