@@ -24,7 +24,7 @@ from driftloop_registry.repository import DecisionRecord, Repository
 from driftloop_registry.service import RegistryService
 from driftloop_registry.truth import RedisServingTruth, UnreadableServingState
 
-from tests.unit.test_registry_repository import completed
+from tests.support.events import completed
 
 KEYS = Keys("t:")
 
