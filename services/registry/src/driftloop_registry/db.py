@@ -59,6 +59,12 @@ MIGRATIONS = [
     ("promotions", "stream_ms", "ALTER TABLE promotions ADD COLUMN stream_ms INTEGER"),
     ("promotions", "stream_seq", "ALTER TABLE promotions ADD COLUMN stream_seq INTEGER"),
 ]
+#: After the migrations (old files gain the columns first).
+INDEXES = [
+    "CREATE INDEX IF NOT EXISTS promotions_order ON promotions (dataset, stream_ms, stream_seq)",
+    "CREATE INDEX IF NOT EXISTS rollout_changes_order "
+    "ON rollout_changes (dataset, stream_ms, stream_seq)",
+]
 MIGRATED_ROLLOUT = (
     "INSERT OR IGNORE INTO rollout_changes (dataset, stage, outcome, model_version, share, "
     "actor, event_id, at, stream_ms, stream_seq) VALUES (?, ?, 'started', ?, ?, ?, ?, ?, 0, 0)"
@@ -89,6 +95,8 @@ class Database:
             ).fetchone()
             if legacy:
                 _migrate_rollouts(db)
+            for statement in INDEXES:
+                db.execute(statement)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
