@@ -103,6 +103,7 @@ class RegistryService:
         self, events: Sequence[ModelPromoted | RolloutChanged], positions: Sequence[Position]
     ) -> None:
         """Apply events to SQLite in one transaction; a failure leaves them all unapplied."""
+        done: list[tuple[ModelPromoted | RolloutChanged, Position, list[projection.Effect]]] = []
         with self.repo.db.transaction() as db:
             for event, at in zip(events, positions, strict=True):
                 applied = self.repo.applied(db, event)
@@ -111,16 +112,16 @@ class RegistryService:
                 else:
                     effects = projection.rollout_applied(applied, event, at)
                 self.repo.apply(db, effects)
-                if effects:
-                    log.info(
-                        "applied",
-                        event_type=event.event_type,
-                        dataset=event.dataset,
-                        version=event.model_version,
-                        position=str(at),
-                        current=any(isinstance(e, projection.Crown) for e in effects)
-                        or isinstance(event, RolloutChanged),
-                    )
+                done.append((event, at, effects))
+        for event, at, effects in done:
+            log.info(
+                "applied" if effects else "already applied",
+                event_type=event.event_type,
+                dataset=event.dataset,
+                version=event.model_version,
+                position=str(at),
+                effects=[type(e).__name__ for e in effects],
+            )
 
     # ----------------------------------------------------------------- by hand
 
