@@ -17,7 +17,8 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
-from driftloop_bus import Keys, Output, Publish, entry_ids, serving
+from driftloop_bus import Keys, Output, Publish, entry_ids
+from driftloop_bus.serving import record_promotion, record_rollout
 from driftloop_contracts import (
     Event,
     ModelPromoted,
@@ -56,9 +57,9 @@ def announce(keys: Keys, events: Sequence[Event]) -> list[Output]:
     for event in events:
         out.append(Publish(STREAM_OF[type(event)], event))
         if isinstance(event, ModelPromoted):
-            out.append(serving.record_promotion(keys, event))
+            out.append(record_promotion(keys, event))
         elif isinstance(event, RolloutChanged):
-            out.append(serving.record_rollout(keys, event))
+            out.append(record_rollout(keys, event))
     return out
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Protocol, TypeVar, cast
 
-from driftloop_bus import Keys, serving
+from driftloop_bus import Keys
+from driftloop_bus.serving import champions_key, rollouts_key
 from driftloop_contracts import Event, ModelPromoted, RolloutChanged
 from pydantic import ValidationError
 from redis.asyncio import Redis
@@ -32,10 +33,10 @@ class RedisServingTruth:
         self.keys = keys
 
     async def champion(self, dataset: str) -> ModelPromoted | None:
-        return await self._get(serving.champions_key(self.keys), dataset, ModelPromoted)
+        return await self._get(champions_key(self.keys), dataset, ModelPromoted)
 
     async def rollout(self, dataset: str) -> RolloutChanged | None:
-        return await self._get(serving.rollouts_key(self.keys), dataset, RolloutChanged)
+        return await self._get(rollouts_key(self.keys), dataset, RolloutChanged)
 
     async def _get(self, key: str, dataset: str, model: type[E]) -> E | None:
         raw = cast(bytes | None, await self.redis.hget(key, dataset))
