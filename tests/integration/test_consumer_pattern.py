@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
-from driftloop_bus import Bus, Consumer, Follower, Publish, each
+from driftloop_bus import Bus, Consumer, Delivery, Follower, Output, Publish, each
 from driftloop_contracts import (
     FeedbackReceived,
     Label,
@@ -104,6 +104,29 @@ async def test_events_published_before_the_first_start_are_handled_once_with_the
         assert [e.event_id for e in recorder.seen] == [e.event_id for e in events]
     finally:
         await bus.stop()
+
+
+async def test_a_handler_can_read_the_entry_ids_of_its_events_in_order(
+    redis_url: str, namespace: str, redis: Redis
+) -> None:
+    events = [request(str(i)) for i in range(4)]
+    for event in events:
+        await add(redis, namespace, event)
+    seen: list[tuple[str, str]] = []
+
+    async def handler(batch: Delivery[TrainingRequested]) -> Sequence[Output]:
+        seen.extend(zip([e.reason for e in batch], batch.entry_ids, strict=True))
+        return []
+
+    bus = Bus(settings(redis_url, namespace))
+    bus.consume(Consumer(streams.TRAINING_REQUESTED, GROUP, handler, batch_size=3))
+    await bus.start()
+    try:
+        await eventually(lambda: _true(len(seen) == 4), what="4 events handled")
+    finally:
+        await bus.stop()
+    entries = await redis.xrange(streams.TRAINING_REQUESTED.key(namespace))
+    assert seen == [(e.reason, i.decode()) for e, (i, _) in zip(events, entries, strict=True)]
 
 
 async def test_the_same_event_id_twice_has_one_effect(

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from driftloop_contracts import BlobRef, streams
 from driftloop_core import ContentStore
 from driftloop_predictor.bootstrap import build_app
@@ -13,7 +14,7 @@ from driftloop_predictor.settings import PredictorSettings
 from driftloop_sdk.scenario import CreditScenario
 from fastapi.testclient import TestClient
 
-from tests.support.data import labelled_rows, promoted, trained
+from tests.support.data import labelled_rows, promoted, rollout, trained
 from tests.support.predictions import logged_ids
 from tests.support.streams import Streams
 from tests.support.wait import eventually_sync
@@ -48,6 +49,14 @@ def serving(client: TestClient, version: int) -> bool:
     return answer.status_code == 200 and answer.json()["model_version"] == version
 
 
+def load_failures(client: TestClient) -> float:
+    """This process's count of refused models (counters are shared by every test in it)."""
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("driftloop_predictor_model_load_failures_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
 def test_before_any_promotion_predictions_are_a_503_and_not_ready(client: TestClient) -> None:
     answer = client.post("/v1/predict", json={"features": ROW})
     assert answer.status_code == 503
@@ -62,6 +71,9 @@ def test_a_promotion_is_served_without_restart_and_the_next_one_swaps_in(
     first = trained(store, labelled_rows(300))
     streams_io.publish(streams.MODEL_PROMOTED, promoted(first, 1))
     eventually_sync(lambda: serving(client, 1), what="v1 served")
+    model = client.get("/v1/model").json()
+    assert (model["dataset"], model["reason"], model["rollout"]) == ("demo", "gate", None)
+    assert model["schema"]["name"] == "demo" and model["metrics"] == first.metrics.model_dump()
     one = client.post("/v1/predict", json={"features": ROW}).json()
     assert one["model_version"] == 1 and one["prediction"] in ("no", "yes")
     assert abs(sum(one["probabilities"].values()) - 1) < 1e-9
@@ -89,13 +101,95 @@ def test_a_model_whose_sha256_does_not_match_is_never_served(
     good = trained(store, labelled_rows(300))
     streams_io.publish(streams.MODEL_PROMOTED, promoted(good, 1))
     eventually_sync(lambda: serving(client, 1), what="v1 served")
+    failures = load_failures(client)
     forged = BlobRef(key=good.artifact.key, sha256="f" * 64, size=good.artifact.size)
     streams_io.publish(
         streams.MODEL_PROMOTED, promoted(good, 2, artifact=forged), promoted(good, 3)
     )
     eventually_sync(lambda: serving(client, 3), what="v3 served")
-    metrics = client.get("/metrics").text
-    assert "driftloop_predictor_model_load_failures_total 1.0" in metrics
+    assert load_failures(client) == failures + 1
+
+
+def test_a_promotion_whose_artifact_is_missing_is_refused_counted_and_logged_and_v1_serves_on(
+    client: TestClient, streams_io: Streams, store: ContentStore
+) -> None:
+    good = trained(store, labelled_rows(300))
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(good, 1))
+    eventually_sync(lambda: serving(client, 1), what="v1 served")
+    failures = load_failures(client)
+    missing = BlobRef(key="models/00/gone", sha256="0" * 64, size=10)
+
+    with structlog.testing.capture_logs() as logs:
+        streams_io.publish(streams.MODEL_PROMOTED, promoted(good, 2, artifact=missing))
+        eventually_sync(lambda: load_failures(client) == failures + 1, what="v2 refused")
+
+    assert serving(client, 1)
+    (refused,) = [e for e in logs if e["event"].startswith("promoted model not loaded")]
+    assert refused["version"] == 2 and "models/00/gone is not in the store" in refused["error"]
+
+
+# ----------------------------------------------- start-up from the registry's serving state
+
+
+def test_a_restarted_predictor_serves_its_champion_when_the_last_promotion_is_another_datasets(
+    redis_url: str, namespace: str, streams_io: Streams, store: ContentStore
+) -> None:
+    run = trained(store, labelled_rows(300))
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(run, 3))
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(run, 1, dataset="loans"))
+
+    with predictor(redis_url, namespace, store) as client:
+        assert serving(client, 3)
+        assert client.get("/v1/model").json()["dataset"] == "demo"
+
+
+def test_a_restarted_predictor_serves_its_champion_when_the_last_promotion_entry_is_garbage(
+    redis_url: str, namespace: str, streams_io: Streams, store: ContentStore
+) -> None:
+    run = trained(store, labelled_rows(300))
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(run, 2))
+    key = streams.MODEL_PROMOTED.key(namespace)
+    streams_io.redis.xadd(key, {b"__data__": b"{not json"})
+
+    with predictor(redis_url, namespace, store) as client:
+        assert serving(client, 2)
+        # and it follows the stream from there: the next promotion swaps in
+        streams_io.publish(streams.MODEL_PROMOTED, promoted(run, 3))
+        eventually_sync(lambda: serving(client, 3), what="v3 served after the garbage")
+
+
+def test_a_rollout_in_progress_at_restart_is_restored_from_the_serving_state(
+    redis_url: str, namespace: str, streams_io: Streams, store: ContentStore
+) -> None:
+    run = trained(store, labelled_rows(300))
+    candidate = trained(store, labelled_rows(300, "after", seed=9))
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(run, 1))
+    streams_io.publish(streams.MODEL_ROLLOUT, rollout(candidate, 2, "demo", share=0.4))
+    streams_io.publish(streams.MODEL_ROLLOUT, rollout(candidate, 1, "loans", share=0.1))
+
+    with predictor(redis_url, namespace, store) as client:
+        model = client.get("/v1/model").json()
+        assert model["model_version"] == 1
+        assert model["rollout"] == {"stage": "canary", "model_version": 2, "share": 0.4}
+        keys = {f"user-{i}" for i in range(40)}
+        answered = {
+            client.post("/v1/predict", json={"features": ROW}, headers={"X-Request-Key": k}).json()[
+                "model_version"
+            ]
+            for k in keys
+        }
+        assert answered == {1, 2}
+
+
+def test_a_restarted_predictor_with_nothing_promoted_for_its_dataset_serves_nothing(
+    redis_url: str, namespace: str, streams_io: Streams, store: ContentStore
+) -> None:
+    run = trained(store, labelled_rows(300))
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(run, 1, dataset="loans"))
+
+    with predictor(redis_url, namespace, store) as client:
+        assert client.get("/v1/model").status_code == 503
+        assert client.get("/readyz").status_code == 503
 
 
 def test_bad_rows_get_a_422_that_names_the_row_and_the_problem(

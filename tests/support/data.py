@@ -9,6 +9,7 @@ from driftloop_contracts import (
     DataIngested,
     Event,
     ModelPromoted,
+    RolloutChanged,
     TrainingCompleted,
     TrainingRequested,
     utcnow,
@@ -74,6 +75,25 @@ def promoted(run: TrainingCompleted, version: int = 1, **changes: Any) -> ModelP
         model_version=version,
         previous_version=None,
         reason="gate",
+        artifact=run.artifact,
+        profile=run.profile,
+        metrics=run.metrics,
+        dataset_schema=run.dataset_schema,
+    )
+    return event.model_copy(update=changes)
+
+
+def rollout(
+    run: TrainingCompleted, version: int, dataset: str | None = None, **changes: Any
+) -> RolloutChanged:
+    """A model.rollout starting a canary of a trained run, as the registry would publish it."""
+    event = RolloutChanged(
+        producer="test",
+        dataset=dataset or run.dataset,
+        stage="canary",
+        outcome="started",
+        model_version=version,
+        share=0.5,
         artifact=run.artifact,
         profile=run.profile,
         metrics=run.metrics,

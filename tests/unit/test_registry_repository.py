@@ -1,77 +1,94 @@
-"""The registry's SQLite repository: versions, the one champion, the promotion history."""
+"""The registry's SQLite: versions and decisions, the histories applied from its own streams,
+and the read side that answers over HTTP."""
 
 from __future__ import annotations
 
-import hashlib
-import uuid
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
-from driftloop_contracts import BlobRef, DatasetSchema, Metrics, TrainingCompleted, utcnow
-from driftloop_registry.repository import Promotion, Repository
-from driftloop_sdk.scenario import CreditScenario
+from driftloop_contracts import Metrics, ModelPromoted, RolloutChanged
+from driftloop_core import NotFound
+from driftloop_registry import projection
+from driftloop_registry.db import Database
+from driftloop_registry.projection import Position
+from driftloop_registry.queries import Queries
+from driftloop_registry.repository import DecisionRecord, Repository
 
-SCHEMA: DatasetSchema = CreditScenario.schema
+from tests.support.events import completed
 
 
-def blob(kind: str, content: str) -> BlobRef:
-    sha = hashlib.sha256(content.encode()).hexdigest()
-    return BlobRef(key=f"{kind}/{sha[:2]}/{sha}", sha256=sha, size=len(content))
-
-
-def completed(dataset: str = "demo", accuracy: float = 0.8, **changes: Any) -> TrainingCompleted:
-    run_id = changes.pop("run_id", uuid.uuid4())
+def promoted(version: int, dataset: str = "demo", **changes: Any) -> ModelPromoted:
+    run = completed(dataset)
     fields: dict[str, Any] = {
-        "producer": "trainer",
-        "run_id": run_id,
+        "producer": "registry",
         "dataset": dataset,
-        "trigger": "initial",
-        "artifact": blob("models", f"model {run_id}"),
-        "profile": blob("profiles", f"profile {run_id}"),
-        "holdout": blob("holdouts", f"holdout {run_id}"),
-        "metrics": Metrics(accuracy=accuracy, f1_macro=accuracy - 0.05, rows=200),
-        "params": {"C": 1.0},
-        "seed": 42,
-        "library_versions": {"python": "3.11.9", "scikit-learn": "1.6.1"},
-        "dataset_versions": ("0123456789abcdef",),
-        "training_rows": 800,
-        "dataset_schema": SCHEMA.model_copy(update={"name": dataset}),
-    }
-    fields.update(changes)
-    return TrainingCompleted(**fields)
-
-
-def promotion(
-    version: int, previous: int | None = None, dataset: str = "demo", **changes: Any
-) -> Promotion:
-    event_id = str(uuid.uuid4())
-    fields: dict[str, Any] = {
-        "dataset": dataset,
-        "version": version,
-        "previous_version": previous,
+        "model_version": version,
+        "previous_version": None,
         "reason": "gate",
-        "actor": "registry",
-        "event_id": event_id,
-        "correlation_id": event_id,
-        "at": utcnow().isoformat(),
+        "artifact": run.artifact,
+        "profile": run.profile,
+        "metrics": run.metrics,
+        "dataset_schema": run.dataset_schema,
     }
-    fields.update(changes)
-    return Promotion(**fields)
+    return ModelPromoted(**(fields | changes))
+
+
+def rollout(version: int, stage: str = "canary", outcome: str = "started") -> RolloutChanged:
+    run = completed()
+    return RolloutChanged(
+        producer="registry",
+        dataset="demo",
+        stage=stage,
+        outcome=outcome,
+        model_version=version,
+        share=0.25 if stage == "canary" else 0.0,
+        artifact=run.artifact,
+        profile=run.profile,
+        metrics=run.metrics,
+        dataset_schema=run.dataset_schema,
+    )
+
+
+def decision(promote: bool, reason: str = "because") -> DecisionRecord:
+    return DecisionRecord(
+        promote=promote,
+        reason=reason,
+        candidate=Metrics(accuracy=0.8, f1_macro=0.75, rows=200),
+        champion=None,
+        champion_version=None,
+    )
 
 
 @pytest.fixture
-def repo() -> Repository:
-    return Repository(":memory:")
+def db() -> Database:
+    return Database(":memory:")
 
 
-def crown(repo: Repository, p: Promotion) -> None:
-    with repo.transaction() as db:
-        repo.crown(db, p)
+@pytest.fixture
+def repo(db: Database) -> Repository:
+    return Repository(db)
 
 
-def statuses(repo: Repository, dataset: str = "demo") -> dict[int, str]:
-    return {row.version: row.status for row in repo.versions(dataset)}
+@pytest.fixture
+def read(db: Database) -> Queries:
+    return Queries(db)
+
+
+def apply(repo: Repository, event: ModelPromoted | RolloutChanged, entry_id: str) -> None:
+    """What the registry's consumer does with one entry of its own streams."""
+    at = Position.parse(entry_id)
+    with repo.db.transaction() as db:
+        applied = repo.applied(db, event)
+        if isinstance(event, ModelPromoted):
+            repo.apply(db, projection.promotion_applied(applied, event, at))
+        else:
+            repo.apply(db, projection.rollout_applied(applied, event, at))
+
+
+def statuses(read: Queries, dataset: str = "demo") -> dict[int, str]:
+    return {v.version: v.status for v in read.versions(dataset)}
 
 
 # ------------------------------------------------------------------------------ register
@@ -82,27 +99,25 @@ def test_register_records_a_candidate_with_its_training_event(repo: Repository) 
 
     row = repo.register(event)
 
-    assert row.dataset == "demo"
-    assert row.version == 1
+    assert (row.dataset, row.version, row.status) == ("demo", 1, "candidate")
     assert row.run_id == str(event.run_id)
-    assert row.status == "candidate"
     assert row.decision is None
     assert row.training == event
     assert row.created_at.tzinfo is not None
 
 
-def test_register_is_idempotent_on_run_id(repo: Repository) -> None:
+def test_register_is_idempotent_on_run_id(repo: Repository, read: Queries) -> None:
     event = completed()
 
     first = repo.register(event)
     again = repo.register(event)
 
     assert again == first
-    assert len(repo.versions("demo")) == 1
+    assert len(read.versions("demo")) == 1
 
 
 def test_a_redelivered_event_with_a_new_event_id_is_still_the_same_run(
-    repo: Repository,
+    repo: Repository, read: Queries
 ) -> None:
     event = completed()
     redelivered = completed(run_id=event.run_id)
@@ -112,17 +127,16 @@ def test_a_redelivered_event_with_a_new_event_id_is_still_the_same_run(
 
     assert row.version == 1
     assert row.training.event_id == event.event_id
-    assert len(repo.versions()) == 1
+    assert len(read.versions()) == 1
 
 
-def test_versions_increase_per_dataset(repo: Repository) -> None:
-    versions = [
-        (e.dataset, repo.register(e).version)
-        for e in [completed("demo"), completed("loans"), completed("demo"), completed("demo")]
-    ]
+def test_versions_increase_per_dataset(repo: Repository, read: Queries) -> None:
+    events = [completed("demo"), completed("loans"), completed("demo"), completed("demo")]
+
+    versions = [(e.dataset, repo.register(e).version) for e in events]
 
     assert versions == [("demo", 1), ("loans", 1), ("demo", 2), ("demo", 3)]
-    assert [(r.dataset, r.version) for r in repo.versions()] == [
+    assert [(v.dataset, v.version) for v in read.versions()] == [
         ("demo", 1),
         ("demo", 2),
         ("demo", 3),
@@ -135,25 +149,10 @@ def test_get_finds_a_version_and_returns_none_for_an_unknown_one(repo: Repositor
     repo.register(event)
 
     found = repo.get("demo", 1)
-    assert found is not None
-    assert found.training.run_id == event.run_id
+
+    assert found is not None and found.training.run_id == event.run_id
     assert repo.get("demo", 2) is None
     assert repo.get("loans", 1) is None
-
-
-def test_the_public_view_of_a_version_carries_metrics_params_and_decision(
-    repo: Repository,
-) -> None:
-    row = repo.register(completed(accuracy=0.8))
-
-    public = row.public()
-
-    assert public["version"] == 1
-    assert public["status"] == "candidate"
-    assert public["trigger"] == "initial"
-    assert public["metrics"]["accuracy"] == 0.8
-    assert public["params"] == {"C": 1.0}
-    assert public["decision"] is None
 
 
 def test_versions_survive_reopening_a_database_file(tmp_path: Path) -> None:
@@ -164,131 +163,240 @@ def test_versions_survive_reopening_a_database_file(tmp_path: Path) -> None:
     reopened = Repository(path)
 
     row = reopened.get("demo", 1)
-    assert row is not None
-    assert row.training == event
+    assert row is not None and row.training == event
 
 
-# -------------------------------------------------------------------------------- decide
+# ------------------------------------------------------------------------------ decisions
 
 
-def test_decide_stores_a_rejection_with_its_decision(repo: Repository) -> None:
+def test_a_rejection_is_stored_with_its_decision(repo: Repository) -> None:
     repo.register(completed())
-    decision = {"promote": False, "reason": "accuracy 0.500 is below the floor 0.600"}
 
-    with repo.transaction() as db:
-        repo.decide(db, "demo", 1, False, decision)
+    repo.record_decision("demo", 1, decision(False, "accuracy 0.500 is below the floor 0.600"))
 
     row = repo.get("demo", 1)
-    assert row is not None
-    assert row.status == "rejected"
-    assert row.decision == decision
-    assert repo.champion("demo") is None
+    assert row is not None and row.status == "rejected"
+    assert row.decision is not None
+    assert not row.decision.promote
+    assert row.decision.reason == "accuracy 0.500 is below the floor 0.600"
 
 
-def test_decide_to_promote_makes_the_version_champion(repo: Repository) -> None:
-    repo.register(completed())
-    decision = {"promote": True, "reason": "first model", "champion_version": None}
-
-    with repo.transaction() as db:
-        repo.decide(db, "demo", 1, True, decision)
-
-    champion = repo.champion("demo")
-    assert champion is not None
-    assert champion.version == 1
-    assert champion.decision == decision
-
-
-def test_a_failed_transaction_leaves_no_trace(repo: Repository) -> None:
+def test_a_decision_to_promote_leaves_a_candidate_until_its_promotion_is_applied(
+    repo: Repository, read: Queries
+) -> None:
     repo.register(completed())
 
-    def promote_then_fail_to_publish() -> None:
-        with repo.transaction() as db:
-            repo.decide(db, "demo", 1, True, {"promote": True})
-            repo.crown(db, promotion(1))
-            raise RuntimeError("publishing failed")
+    repo.record_decision("demo", 1, decision(True, "first model"))
 
-    with pytest.raises(RuntimeError, match="publishing failed"):
-        promote_then_fail_to_publish()
-
-    assert statuses(repo) == {1: "candidate"}
-    assert repo.get("demo", 1).decision is None  # type: ignore[union-attr]
-    assert repo.promotions("demo") == []
+    assert statuses(read) == {1: "candidate"}
+    with pytest.raises(NotFound, match="no promoted model yet"):
+        read.champion("demo")
+    apply(repo, promoted(1), "10-0")
+    assert read.champion("demo").version == 1
 
 
-# --------------------------------------------------------------------------------- crown
+# ---------------------------------------------------------------- the promotion history
 
 
-def test_crown_makes_exactly_one_champion_and_retires_the_previous_one(
-    repo: Repository,
+def test_a_promotion_makes_exactly_one_champion_and_retires_the_previous_one(
+    repo: Repository, read: Queries
 ) -> None:
     for _ in range(3):
         repo.register(completed())
 
-    crown(repo, promotion(1))
-    assert statuses(repo) == {1: "champion", 2: "candidate", 3: "candidate"}
+    apply(repo, promoted(1), "10-0")
+    assert statuses(read) == {1: "champion", 2: "candidate", 3: "candidate"}
 
-    crown(repo, promotion(2, previous=1))
-    assert statuses(repo) == {1: "retired", 2: "champion", 3: "candidate"}
-
-    champion = repo.champion("demo")
-    assert champion is not None
-    assert champion.version == 2
+    apply(repo, promoted(2, previous_version=1), "11-0")
+    assert statuses(read) == {1: "retired", 2: "champion", 3: "candidate"}
 
 
-def test_crown_after_decide_leaves_one_champion(repo: Repository) -> None:
-    repo.register(completed())
-    repo.register(completed())
-    crown(repo, promotion(1))
-
-    with repo.transaction() as db:  # what the gate does for a winning candidate
-        repo.decide(db, "demo", 2, True, {"promote": True})
-        repo.crown(db, promotion(2, previous=1))
-
-    assert statuses(repo) == {1: "retired", 2: "champion"}
-
-
-def test_crown_records_each_promotion_in_order(repo: Repository) -> None:
+def test_promotions_are_recorded_in_stream_order(repo: Repository, read: Queries) -> None:
     for _ in range(2):
         repo.register(completed())
-    first, second = promotion(1), promotion(2, previous=1, reason="manual", actor="alice")
-    rollback = promotion(1, previous=2, reason="rollback", actor="alice")
+    first, second = promoted(1), promoted(2, previous_version=1, reason="manual", actor="alice")
+    back = promoted(1, previous_version=2, reason="rollback", actor="alice")
 
-    for p in (first, second, rollback):
-        crown(repo, p)
+    for event, entry in ((first, "10-0"), (second, "10-1"), (back, "12-0")):
+        apply(repo, event, entry)
 
-    assert repo.promotions("demo") == [first, second, rollback]
-    assert statuses(repo) == {1: "champion", 2: "retired"}
-
-
-def test_crowning_the_same_promotion_twice_records_it_once(repo: Repository) -> None:
-    repo.register(completed())
-    p = promotion(1)
-
-    crown(repo, p)
-    crown(repo, p)
-
-    assert repo.promotions("demo") == [p]
+    history = read.promotions("demo")
+    assert [(p.version, p.reason, p.stream_id) for p in history] == [
+        (1, "gate", "10-0"),
+        (2, "manual", "10-1"),
+        (1, "rollback", "12-0"),
+    ]
+    assert history[1].actor == "alice"
+    assert repo.promoted_versions("demo") == [1, 2, 1]
+    assert statuses(read) == {1: "champion", 2: "retired"}
 
 
-def test_champions_are_kept_per_dataset(repo: Repository) -> None:
+def test_a_promotion_applied_after_a_later_one_joins_the_history_but_does_not_crown(
+    repo: Repository, read: Queries
+) -> None:
+    for _ in range(2):
+        repo.register(completed())
+
+    apply(repo, promoted(2), "20-0")
+    apply(repo, promoted(1), "10-0")  # a retried entry, delivered late
+
+    assert statuses(read) == {1: "retired", 2: "champion"}
+    assert [p.version for p in read.promotions("demo")] == [1, 2]
+
+
+def test_the_same_promotion_applied_twice_is_recorded_once_and_changes_nothing(
+    repo: Repository, read: Queries
+) -> None:
+    for _ in range(2):
+        repo.register(completed())
+    first, second = promoted(1), promoted(2, previous_version=1)
+    apply(repo, first, "10-0")
+    apply(repo, second, "11-0")
+
+    apply(repo, first, "12-0")  # the same event again, e.g. replayed from a dead-letter stream
+
+    assert [p.version for p in read.promotions("demo")] == [1, 2]
+    assert statuses(read) == {1: "retired", 2: "champion"}
+
+
+def test_champions_are_kept_per_dataset(repo: Repository, read: Queries) -> None:
     repo.register(completed("demo"))
     repo.register(completed("loans"))
 
-    on_demo, on_loans = promotion(1, dataset="demo"), promotion(1, dataset="loans")
-    crown(repo, on_demo)
-    crown(repo, on_loans)
+    apply(repo, promoted(1, "demo"), "10-0")
+    apply(repo, promoted(1, "loans"), "5-0")
 
-    demo, loans = repo.champion("demo"), repo.champion("loans")
-    assert demo is not None
-    assert loans is not None
-    assert (demo.dataset, loans.dataset) == ("demo", "loans")
-    assert repo.promotions("demo") == [on_demo]
-    assert repo.promotions("loans") == [on_loans]
+    assert read.champion("demo").dataset == "demo"
+    assert read.champion("loans").dataset == "loans"
+    assert [p.dataset for p in read.promotions("loans")] == ["loans"]
 
 
-def test_a_dataset_without_a_champion_has_none(repo: Repository) -> None:
+def test_a_promotion_of_an_unknown_version_is_recorded_without_crowning_anything(
+    repo: Repository, read: Queries
+) -> None:
     repo.register(completed())
 
-    assert repo.champion("demo") is None
-    assert repo.champion("unknown") is None
-    assert repo.promotions("demo") == []
+    apply(repo, promoted(7), "10-0")
+
+    assert statuses(read) == {1: "candidate"}
+    assert [p.version for p in read.promotions("demo")] == [7]
+
+
+def test_a_failed_transaction_leaves_no_trace(repo: Repository, read: Queries) -> None:
+    repo.register(completed())
+
+    def apply_then_fail() -> None:
+        with repo.db.transaction() as db:
+            at = Position(10, 0)
+            effects = projection.promotion_applied(repo.applied(db, promoted(1)), promoted(1), at)
+            repo.apply(db, effects)
+            raise RuntimeError("the commit failed")
+
+    with pytest.raises(RuntimeError, match="the commit failed"):
+        apply_then_fail()
+
+    assert statuses(read) == {1: "candidate"}
+    assert read.promotions("demo") == []
+
+
+# ------------------------------------------------------------------ the rollout history
+
+
+def test_the_latest_rollout_change_is_the_rollout_in_progress(
+    repo: Repository, read: Queries
+) -> None:
+    apply(repo, rollout(2, "canary"), "10-0")
+    assert (read.rollout("demo").stage, read.rollout("demo").share) == ("canary", 0.25)
+
+    apply(repo, rollout(2, "shadow", "changed"), "11-0")
+    assert read.rollout("demo").stage == "shadow"
+
+    apply(repo, rollout(2, "ended", "aborted"), "12-0")
+    with pytest.raises(NotFound, match="no rollout in progress"):
+        read.rollout("demo")
+
+
+def test_a_rollout_change_applied_late_does_not_restart_an_ended_rollout(
+    repo: Repository, read: Queries
+) -> None:
+    apply(repo, rollout(2, "ended", "promoted"), "20-0")
+    apply(repo, rollout(2, "canary"), "10-0")
+
+    with pytest.raises(NotFound):
+        read.rollout("demo")
+
+
+# ---------------------------------------------------------------------- the read side
+
+
+def test_a_version_is_read_with_its_metrics_params_decision_and_artifact(
+    repo: Repository, read: Queries
+) -> None:
+    event = completed(accuracy=0.8)
+    repo.register(event)
+    repo.record_decision("demo", 1, decision(True, "first model"))
+
+    out = read.version("demo", 1)
+
+    assert (out.version, out.status, out.trigger) == (1, "candidate", "initial")
+    assert out.metrics.accuracy == 0.8 and out.params == {"C": 1.0}
+    assert out.decision is not None and out.decision.reason == "first model"
+    assert out.artifact == event.artifact
+    assert out.run_id == event.run_id
+
+
+def test_the_lineage_of_a_version_lists_its_run_data_decision_and_promotions(
+    repo: Repository, read: Queries
+) -> None:
+    event = completed()
+    repo.register(event)
+    apply(repo, promoted(1), "10-0")
+
+    lineage = read.lineage("demo", 1)
+
+    assert lineage.run_id == event.run_id
+    assert lineage.dataset_versions == ["0123456789abcdef"]
+    assert lineage.holdout == event.holdout
+    assert [p.stream_id for p in lineage.promotions] == ["10-0"]
+
+
+def test_asking_for_an_unknown_version_or_dataset_is_a_not_found(read: Queries) -> None:
+    with pytest.raises(NotFound, match="no version 3 of dataset 'demo'"):
+        read.lineage("demo", 3)
+    with pytest.raises(NotFound, match="no promoted model yet"):
+        read.champion("unknown")
+    assert read.promotions("unknown") == []
+
+
+# ------------------------------------------------------------------------- migrations
+
+
+def test_a_file_from_before_the_registry_followed_its_streams_is_migrated(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE promotions (id INTEGER PRIMARY KEY AUTOINCREMENT, dataset TEXT NOT NULL,
+            version INTEGER NOT NULL, previous_version INTEGER, reason TEXT NOT NULL,
+            actor TEXT NOT NULL, event_id TEXT NOT NULL UNIQUE, correlation_id TEXT NOT NULL,
+            at TEXT NOT NULL);
+        CREATE TABLE rollouts (dataset TEXT PRIMARY KEY, stage TEXT NOT NULL,
+            model_version INTEGER NOT NULL, share REAL NOT NULL, actor TEXT NOT NULL,
+            started_at TEXT NOT NULL);
+        INSERT INTO promotions VALUES (1, 'demo', 1, NULL, 'gate', 'registry',
+            '8a3c1f0e-0000-4000-8000-000000000001', '8a3c1f0e-0000-4000-8000-000000000001',
+            '2026-01-01T00:00:00+00:00');
+        INSERT INTO rollouts VALUES ('demo', 'canary', 2, 0.1, 'admin',
+            '2026-01-02T00:00:00+00:00');
+        """
+    )
+    old.close()
+    db = Database(path)
+    repo, read = Repository(db), Queries(db)
+
+    apply(repo, promoted(2, previous_version=1), "10-0")
+
+    assert [(p.version, p.stream_id) for p in read.promotions("demo")] == [(1, None), (2, "10-0")]
+    assert (read.rollout("demo").model_version, read.rollout("demo").share) == (2, 0.1)

@@ -36,7 +36,7 @@ from .settings import BusSettings
 
 E = TypeVar("E", bound=Event)
 log = structlog.get_logger(__name__)
-Handler = Callable[[Sequence[E]], Awaitable[Sequence[Output]]]
+Handler = Callable[["Delivery[E]"], Awaitable[Sequence[Output]]]
 
 
 class PermanentError(Exception):

@@ -2,24 +2,41 @@
 
 The two predict routes are answered by fastpath.FastPath in production; they are declared here
 too, calling the same data plane, so that they are documented in OpenAPI and usable without it.
+What the routes need comes through ``Annotated`` dependencies reading ``app.state``.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
+from driftloop_contracts import DatasetSchema, Metrics
 from driftloop_core import InvalidInput
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .service import Predictor
 
+
+def predictor(request: Request) -> Predictor:
+    data_plane: Predictor = request.app.state.predictor
+    return data_plane
+
+
+def max_batch_rows(request: Request) -> int:
+    return int(request.app.state.max_batch_rows)
+
+
+PredictorDep = Annotated[Predictor, Depends(predictor)]
+MaxRowsDep = Annotated[int, Depends(max_batch_rows)]
 RequestKey = Annotated[
     str | None,
     Header(description="Routes every request with the same key to the same model in a canary."),
 ]
+
+router = APIRouter(prefix="/v1", tags=["predict"])
 
 
 class PredictIn(BaseModel):
@@ -51,43 +68,65 @@ class BatchOut(BaseModel):
     predictions: list[BatchItem]
 
 
-def build_router(predictor: Predictor, max_batch_rows: int) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["predict"])
-
-    @router.post("/predict", response_model=PredictOut, summary="Predict one row")
-    async def predict(body: PredictIn, x_request_key: RequestKey = None) -> Response:
-        result = await predictor.predict([body.features], x_request_key)
-        return Response(result.single_json(), media_type="application/json")
-
-    @router.post("/predict/batch", response_model=BatchOut, summary="Predict many rows")
-    async def predict_batch(body: BatchIn, x_request_key: RequestKey = None) -> Response:
-        if len(body.rows) > max_batch_rows:
-            raise InvalidInput(f"{len(body.rows)} rows; send at most {max_batch_rows} per request")
-        result = await predictor.predict(body.rows, x_request_key)
-        return Response(result.batch_json(), media_type="application/json")
-
-    @router.get("/model", summary="The model serving now")
-    async def model() -> dict[str, Any]:
-        m = predictor.model()
-        e = m.promoted
-        return {
-            "dataset": e.dataset,
-            "model_version": e.model_version,
-            "promoted_at": e.occurred_at.isoformat(),
-            "reason": getattr(e, "reason", "rollout"),
-            "metrics": e.metrics.model_dump(),
-            "schema": m.schema.model_dump(),
-            "correlation_id": str(e.correlation_id),
-            "predict_ms": round(m.predict_ms, 3),
-            "offload": m.offload,
-            "rollout": _rollout(predictor),
-        }
-
-    return router
+class RolloutOut(BaseModel):
+    stage: Literal["canary", "shadow"]
+    model_version: int = Field(description="The candidate beside the champion.")
+    share: float = Field(description="Canary: share of requests the candidate answers.")
 
 
-def _rollout(predictor: Predictor) -> dict[str, Any] | None:
-    rollout = predictor.holder.rollout
-    if rollout is None:
-        return None
-    return {"stage": rollout.stage, "model_version": rollout.model.version, "share": rollout.share}
+class ModelOut(BaseModel):
+    """The model serving now, and the rollout beside it."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    dataset: str
+    model_version: int
+    promoted_at: datetime
+    reason: str = Field(description="Why it serves: gate, manual, rollback, or rollout.")
+    metrics: Metrics = Field(description="Holdout metrics it was promoted with.")
+    dataset_schema: DatasetSchema = Field(alias="schema", description="What a row must hold.")
+    correlation_id: uuid.UUID | None = Field(description="The chain that promoted it.")
+    predict_ms: float = Field(description="One predict call of one row, measured at load.")
+    offload: bool = Field(description="Whether predicts run in a worker thread.")
+    rollout: RolloutOut | None
+
+
+@router.post("/predict", response_model=PredictOut, summary="Predict one row")
+async def predict(
+    body: PredictIn, data_plane: PredictorDep, x_request_key: RequestKey = None
+) -> Response:
+    result = await data_plane.predict([body.features], x_request_key)
+    return Response(result.single_json(), media_type="application/json")
+
+
+@router.post("/predict/batch", response_model=BatchOut, summary="Predict many rows")
+async def predict_batch(
+    body: BatchIn, data_plane: PredictorDep, limit: MaxRowsDep, x_request_key: RequestKey = None
+) -> Response:
+    if len(body.rows) > limit:
+        raise InvalidInput(f"{len(body.rows)} rows; send at most {limit} per request")
+    result = await data_plane.predict(body.rows, x_request_key)
+    return Response(result.batch_json(), media_type="application/json")
+
+
+@router.get("/model", summary="The model serving now", response_model_by_alias=True)
+async def model(data_plane: PredictorDep) -> ModelOut:
+    m = data_plane.model()
+    e = m.promoted
+    rollout = data_plane.holder.rollout
+    return ModelOut(
+        dataset=e.dataset,
+        model_version=e.model_version,
+        promoted_at=e.occurred_at,
+        reason=getattr(e, "reason", "rollout"),
+        metrics=e.metrics,
+        dataset_schema=m.schema,
+        correlation_id=e.correlation_id,
+        predict_ms=round(m.predict_ms, 3),
+        offload=m.offload,
+        rollout=RolloutOut(
+            stage=rollout.stage, model_version=rollout.model.version, share=rollout.share
+        )
+        if rollout
+        else None,
+    )

@@ -18,6 +18,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from .api import MaxRowsDep, PredictorDep
 from .model import LoadedModel
 from .service import Predictor
 
@@ -41,6 +42,55 @@ class InferRequest(BaseModel):
     inputs: list[Tensor] = Field(min_length=1)
     outputs: list[RequestedOutput] | None = None
     parameters: dict[str, Any] | None = None
+
+
+class InferResponse(BaseModel):
+    model_name: str
+    model_version: str
+    id: str | None = Field(default=None, description="The request's id, when it sent one.")
+    outputs: list[Tensor]
+
+
+class TensorMetadata(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int] = Field(description="-1: any size.")
+
+
+class ModelMetadata(BaseModel):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[TensorMetadata]
+    outputs: list[TensorMetadata]
+    parameters: dict[str, list[str]] = Field(description="feature_names and classes, in order.")
+
+
+class ServerMetadata(BaseModel):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class Live(BaseModel):
+    live: bool
+
+
+class Ready(BaseModel):
+    ready: bool
+
+
+class ModelReady(BaseModel):
+    name: str
+    ready: bool
+
+
+VERSION = "/models/{name}/versions/{version}"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": 'A bad request: `{"error": "..."}`.'},
+    404: {"description": 'No such model or version: `{"error": "..."}`.'},
+}
+router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 
 
 def _errors(
@@ -84,101 +134,117 @@ def rows_from(tensors: list[Tensor], model: LoadedModel) -> list[dict[str, Any]]
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
-def build_router(predictor: Predictor, max_rows: int) -> APIRouter:
-    router = APIRouter(prefix="/v2", tags=["open inference protocol"])
+def model_named(data_plane: Predictor, name: str, version: str | None = None) -> LoadedModel:
+    model = data_plane.model()
+    if model.promoted.dataset != name:
+        raise NotFound(f"no model named {name!r}; this predictor serves {model.promoted.dataset!r}")
+    if version is not None and version != str(model.version):
+        raise NotFound(f"model {name!r} serves version {model.version}, not {version}")
+    return model
 
-    def model_named(name: str, version: str | None = None) -> LoadedModel:
-        model = predictor.model()
-        if model.promoted.dataset != name:
-            raise NotFound(
-                f"no model named {name!r}; this predictor serves {model.promoted.dataset!r}"
-            )
-        if version is not None and version != str(model.version):
-            raise NotFound(f"model {name!r} serves version {model.version}, not {version}")
-        return model
 
-    @router.get("", summary="Server metadata")
-    async def server() -> dict[str, Any]:
-        return {"name": "driftloop-predictor", "version": "1", "extensions": []}
-
-    @router.get("/health/live", summary="Server liveness")
-    async def live() -> dict[str, bool]:
-        return {"live": True}
-
-    @router.get("/health/ready", summary="Server readiness: a model is loaded")
-    async def ready() -> JSONResponse:
-        ok = predictor.holder.current is not None
-        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
-
-    async def metadata(name: str, version: str | None = None) -> dict[str, Any]:
-        model = model_named(name, version)
-        features = model.schema.features
-        if model.encoder.numeric:
-            inputs = [{"name": "input-0", "datatype": "FP64", "shape": [-1, len(features)]}]
-        else:
-            inputs = [
-                {"name": f.name, "datatype": DATATYPES[f.kind], "shape": [-1]} for f in features
-            ]
-        return {
-            "name": name,
-            "versions": [str(model.version)],
-            "platform": "sklearn",
-            "inputs": inputs,
-            "outputs": [
-                {"name": "predict", "datatype": "BYTES", "shape": [-1]},
-                {"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(model.classes)]},
-                {"name": "prediction_id", "datatype": "BYTES", "shape": [-1]},
-            ],
-            "parameters": {
-                "feature_names": list(model.schema.feature_names),
-                "classes": model.class_names,
-            },
-        }
-
-    async def model_ready(name: str, version: str | None = None) -> dict[str, Any]:
-        model_named(name, version)
-        return {"name": name, "ready": True}
-
-    async def infer(body: InferRequest, name: str, version: str | None = None) -> dict[str, Any]:
-        model = model_named(name, version)
-        key = (body.parameters or {}).get("request_key")
-        rows = rows_from(body.inputs, model)
-        if len(rows) > max_rows:
-            raise InvalidInput(f"{len(rows)} rows; send at most {max_rows} per request")
-        result = await predictor.predict(rows, key)
-        n = len(result.ids)
-        outputs = [
-            {"name": "predict", "datatype": "BYTES", "shape": [n], "data": result.labels},
-            {
-                "name": "predict_proba",
-                "datatype": "FP64",
-                "shape": [n, len(result.classes)],
-                "data": result.proba.reshape(-1).tolist(),
-            },
-            {"name": "prediction_id", "datatype": "BYTES", "shape": [n], "data": result.ids},
+def metadata_of(name: str, model: LoadedModel) -> ModelMetadata:
+    features = model.schema.features
+    if model.encoder.numeric:
+        inputs = [TensorMetadata(name="input-0", datatype="FP64", shape=[-1, len(features)])]
+    else:
+        inputs = [
+            TensorMetadata(name=f.name, datatype=DATATYPES[f.kind], shape=[-1]) for f in features
         ]
-        if body.outputs:
-            wanted = {o.name for o in body.outputs}
-            outputs = [o for o in outputs if o["name"] in wanted]
-        answer: dict[str, Any] = {
-            "model_name": name,
-            "model_version": str(result.model_version),
-            "outputs": outputs,
-        }
-        if body.id is not None:
-            answer["id"] = body.id
-        return answer
+    return ModelMetadata(
+        name=name,
+        versions=[str(model.version)],
+        platform="sklearn",
+        inputs=inputs,
+        outputs=[
+            TensorMetadata(name="predict", datatype="BYTES", shape=[-1]),
+            TensorMetadata(name="predict_proba", datatype="FP64", shape=[-1, len(model.classes)]),
+            TensorMetadata(name="prediction_id", datatype="BYTES", shape=[-1]),
+        ],
+        parameters={
+            "feature_names": list(model.schema.feature_names),
+            "classes": model.class_names,
+        },
+    )
 
-    router.get("/models/{name}", summary="Model metadata")(_errors(metadata))
-    router.get("/models/{name}/versions/{version}", summary="Model version metadata")(
-        _errors(metadata)
+
+@router.get("", summary="Server metadata")
+async def server() -> ServerMetadata:
+    return ServerMetadata(name="driftloop-predictor", version="1", extensions=[])
+
+
+@router.get("/health/live", summary="Server liveness")
+async def live() -> Live:
+    return Live(live=True)
+
+
+@router.get(
+    "/health/ready",
+    summary="Server readiness: a model is loaded",
+    response_model=Ready,
+    responses={503: {"model": Ready, "description": "No model is loaded yet."}},
+)
+async def ready(data_plane: PredictorDep) -> JSONResponse:
+    ok = data_plane.holder.current is not None
+    return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+
+
+async def metadata(data_plane: PredictorDep, name: str, version: str | None = None) -> Any:
+    return metadata_of(name, model_named(data_plane, name, version))
+
+
+async def model_ready(data_plane: PredictorDep, name: str, version: str | None = None) -> Any:
+    model_named(data_plane, name, version)
+    return ModelReady(name=name, ready=True)
+
+
+async def infer(
+    body: InferRequest,
+    data_plane: PredictorDep,
+    limit: MaxRowsDep,
+    name: str,
+    version: str | None = None,
+) -> Any:
+    model = model_named(data_plane, name, version)
+    key = (body.parameters or {}).get("request_key")
+    rows = rows_from(body.inputs, model)
+    if len(rows) > limit:
+        raise InvalidInput(f"{len(rows)} rows; send at most {limit} per request")
+    result = await data_plane.predict(rows, key)
+    n = len(result.ids)
+    outputs = [
+        Tensor(name="predict", datatype="BYTES", shape=[n], data=result.labels),
+        Tensor(
+            name="predict_proba",
+            datatype="FP64",
+            shape=[n, len(result.classes)],
+            data=result.proba.reshape(-1).tolist(),
+        ),
+        Tensor(name="prediction_id", datatype="BYTES", shape=[n], data=result.ids),
+    ]
+    if body.outputs:
+        wanted = {o.name for o in body.outputs}
+        outputs = [o for o in outputs if o.name in wanted]
+    return InferResponse(
+        model_name=name, model_version=str(result.model_version), id=body.id, outputs=outputs
     )
-    router.get("/models/{name}/ready", summary="Model readiness")(_errors(model_ready))
-    router.get("/models/{name}/versions/{version}/ready", summary="Model version readiness")(
-        _errors(model_ready)
+
+
+def _route(method: str, path: str, summary: str, model: type[BaseModel], fn: Any) -> None:
+    router.add_api_route(
+        path,
+        _errors(fn),
+        methods=[method],
+        summary=summary,
+        response_model=model,
+        response_model_exclude_none=True,
+        responses=ERRORS,
     )
-    router.post("/models/{name}/infer", summary="Inference")(_errors(infer))
-    router.post("/models/{name}/versions/{version}/infer", summary="Inference on a version")(
-        _errors(infer)
-    )
-    return router
+
+
+_route("GET", "/models/{name}", "Model metadata", ModelMetadata, metadata)
+_route("GET", VERSION, "Model version metadata", ModelMetadata, metadata)
+_route("GET", "/models/{name}/ready", "Model readiness", ModelReady, model_ready)
+_route("GET", f"{VERSION}/ready", "Model version readiness", ModelReady, model_ready)
+_route("POST", "/models/{name}/infer", "Inference", InferResponse, infer)
+_route("POST", f"{VERSION}/infer", "Inference on a version", InferResponse, infer)

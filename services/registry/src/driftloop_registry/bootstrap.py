@@ -8,13 +8,19 @@ from driftloop_core import ContentStore
 from driftloop_core.http import create_app
 from fastapi import FastAPI
 
-from .api import build_router
+from .api import router
+from .db import Database
 from .gate import GateConfig
+from .judging import Judge
+from .queries import Queries
 from .repository import Repository
 from .service import RegistryService
 from .settings import RegistrySettings
+from .truth import RedisServingTruth, ServingTruth
 
 GROUP = "registry"
+#: Promotions and rollout changes applied to SQLite per transaction.
+PROJECTION_BATCH = 16
 
 
 def build_app(
@@ -22,21 +28,33 @@ def build_app(
     *,
     bus: Bus | None = None,
     store: ContentStore | None = None,
-    repo: Repository | None = None,
+    db: Database | None = None,
+    truth: ServingTruth | None = None,
 ) -> FastAPI:
     bus = bus or Bus(settings)
+    db = db or Database(settings.db_path)
+    gate = GateConfig(
+        settings.min_accuracy,
+        settings.min_f1,
+        settings.min_improvement,
+        settings.min_holdout_rows,
+        settings.significance,
+    )
     service = RegistryService(
-        repo or Repository(settings.db_path),
-        store or ContentStore(settings.store_url),
-        GateConfig(
-            settings.min_accuracy,
-            settings.min_f1,
-            settings.min_improvement,
-            settings.min_holdout_rows,
-            settings.significance,
-        ),
+        Repository(db),
+        Judge(store or ContentStore(settings.store_url), gate),
+        truth or RedisServingTruth(bus.redis, bus.keys),
         bus.keys,
+        bus.commit,
+        read_side_wait_s=settings.read_side_wait_s,
     )
     bus.consume(Consumer(streams.TRAINING_COMPLETED, GROUP, each(service.on_training_completed)))
-    router = build_router(service, bus, settings.admin_token)
-    return create_app(title="driftloop registry", bus=bus, routers=[router])
+    # The registry follows its own promotions and rollouts: the one path into SQLite.
+    own = service.on_own_events
+    bus.consume(Consumer(streams.MODEL_PROMOTED, GROUP, own, batch_size=PROJECTION_BATCH))
+    bus.consume(Consumer(streams.MODEL_ROLLOUT, GROUP, own, batch_size=PROJECTION_BATCH))
+    app = create_app(title="driftloop registry", bus=bus, routers=[router])
+    app.state.registry = service
+    app.state.queries = Queries(db)
+    app.state.admin_token = settings.admin_token
+    return app

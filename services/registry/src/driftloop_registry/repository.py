@@ -1,50 +1,37 @@
-"""Model versions, their lineage and the promotion history, in SQLite (the registry's own DB)."""
+"""The registry's writes to its SQLite, and the lookups its decisions need.
+
+Two writers, one process: the gate registers candidates and records its decisions; the
+projection (the registry's consumer of its own model.promoted and model.rollout streams)
+records promotions and rollout changes and crowns champions. Nothing else writes.
+"""
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from driftloop_contracts import TrainingCompleted, utcnow
+from driftloop_contracts import Metrics, ModelPromoted, RolloutChanged, TrainingCompleted, utcnow
+from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS versions (
-    dataset     TEXT    NOT NULL,
-    version     INTEGER NOT NULL,
-    run_id      TEXT    NOT NULL UNIQUE,
-    status      TEXT    NOT NULL CHECK (status IN ('candidate', 'champion', 'rejected', 'retired')),
-    created_at  TEXT    NOT NULL,
-    training    TEXT    NOT NULL,  -- the training.completed event (JSON): artifact, lineage
-    decision    TEXT,              -- the gate's decision (JSON), once made
-    PRIMARY KEY (dataset, version)
-);
-CREATE TABLE IF NOT EXISTS rollouts (
-    dataset       TEXT    PRIMARY KEY,
-    stage         TEXT    NOT NULL CHECK (stage IN ('canary', 'shadow')),
-    model_version INTEGER NOT NULL,
-    share         REAL    NOT NULL,
-    actor         TEXT    NOT NULL,
-    started_at    TEXT    NOT NULL
-);
-CREATE TABLE IF NOT EXISTS promotions (
-    id               INTEGER PRIMARY KEY AUTOINCREMENT,
-    dataset          TEXT    NOT NULL,
-    version          INTEGER NOT NULL,
-    previous_version INTEGER,
-    reason           TEXT    NOT NULL,
-    actor            TEXT    NOT NULL,
-    event_id         TEXT    NOT NULL UNIQUE,
-    correlation_id   TEXT    NOT NULL,
-    at               TEXT    NOT NULL
-);
-"""
+from .db import Database
+from .projection import Applied, Crown, Effect, Position, RecordPromotion, RecordRollout, Retire
+
+
+class DecisionRecord(BaseModel):
+    """What the gate decided about a candidate, and the evidence (stored as JSON)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    promote: bool
+    reason: str
+    candidate: Metrics = Field(description="Candidate metrics on its holdout, as re-measured.")
+    champion: Metrics | None = Field(description="The champion's metrics on the same holdout.")
+    champion_version: int | None = Field(description="The champion judged against.")
+    decided_at: datetime = Field(default_factory=utcnow)
 
 
 @dataclass(frozen=True)
@@ -55,63 +42,19 @@ class VersionRow:
     status: str
     created_at: datetime
     training: TrainingCompleted
-    decision: dict[str, Any] | None
-
-    def public(self) -> dict[str, Any]:
-        t = self.training
-        return {
-            "dataset": self.dataset,
-            "version": self.version,
-            "status": self.status,
-            "created_at": self.created_at.isoformat(),
-            "run_id": self.run_id,
-            "trigger": t.trigger,
-            "metrics": t.metrics.model_dump(),
-            "params": t.params,
-            "decision": self.decision,
-        }
-
-
-@dataclass(frozen=True)
-class Promotion:
-    dataset: str
-    version: int
-    previous_version: int | None
-    reason: str
-    actor: str
-    event_id: str
-    correlation_id: str
-    at: str
+    decision: DecisionRecord | None
 
 
 class Repository:
-    def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.RLock()
+    def __init__(self, db: Database | Path | str) -> None:
+        self.db = db if isinstance(db, Database) else Database(db)
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; rolled back if the block raises (e.g. publishing failed)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    # ------------------------------------------------------------------- the gate
 
     def register(self, event: TrainingCompleted) -> VersionRow:
         """Record a candidate (idempotent on run_id) and return its row."""
-        with self.transaction() as db:
-            found = db.execute(
-                "SELECT * FROM versions WHERE run_id = ?", (str(event.run_id),)
-            ).fetchone()
+        with self.db.transaction() as db:
+            found = _by_run(db, event.run_id)
             if found is None:
                 (last,) = db.execute(
                     "SELECT COALESCE(MAX(version), 0) FROM versions WHERE dataset = ?",
@@ -128,117 +71,157 @@ class Repository:
                         event.model_dump_json(),
                     ),
                 )
-                found = db.execute(
-                    "SELECT * FROM versions WHERE run_id = ?", (str(event.run_id),)
-                ).fetchone()
-        return _row(found)
+                found = _by_run(db, event.run_id)
+        assert found is not None
+        return version_row(found)
+
+    def record_decision(self, dataset: str, version: int, decision: DecisionRecord) -> None:
+        """A rejected candidate is done; a winning one stays a candidate until its promotion
+        comes back on the stream (projection) and crowns it."""
+        with self.db.transaction() as db:
+            db.execute(
+                "UPDATE versions SET decision = ?, "
+                "status = CASE WHEN ? THEN status ELSE 'rejected' END "
+                "WHERE dataset = ? AND version = ?",
+                (decision.model_dump_json(), decision.promote, dataset, version),
+            )
 
     def get(self, dataset: str, version: int) -> VersionRow | None:
-        with self._lock:
-            found = self._db.execute(
+        with self.db.read() as db:
+            found = db.execute(
                 "SELECT * FROM versions WHERE dataset = ? AND version = ?", (dataset, version)
             ).fetchone()
-        return _row(found) if found else None
+        return version_row(found) if found else None
 
-    def versions(self, dataset: str | None = None) -> list[VersionRow]:
-        with self._lock:
-            if dataset is None:
-                rows = self._db.execute(
-                    "SELECT * FROM versions ORDER BY dataset, version"
-                ).fetchall()
-            else:
-                rows = self._db.execute(
-                    "SELECT * FROM versions WHERE dataset = ? ORDER BY version", (dataset,)
-                ).fetchall()
-        return [_row(r) for r in rows]
-
-    def champion(self, dataset: str) -> VersionRow | None:
-        with self._lock:
-            found = self._db.execute(
-                "SELECT * FROM versions WHERE dataset = ? AND status = 'champion'", (dataset,)
-            ).fetchone()
-        return _row(found) if found else None
-
-    def promotions(self, dataset: str) -> list[Promotion]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM promotions WHERE dataset = ? ORDER BY id", (dataset,)
+    def trainings(self, dataset: str) -> dict[int, TrainingCompleted]:
+        """The training event of every version of a dataset, by version."""
+        with self.db.read() as db:
+            rows = db.execute(
+                "SELECT version, training FROM versions WHERE dataset = ?", (dataset,)
             ).fetchall()
-        return [Promotion(**{k: r[k] for k in r.keys() if k != "id"}) for r in rows]  # noqa: SIM118
+        return {r["version"]: TrainingCompleted.model_validate_json(r["training"]) for r in rows}
 
-    def rollout(self, dataset: str) -> Rollout | None:
-        with self._lock:
-            found = self._db.execute(
-                "SELECT * FROM rollouts WHERE dataset = ?", (dataset,)
-            ).fetchone()
-        return Rollout(**dict(found)) if found else None
+    def promoted_versions(self, dataset: str) -> list[int]:
+        """Every promotion's version, in stream order (the read side's history)."""
+        with self.db.read() as db:
+            rows = db.execute(
+                f"SELECT version FROM promotions WHERE dataset = ? ORDER BY {HISTORY_ORDER}",
+                (dataset,),
+            ).fetchall()
+        return [r["version"] for r in rows]
 
-    def set_rollout(self, rollout: Rollout | None, dataset: str) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM rollouts WHERE dataset = ?", (dataset,))
-            if rollout is not None:
+    # ------------------------------------------------------------- the projection
+
+    @staticmethod
+    def applied(db: sqlite3.Connection, event: ModelPromoted | RolloutChanged) -> Applied:
+        table = "promotions" if isinstance(event, ModelPromoted) else "rollout_changes"
+        seen = db.execute(
+            f"SELECT 1 FROM {table} WHERE event_id = ?", (str(event.event_id),)
+        ).fetchone()
+        latest = db.execute(
+            f"SELECT stream_ms, stream_seq FROM {table} "
+            "WHERE dataset = ? AND stream_ms IS NOT NULL "
+            "ORDER BY stream_ms DESC, stream_seq DESC LIMIT 1",
+            (event.dataset,),
+        ).fetchone()
+        return Applied(
+            seen=seen is not None,
+            latest=Position(latest["stream_ms"], latest["stream_seq"]) if latest else None,
+        )
+
+    @staticmethod
+    def apply(db: sqlite3.Connection, effects: Sequence[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, RecordPromotion):
+                _insert_promotion(db, effect)
+            elif isinstance(effect, Crown):
+                _crown(db, effect)
+            elif isinstance(effect, Retire):
                 db.execute(
-                    "INSERT INTO rollouts (dataset, stage, model_version, share, actor, "
-                    "started_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        rollout.dataset,
-                        rollout.stage,
-                        rollout.model_version,
-                        rollout.share,
-                        rollout.actor,
-                        rollout.started_at,
-                    ),
+                    "UPDATE versions SET status = 'retired' "
+                    "WHERE dataset = ? AND version = ? AND status != 'champion'",
+                    (effect.dataset, effect.version),
                 )
+            elif isinstance(effect, RecordRollout):
+                _insert_rollout(db, effect)
 
-    @staticmethod
-    def decide(
-        db: sqlite3.Connection, dataset: str, version: int, promote: bool, decision: dict[str, Any]
-    ) -> None:
-        status = "champion" if promote else "rejected"
-        db.execute(
-            "UPDATE versions SET status = ?, decision = ? WHERE dataset = ? AND version = ?",
-            (status, json.dumps(decision), dataset, version),
-        )
-
-    @staticmethod
-    def crown(db: sqlite3.Connection, promotion: Promotion) -> None:
-        """Make `promotion.version` the one champion of its dataset and record the promotion."""
-        db.execute(
-            "UPDATE versions SET status = 'retired' WHERE dataset = ? AND status = 'champion'",
-            (promotion.dataset,),
-        )
-        db.execute(
-            "UPDATE versions SET status = 'champion' WHERE dataset = ? AND version = ?",
-            (promotion.dataset, promotion.version),
-        )
-        db.execute(
-            "INSERT OR IGNORE INTO promotions (dataset, version, previous_version, reason, actor, "
-            "event_id, correlation_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                promotion.dataset,
-                promotion.version,
-                promotion.previous_version,
-                promotion.reason,
-                promotion.actor,
-                promotion.event_id,
-                promotion.correlation_id,
-                promotion.at,
-            ),
-        )
+    def has_event(self, event_id: uuid.UUID) -> bool:
+        """Whether the read side shows this promotion or rollout change yet."""
+        with self.db.read() as db:
+            found = db.execute(
+                "SELECT 1 FROM promotions WHERE event_id = ?1 "
+                "UNION ALL SELECT 1 FROM rollout_changes WHERE event_id = ?1",
+                (str(event_id),),
+            ).fetchone()
+        return found is not None
 
 
-@dataclass(frozen=True)
-class Rollout:
-    dataset: str
-    stage: str
-    model_version: int
-    share: float
-    actor: str
-    started_at: str
+#: Stream order; rows written before the registry followed its stream (no position) first.
+HISTORY_ORDER = "stream_ms IS NOT NULL, stream_ms, stream_seq, id"
 
 
-def _row(r: sqlite3.Row) -> VersionRow:
+def _by_run(db: sqlite3.Connection, run_id: uuid.UUID) -> sqlite3.Row | None:
+    found: sqlite3.Row | None = db.execute(
+        "SELECT * FROM versions WHERE run_id = ?", (str(run_id),)
+    ).fetchone()
+    return found
+
+
+def _insert_promotion(db: sqlite3.Connection, effect: RecordPromotion) -> None:
+    r = effect.record
+    at = r.position
+    db.execute(
+        "INSERT OR IGNORE INTO promotions (dataset, version, previous_version, reason, actor, "
+        "event_id, correlation_id, at, stream_ms, stream_seq) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            r.dataset,
+            r.version,
+            r.previous_version,
+            r.reason,
+            r.actor,
+            str(r.event_id),
+            str(r.correlation_id),
+            r.at.isoformat(),
+            at.ms if at else None,
+            at.seq if at else None,
+        ),
+    )
+
+
+def _crown(db: sqlite3.Connection, effect: Crown) -> None:
+    db.execute(
+        "UPDATE versions SET status = 'retired' "
+        "WHERE dataset = ? AND status = 'champion' AND version != ?",
+        (effect.dataset, effect.version),
+    )
+    db.execute(
+        "UPDATE versions SET status = 'champion' WHERE dataset = ? AND version = ?",
+        (effect.dataset, effect.version),
+    )
+
+
+def _insert_rollout(db: sqlite3.Connection, effect: RecordRollout) -> None:
+    r = effect.record
+    db.execute(
+        "INSERT OR IGNORE INTO rollout_changes (dataset, stage, outcome, model_version, share, "
+        "actor, event_id, at, stream_ms, stream_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            r.dataset,
+            r.stage,
+            r.outcome,
+            r.model_version,
+            r.share,
+            r.actor,
+            str(r.event_id),
+            r.at.isoformat(),
+            r.position.ms,
+            r.position.seq,
+        ),
+    )
+
+
+def version_row(r: sqlite3.Row) -> VersionRow:
     return VersionRow(
         dataset=r["dataset"],
         version=r["version"],
@@ -246,5 +229,5 @@ def _row(r: sqlite3.Row) -> VersionRow:
         status=r["status"],
         created_at=datetime.fromisoformat(r["created_at"]),
         training=TrainingCompleted.model_validate_json(r["training"]),
-        decision=json.loads(r["decision"]) if r["decision"] else None,
+        decision=DecisionRecord.model_validate_json(r["decision"]) if r["decision"] else None,
     )

@@ -1,283 +1,204 @@
-"""Registering candidates, judging them at the gate, promoting and rolling back.
+"""The registry's adapter: loads what each decision needs (SQLite, the serving state), calls
+the pure decisions (gate.py, actions.py, projection.py) and turns their results into writes.
 
-Decisions are written to SQLite first and the events are derived from what was written, with
-ids derived from the training event: a redelivery after a crash re-emits the same events.
+* training.completed: register the candidate, judge it against the champion the serving state
+  names, record the decision, announce the verdict (model.registered, then model.promoted or
+  model.rejected). Ids derive from the training event, so a redelivery repeats the same events.
+* model.promoted / model.rollout (the registry's own streams, group "registry"): apply them to
+  SQLite in stream order, once per event id. Nothing else crowns a champion.
+* admin actions: decide against the serving state, then only publish, with the serving state,
+  in one transaction. The read side catches up from the stream.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
-from driftloop_bus import Keys, Output, Publish, serving
+from driftloop_bus import Delivery, Keys, Output, Publish
+from driftloop_bus.serving import record_promotion, record_rollout
 from driftloop_contracts import (
     Event,
-    Metrics,
     ModelPromoted,
     ModelRegistered,
     ModelRejected,
     RolloutChanged,
     TrainingCompleted,
     streams,
-    utcnow,
 )
-from driftloop_contracts.datasets import loads
-from driftloop_core import Conflict, ContentStore, DriftloopError, InvalidInput, NotFound
+from driftloop_core import NotReady
 from driftloop_core.telemetry import get_logger
-from driftloop_ml import ArtifactError, correct, evaluate, load_artifact
 
-from .gate import Decision, GateConfig, Paired, decide
-from .repository import Promotion, Repository, Rollout, VersionRow
+from . import actions, projection
+from .actions import DatasetView
+from .projection import Position
+from .read_models import PromotionDone, RolloutDone
+from .repository import DecisionRecord, Repository
+from .truth import ServingTruth
 
-PRODUCER = "registry"
 log = get_logger(__name__)
+Commit = Callable[[Sequence[Output]], Awaitable[None]]
+#: Judges a candidate against the promotion serving now (judging.Judge; blocking).
+Judging = Callable[[TrainingCompleted, ModelPromoted | None], DecisionRecord]
+STREAM_OF: dict[type[Event], streams.Stream[Event]] = {
+    ModelRegistered: streams.MODEL_REGISTERED,
+    ModelPromoted: streams.MODEL_PROMOTED,
+    ModelRejected: streams.MODEL_REJECTED,
+    RolloutChanged: streams.MODEL_ROLLOUT,
+}
 
 
-@dataclass(frozen=True)
-class Judgement:
-    decision: Decision
-    candidate: Metrics
-    champion: Metrics | None
-    champion_version: int | None
-
-
-def with_serving_state(keys: Keys, items: Sequence[Output]) -> list[Output]:
-    """Each promotion and rollout published together with the serving state it sets, so that
-    predictors starting later load exactly what the streams say (driftloop_bus.serving)."""
-    out = list(items)
-    for item in items:
-        if isinstance(item, Publish) and isinstance(item.event, ModelPromoted):
-            out.append(serving.record_promotion(keys, item.event))
-        elif isinstance(item, Publish) and isinstance(item.event, RolloutChanged):
-            out.append(serving.record_rollout(keys, item.event))
+def announce(keys: Keys, events: Sequence[Event]) -> list[Output]:
+    """Each event published; each promotion and rollout with the serving state it sets, in
+    the same transaction, so predictors starting later load what the streams say."""
+    out: list[Output] = []
+    for event in events:
+        out.append(Publish(STREAM_OF[type(event)], event))
+        if isinstance(event, ModelPromoted):
+            out.append(record_promotion(keys, event))
+        elif isinstance(event, RolloutChanged):
+            out.append(record_rollout(keys, event))
     return out
 
 
-def promoted_event(
-    row: VersionRow, previous: int | None, reason: str, actor: str, cause: Event | None, key: str
-) -> ModelPromoted:
-    t = row.training
-    fields = {
-        "dataset": row.dataset,
-        "model_version": row.version,
-        "previous_version": previous,
-        "reason": reason,
-        "artifact": t.artifact,
-        "profile": t.profile,
-        "metrics": t.metrics,
-        "dataset_schema": t.dataset_schema,
-        "actor": actor,
-    }
-    if cause is None:
-        return ModelPromoted(producer=PRODUCER, **fields)
-    return ModelPromoted.caused_by(cause, key, PRODUCER, **fields)
-
-
 class RegistryService:
-    def __init__(self, repo: Repository, store: ContentStore, gate: GateConfig, keys: Keys) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        judge: Judging,
+        truth: ServingTruth,
+        keys: Keys,
+        commit: Commit,
+        *,
+        read_side_wait_s: float = 2.0,
+    ) -> None:
         self.repo = repo
+        self.judge = judge
+        self.truth = truth
         self.keys = keys
-        self.store = store
-        self.gate = gate
+        self.commit = commit
+        self.read_side_wait_s = read_side_wait_s
+
+    # --------------------------------------------------------------------- the gate
 
     async def on_training_completed(self, event: TrainingCompleted) -> list[Output]:
         row = self.repo.register(event)
-        if row.decision is None:
-            champion = self.repo.champion(row.dataset)
-            judgement = await asyncio.to_thread(self.judge, event, champion)
-            self._record(row, judgement)
-            row = self.repo.get(row.dataset, row.version) or row
-        return self._decision_events(event, row)
+        decision = row.decision
+        if decision is None:
+            champion = await self.truth.champion(row.dataset)
+            decision = await asyncio.to_thread(self.judge, event, champion)
+            self.repo.record_decision(row.dataset, row.version, decision)
+            log.info("gate", version=row.version, promote=decision.promote, reason=decision.reason)
+        return announce(self.keys, actions.verdict(event, row.version, decision))
 
-    def judge(self, candidate: TrainingCompleted, champion: VersionRow | None) -> Judgement:
-        """Evaluate candidate and champion on the candidate's holdout (the most recent rows)."""
-        schema = candidate.dataset_schema
-        try:
-            holdout = loads(self.store.get(candidate.holdout))
-            artifact = load_artifact(self.store.get(candidate.artifact))
-            metrics = evaluate(artifact.pipeline, schema, holdout)
-        except (DriftloopError, ArtifactError) as exc:
-            return Judgement(
-                Decision(False, f"candidate unusable: {exc}"), candidate.metrics, None, None
+    # --------------------------------------------------------------- the projection
+
+    async def on_own_events(self, events: Delivery[Any]) -> list[Output]:
+        """The consumer of the registry's own streams: positions come from the entry ids."""
+        self.apply(events, [Position.parse(i) for i in events.entry_ids])
+        return []
+
+    def apply(
+        self, events: Sequence[ModelPromoted | RolloutChanged], positions: Sequence[Position]
+    ) -> None:
+        """Apply events to SQLite in one transaction; a failure leaves them all unapplied."""
+        done: list[tuple[ModelPromoted | RolloutChanged, Position, list[projection.Effect]]] = []
+        with self.repo.db.transaction() as db:
+            for event, at in zip(events, positions, strict=True):
+                applied = self.repo.applied(db, event)
+                if isinstance(event, ModelPromoted):
+                    effects = projection.promotion_applied(applied, event, at)
+                else:
+                    effects = projection.rollout_applied(applied, event, at)
+                self.repo.apply(db, effects)
+                done.append((event, at, effects))
+        for event, at, effects in done:
+            log.info(
+                "applied" if effects else "already applied",
+                event_type=event.event_type,
+                dataset=event.dataset,
+                version=event.model_version,
+                position=str(at),
+                effects=[type(e).__name__ for e in effects],
             )
-        if champion is None:
-            return Judgement(decide(metrics, None, self.gate), metrics, None, None)
-        champion_metrics: Metrics | None = None
-        paired: Paired | None = None
-        try:
-            old = load_artifact(self.store.get(champion.training.artifact))
-            if old.schema.fingerprint() == schema.fingerprint():
-                champion_metrics = evaluate(old.pipeline, schema, holdout)
-                ours = correct(artifact.pipeline, schema, holdout)
-                theirs = correct(old.pipeline, schema, holdout)
-                paired = Paired(int((ours & ~theirs).sum()), int((theirs & ~ours).sum()))
-        except (DriftloopError, ArtifactError) as exc:
-            log.warning("champion cannot be evaluated; judging on floors only", error=str(exc))
-        decision = decide(metrics, champion_metrics, self.gate, champion.version, paired)
-        return Judgement(decision, metrics, champion_metrics, champion.version)
-
-    def _record(self, row: VersionRow, j: Judgement) -> None:
-        decision = {
-            "promote": j.decision.promote,
-            "reason": j.decision.reason,
-            "candidate": j.candidate.model_dump(),
-            "champion": j.champion.model_dump() if j.champion else None,
-            "champion_version": j.champion_version,
-            "decided_at": utcnow().isoformat(),
-        }
-        previous = self.repo.champion(row.dataset)
-        with self.repo.transaction() as db:
-            self.repo.decide(db, row.dataset, row.version, j.decision.promote, decision)
-            if j.decision.promote:
-                event = promoted_event(
-                    row,
-                    previous.version if previous else None,
-                    "gate",
-                    PRODUCER,
-                    row.training,
-                    "promoted",
-                )
-                self.repo.crown(db, _promotion(event))
-        log.info("gate", version=row.version, promote=j.decision.promote, reason=j.decision.reason)
-
-    def _decision_events(self, cause: TrainingCompleted, row: VersionRow) -> list[Output]:
-        assert row.decision is not None
-        registered = ModelRegistered.caused_by(
-            cause,
-            "registered",
-            PRODUCER,
-            dataset=row.dataset,
-            model_version=row.version,
-            run_id=cause.run_id,
-        )
-        out: list[Output] = [Publish(streams.MODEL_REGISTERED, registered)]
-        if row.decision["promote"]:
-            previous = row.decision["champion_version"]
-            event = promoted_event(row, previous, "gate", PRODUCER, cause, "promoted")
-            out.append(Publish(streams.MODEL_PROMOTED, event))
-        else:
-            champion = row.decision["champion"]
-            rejected = ModelRejected.caused_by(
-                cause,
-                "rejected",
-                PRODUCER,
-                dataset=row.dataset,
-                model_version=row.version,
-                reason=row.decision["reason"],
-                candidate_metrics=row.decision["candidate"],
-                champion_metrics=champion,
-            )
-            out.append(Publish(streams.MODEL_REJECTED, rejected))
-        return with_serving_state(self.keys, out)
 
     # ----------------------------------------------------------------- by hand
 
-    def manual_promotion(self, dataset: str, version: int, actor: str) -> ModelPromoted:
-        row = self.repo.get(dataset, version)
-        if row is None:
-            raise NotFound(f"no version {version} of dataset {dataset!r}")
-        current = self.repo.champion(dataset)
-        if current is not None and current.version == version:
-            raise Conflict(f"version {version} already serves {dataset!r}")
-        return promoted_event(row, current.version if current else None, "manual", actor, None, "")
+    async def promote(self, dataset: str, version: int, actor: str) -> PromotionDone:
+        event = actions.promote_by_hand(await self.view(dataset), version, actor)
+        return await self._promotion_done(event)
 
-    def rollback(self, dataset: str, actor: str) -> ModelPromoted:
-        current = self.repo.champion(dataset)
-        if current is None:
-            raise NotFound(f"dataset {dataset!r} has no champion to roll back from")
-        earlier = [p.version for p in self.repo.promotions(dataset) if p.version != current.version]
-        if not earlier:
-            raise Conflict(
-                f"version {current.version} is the only one ever promoted for {dataset!r}"
-            )
-        row = self.repo.get(dataset, earlier[-1])
-        assert row is not None
-        return promoted_event(row, current.version, "rollback", actor, None, "")
+    async def roll_back(self, dataset: str, actor: str) -> PromotionDone:
+        event = actions.roll_back(await self.view(dataset), actor)
+        return await self._promotion_done(event)
 
-    # ---------------------------------------------------------------- rollouts
-
-    def start_rollout(
+    async def start_rollout(
         self, dataset: str, version: int, stage: str, share: float, actor: str
-    ) -> RolloutChanged:
-        row = self.repo.get(dataset, version)
-        if row is None:
-            raise NotFound(f"no version {version} of dataset {dataset!r}")
-        champion = self.repo.champion(dataset)
-        if champion is not None and champion.version == version:
-            raise Conflict(f"version {version} already serves {dataset!r}: nothing to roll out")
-        if stage == "canary" and not 0 < share < 1:
-            raise InvalidInput(f"a canary share must be between 0 and 1 (exclusive), got {share}")
-        current = self.repo.rollout(dataset)
-        outcome = "changed" if current and current.model_version == version else "started"
-        return self._rollout_event(row, stage, outcome, share if stage == "canary" else 0.0, actor)
+    ) -> RolloutDone:
+        event = actions.start_rollout(await self.view(dataset), version, stage, share, actor)
+        await self._publish([event])
+        return _rollout_done(event, None, await self._recorded(event.event_id))
 
-    def end_rollout(self, dataset: str, promote: bool, actor: str) -> list[Publish]:
-        current = self.repo.rollout(dataset)
-        if current is None:
-            raise NotFound(f"dataset {dataset!r} has no rollout in progress")
-        row = self.repo.get(dataset, current.model_version)
-        assert row is not None
-        ended = self._rollout_event(row, "ended", "promoted" if promote else "aborted", 0.0, actor)
-        out = [Publish(streams.MODEL_ROLLOUT, ended)]
-        if promote:
-            champion = self.repo.champion(dataset)
-            promoted = promoted_event(
-                row, champion.version if champion else None, "manual", actor, ended, "promoted"
-            )
-            out.insert(0, Publish(streams.MODEL_PROMOTED, promoted))
-        return out
+    async def end_rollout(self, dataset: str, promote: bool, actor: str) -> RolloutDone:
+        events = actions.end_rollout(await self.view(dataset), promote, actor)
+        await self._publish(events)
+        ended = next(e for e in events if isinstance(e, RolloutChanged))
+        promoted = next((e for e in events if isinstance(e, ModelPromoted)), None)
+        recorded = [await self._recorded(e.event_id) for e in events]
+        version = promoted.model_version if promoted else None
+        return _rollout_done(ended, version, all(recorded))
 
-    @staticmethod
-    def _rollout_event(
-        row: VersionRow, stage: str, outcome: str, share: float, actor: str
-    ) -> RolloutChanged:
-        t = row.training
-        return RolloutChanged(
-            producer=PRODUCER,
-            dataset=row.dataset,
-            stage=stage,
-            outcome=outcome,
-            model_version=row.version,
-            share=share,
-            artifact=t.artifact,
-            profile=t.profile,
-            metrics=t.metrics,
-            dataset_schema=t.dataset_schema,
-            actor=actor,
+    async def view(self, dataset: str) -> DatasetView:
+        """The truth about who serves, the read side's history, every registered version."""
+        champion = await self.truth.champion(dataset)
+        rollout = await self.truth.rollout(dataset)
+        return DatasetView(
+            dataset=dataset,
+            champion=champion,
+            rollout=rollout,
+            trainings=self.repo.trainings(dataset),
+            promoted=self.repo.promoted_versions(dataset),
         )
 
-    def record_rollout(self, event: RolloutChanged) -> None:
-        """After a rollout event was published: make the DB agree with it."""
-        if event.stage == "ended":
-            self.repo.set_rollout(None, event.dataset)
-            return
-        self.repo.set_rollout(
-            Rollout(
-                event.dataset,
-                event.stage,
-                event.model_version,
-                event.share,
-                event.actor,
-                event.occurred_at.isoformat(),
-            ),
-            event.dataset,
+    async def _promotion_done(self, event: ModelPromoted) -> PromotionDone:
+        await self._publish([event])
+        return PromotionDone(
+            dataset=event.dataset,
+            version=event.model_version,
+            previous_version=event.previous_version,
+            reason=event.reason,
+            event_id=event.event_id,
+            recorded=await self._recorded(event.event_id),
         )
 
-    def record_promotion(self, event: ModelPromoted) -> None:
-        """After a manual promotion or rollback was published: make the DB agree with it."""
-        with self.repo.transaction() as db:
-            self.repo.crown(db, _promotion(event))
+    async def _publish(self, events: Sequence[Event]) -> None:
+        try:
+            await self.commit(announce(self.keys, events))
+        except Exception as exc:
+            raise NotReady(f"could not publish, nothing changed: {exc}") from exc
+
+    async def _recorded(self, event_id: uuid.UUID) -> bool:
+        """Wait (a little) for the read side to apply an event just published, so that a
+        caller reading right after the action sees it."""
+        deadline = time.monotonic() + self.read_side_wait_s
+        while not self.repo.has_event(event_id):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
 
 
-def _promotion(event: ModelPromoted) -> Promotion:
-    return Promotion(
+def _rollout_done(event: RolloutChanged, promoted: int | None, recorded: bool) -> RolloutDone:
+    return RolloutDone(
         dataset=event.dataset,
+        stage=event.stage,
+        outcome=event.outcome,
         version=event.model_version,
-        previous_version=event.previous_version,
-        reason=event.reason,
-        actor=event.actor,
-        event_id=str(event.event_id),
-        correlation_id=str(event.correlation_id),
-        at=event.occurred_at.isoformat(),
+        share=event.share,
+        event_id=event.event_id,
+        promoted_version=promoted,
+        recorded=recorded,
     )

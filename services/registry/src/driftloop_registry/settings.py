@@ -18,7 +18,8 @@ class RegistrySettings(ServiceSettings):
     db_path: Path = Field(default=Path(".driftloop/registry.sqlite3"), description="SQLite file.")
     admin_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token for promote and rollback. Unset: those actions are disabled.",
+        description="Bearer token for promote, rollback and rollouts. Unset: those actions "
+        "are disabled.",
     )
     min_accuracy: float = Field(
         default=0.6, ge=0, le=1, description="Floor: no model below this holdout accuracy serves."
@@ -41,6 +42,13 @@ class RegistrySettings(ServiceSettings):
     )
     min_holdout_rows: int = Field(
         default=50, ge=1, description="Smallest holdout the gate will judge a candidate on."
+    )
+    read_side_wait_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long an admin action waits, after publishing, for the read side to "
+        "show it (the registry applies its own streams to SQLite). The answer's `recorded` "
+        "says whether it did; 0 answers at once.",
     )
 
     @model_validator(mode="after")

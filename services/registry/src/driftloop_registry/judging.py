@@ -1,0 +1,66 @@
+"""Judging a candidate: both models evaluated on the candidate's (most recent) holdout, then
+the gate (gate.py) decides. Reads the store and runs the models: call it off the event loop."""
+
+from __future__ import annotations
+
+from driftloop_contracts import Metrics, ModelPromoted, TrainingCompleted
+from driftloop_contracts.datasets import loads
+from driftloop_core import ContentStore, DriftloopError
+from driftloop_core.telemetry import get_logger
+from driftloop_ml import ArtifactError, correct, evaluate, load_artifact
+
+from .gate import GateConfig, Paired, decide
+from .repository import DecisionRecord
+
+log = get_logger(__name__)
+
+
+class Judge:
+    def __init__(self, store: ContentStore, gate: GateConfig) -> None:
+        self.store = store
+        self.gate = gate
+
+    def __call__(
+        self, candidate: TrainingCompleted, champion: ModelPromoted | None
+    ) -> DecisionRecord:
+        """The decision on `candidate` against `champion`, the promotion serving now."""
+        schema = candidate.dataset_schema
+        try:
+            holdout = loads(self.store.get(candidate.holdout))
+            artifact = load_artifact(self.store.get(candidate.artifact))
+            metrics = evaluate(artifact.pipeline, schema, holdout)
+        except (DriftloopError, ArtifactError) as exc:
+            return _record(False, f"candidate unusable: {exc}", candidate.metrics)
+        if champion is None:
+            decision = decide(metrics, None, self.gate)
+            return _record(decision.promote, decision.reason, metrics)
+        theirs_metrics: Metrics | None = None
+        paired: Paired | None = None
+        try:
+            old = load_artifact(self.store.get(champion.artifact))
+            if old.schema.fingerprint() == schema.fingerprint():
+                theirs_metrics = evaluate(old.pipeline, schema, holdout)
+                ours = correct(artifact.pipeline, schema, holdout)
+                theirs = correct(old.pipeline, schema, holdout)
+                paired = Paired(int((ours & ~theirs).sum()), int((theirs & ~ours).sum()))
+        except (DriftloopError, ArtifactError) as exc:
+            log.warning("champion cannot be evaluated; judging on floors only", error=str(exc))
+        version = champion.model_version
+        decision = decide(metrics, theirs_metrics, self.gate, version, paired)
+        return _record(decision.promote, decision.reason, metrics, theirs_metrics, version)
+
+
+def _record(
+    promote: bool,
+    reason: str,
+    candidate: Metrics,
+    champion: Metrics | None = None,
+    champion_version: int | None = None,
+) -> DecisionRecord:
+    return DecisionRecord(
+        promote=promote,
+        reason=reason,
+        candidate=candidate,
+        champion=champion,
+        champion_version=champion_version,
+    )

@@ -1,0 +1,52 @@
+"""Who serves each dataset now: the serving state the registry writes with every promotion and
+rollout it publishes (driftloop_bus.serving), read back as the truth its decisions start from.
+
+SQLite follows the streams and may lag them by milliseconds; this never does.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeVar, cast
+
+from driftloop_bus import Keys
+from driftloop_bus.serving import champions_key, rollouts_key
+from driftloop_contracts import Event, ModelPromoted, RolloutChanged
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+E = TypeVar("E", bound=Event)
+
+
+class ServingTruth(Protocol):
+    async def champion(self, dataset: str) -> ModelPromoted | None: ...
+
+    async def rollout(self, dataset: str) -> RolloutChanged | None: ...
+
+
+class UnreadableServingState(Exception):
+    """The serving state holds something that is not the event it should be."""
+
+
+class RedisServingTruth:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+
+    async def champion(self, dataset: str) -> ModelPromoted | None:
+        return await self._get(champions_key(self.keys), dataset, ModelPromoted)
+
+    async def rollout(self, dataset: str) -> RolloutChanged | None:
+        return await self._get(rollouts_key(self.keys), dataset, RolloutChanged)
+
+    async def _get(self, key: str, dataset: str, model: type[E]) -> E | None:
+        raw = cast(bytes | None, await self.redis.hget(key, dataset))
+        if raw is None:
+            return None
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError as exc:
+            # Deciding as if nothing served would crown a candidate over a live champion:
+            # fail instead, so the delivery is retried and dead-lettered with this reason.
+            raise UnreadableServingState(
+                f"serving state {key} [{dataset}] is not a {model.__name__}: {exc}"
+            ) from exc
