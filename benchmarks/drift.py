@@ -200,7 +200,7 @@ def run(scenario: Scenario, redis_url: str, workdir: Path, rows: int, seed: int)
             live_rows += batch
             live_labels += labels
         io.wait_consumed(streams.PREDICTION_LOGGED, "drift-monitor", timeout=120)
-        io.wait_consumed(streams.FEEDBACK_RECEIVED, "drift-monitor", timeout=120)
+        io.wait_consumed(streams.PREDICTION_LABELLED, "drift-monitor", timeout=120)
         drifts = io.read(streams.DRIFT_DETECTED)
         promoted = io.read(streams.MODEL_PROMOTED)
         outcome.promotions = [

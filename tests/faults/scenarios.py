@@ -148,10 +148,7 @@ def kill_monitor(ctx: Context) -> Result:
     }
     with stack(ctx, services=["drift-monitor"], env=env) as (running, io, store):
         run = trained(store, labelled_rows(1000))
-        io.publish(streams.MODEL_PROMOTED, promoted(run))
-        eventually_sync(
-            lambda: httpx.get(f"{running.url('drift-monitor')}/v1/drift").json()["watching"]
-        )
+        io.publish(streams.MODEL_PROMOTED, promoted(run))  # into the serving state it reads
         drawn = CreditScenario(31).draw(2400, "after")
         for i in range(0, 2400, 200):
             io.publish(

@@ -1,4 +1,5 @@
-"""The drift monitor as a running service: quiet on stationary data, loud once on drift."""
+"""The drift monitor as a running service: it watches what the predictor serves, per dataset
+and version, is quiet on stationary data and loud once on drift."""
 
 from __future__ import annotations
 
@@ -6,27 +7,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from driftloop_contracts import (
-    FeedbackReceived,
-    Label,
-    ModelPromoted,
-    PredictionsLogged,
-    TrainingCompleted,
-    streams,
-)
+from driftloop_contracts import ModelPromoted, TrainingCompleted, streams
 from driftloop_core import ContentStore
-from driftloop_drift_monitor.bootstrap import GROUP, build_app
-from driftloop_drift_monitor.settings import MonitorSettings
-from driftloop_ml import feature_matrix, load_artifact
-from driftloop_sdk.scenario import CreditScenario, Phase
+from driftloop_drift_monitor.bootstrap import GROUP
 from fastapi.testclient import TestClient
 
-from tests.support.data import labelled_rows, trained
-from tests.support.predictions import prediction_log
+from tests.support.data import labelled_rows, promoted, trained
+from tests.support.predictions import labelled, prediction_log
 from tests.support.streams import Streams
-from tests.support.wait import eventually_sync
 
-WINDOW = 200
+from .monitor_support import WINDOW, logged, metric, running, watch_of
+
+IGNORED = "driftloop_monitor_ignored_rows_total"
+LOGGED = streams.PREDICTION_LOGGED.name
+LABELLED = streams.PREDICTION_LABELLED.name
 
 
 @pytest.fixture
@@ -36,17 +30,7 @@ def store(tmp_path: Path) -> ContentStore:
 
 @pytest.fixture
 def client(redis_url: str, namespace: str, store: ContentStore) -> Iterator[TestClient]:
-    settings = MonitorSettings(
-        redis_url=redis_url,
-        namespace=namespace,
-        store_url=store.url,
-        dataset="demo",
-        window_size=WINDOW,
-        consecutive_windows=2,
-        min_labels=50,
-        label_window=100,
-    )
-    with TestClient(build_app(settings)) as test_client:
+    with running(redis_url, namespace, store) as test_client:
         yield test_client
 
 
@@ -56,32 +40,18 @@ def run(store: ContentStore) -> TrainingCompleted:
 
 
 @pytest.fixture
-def promoted(client: TestClient, streams_io: Streams, run: TrainingCompleted) -> ModelPromoted:
-    event = ModelPromoted(
-        producer="test",
-        dataset="demo",
-        model_version=1,
-        previous_version=None,
-        reason="gate",
-        artifact=run.artifact,
-        profile=run.profile,
-        metrics=run.metrics,
-        dataset_schema=run.dataset_schema,
-    )
+def v1(streams_io: Streams, run: TrainingCompleted) -> ModelPromoted:
+    """demo v1, promoted: in the registry's serving state and on the stream."""
+    event = promoted(run)
     streams_io.publish(streams.MODEL_PROMOTED, event)
-    eventually_sync(lambda: client.get("/v1/drift").json()["watching"], what="monitor watching")
     return event
 
 
-def logged(
-    store: ContentStore, run: TrainingCompleted, n: int, phase: Phase, seed: int
-) -> tuple[PredictionsLogged, list[str]]:
-    """Predictions the trained model really makes on rows drawn from `phase`."""
-    drawn = CreditScenario(seed).draw(n, phase)
-    pipeline = load_artifact(store.get(run.artifact)).pipeline
-    predicted = pipeline.predict(feature_matrix(run.dataset_schema, drawn.features))
-    event = prediction_log("demo", 1, drawn.features, [str(p) for p in predicted])
-    return event, drawn.labels
+def test_a_promotion_alone_is_not_watched_until_the_predictor_serves_it(
+    client: TestClient, streams_io: Streams, v1: ModelPromoted
+) -> None:
+    assert client.get("/v1/drift").json() == {"watching": False, "datasets": {}}
+    assert client.get("/v1/drift/demo").status_code == 404
 
 
 def test_stationary_predictions_raise_no_drift(
@@ -89,14 +59,19 @@ def test_stationary_predictions_raise_no_drift(
     streams_io: Streams,
     store: ContentStore,
     run: TrainingCompleted,
-    promoted: ModelPromoted,
+    v1: ModelPromoted,
 ) -> None:
     for seed in range(5):  # five windows drawn like the training data
         event, _ = logged(store, run, WINDOW, "before", 100 + seed)
         streams_io.publish(streams.PREDICTION_LOGGED, event)
     streams_io.wait_consumed(streams.PREDICTION_LOGGED, GROUP)
-    status = client.get("/v1/drift").json()
-    assert status["last_window"]["data"], "windows were tested"
+
+    watch = watch_of(client)
+    assert watch is not None
+    assert watch["windows"]["tested"] == 5
+    assert watch["windows"]["last"]["data"], "windows were tested"
+    assert watch["promotion_id"] == str(v1.event_id)
+    assert watch["performance"]["baseline_accuracy"] == v1.metrics.accuracy
     assert streams_io.read(streams.DRIFT_DETECTED) == []
 
 
@@ -105,7 +80,7 @@ def test_shifted_features_raise_data_drift_once_with_per_feature_evidence(
     streams_io: Streams,
     store: ContentStore,
     run: TrainingCompleted,
-    promoted: ModelPromoted,
+    v1: ModelPromoted,
 ) -> None:
     for seed in range(4):
         event, _ = logged(store, run, WINDOW, "after", 200 + seed)
@@ -132,26 +107,110 @@ def test_shifted_features_raise_data_drift_once_with_per_feature_evidence(
     assert report.status_code == 200 and "text/html" in report.headers["content-type"]
     assert "<svg" in report.text and "income" in report.text
     assert client.get("/v1/reports/00000000-0000-0000-0000-000000000000").status_code == 404
+    watch = watch_of(client)
+    assert watch is not None and "data" in watch["fired"]
 
 
-def test_late_labels_that_show_falling_accuracy_raise_performance_drift(
+def test_labelled_predictions_that_show_falling_accuracy_raise_performance_drift(
     client: TestClient,
     streams_io: Streams,
     store: ContentStore,
     run: TrainingCompleted,
-    promoted: ModelPromoted,
+    v1: ModelPromoted,
 ) -> None:
     event, _ = logged(store, run, 100, "before", 300)
     streams_io.publish(streams.PREDICTION_LOGGED, event)
+    streams_io.wait_consumed(streams.PREDICTION_LOGGED, GROUP)
     # The truth turns out to be the opposite of every prediction: accuracy 0.
     flip = {"no": "yes", "yes": "no"}
-    labels = [
-        Label(prediction_id=i, label=flip[str(p)])
-        for i, p in zip(event.prediction_ids, event.predictions, strict=True)
-    ]
-    streams_io.publish(streams.FEEDBACK_RECEIVED, FeedbackReceived(producer="test", labels=labels))
+    labels = [flip[str(p)] for p in event.predictions]
+    streams_io.publish(streams.PREDICTION_LABELLED, labelled(event, labels))
+
     (drift,) = streams_io.wait(streams.DRIFT_DETECTED)
     assert drift.kind == "performance"
     assert drift.evidence[0].current["accuracy"] == 0.0
-    assert drift.evidence[0].reference["accuracy"] == promoted.metrics.accuracy
-    assert client.get("/v1/drift").json()["performance"]["labels"] == 100
+    assert drift.evidence[0].reference["accuracy"] == v1.metrics.accuracy
+    streams_io.wait_consumed(streams.PREDICTION_LABELLED, GROUP)
+    watch = watch_of(client)
+    assert watch is not None
+    assert watch["performance"]["labels"] == 100
+    assert watch["performance"]["live_accuracy"] == 0.0
+
+
+def test_labels_of_a_version_never_seen_serving_are_ignored(
+    client: TestClient, streams_io: Streams, store: ContentStore, run: TrainingCompleted
+) -> None:
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(run))
+    event, labels = logged(store, run, 100, "before", 301)
+    before = metric(client, IGNORED, stream=LABELLED, reason="not_watched")
+
+    streams_io.publish(streams.PREDICTION_LABELLED, labelled(event, labels))
+    streams_io.wait_consumed(streams.PREDICTION_LABELLED, GROUP)
+
+    assert client.get("/v1/drift").json()["watching"] is False
+    assert metric(client, IGNORED, stream=LABELLED, reason="not_watched") == before + 100
+
+
+def test_the_monitor_follows_the_version_the_logs_carry_not_the_newest_promotion(
+    client: TestClient,
+    streams_io: Streams,
+    store: ContentStore,
+    run: TrainingCompleted,
+    v1: ModelPromoted,
+) -> None:
+    """v2 was promoted but the predictor refused to load it: every log still says v1."""
+    refused = promoted(run, version=2, previous_version=1)
+    streams_io.publish(streams.MODEL_PROMOTED, refused)
+    for seed in range(2):
+        event, _ = logged(store, run, WINDOW, "after", 400 + seed)
+        streams_io.publish(streams.PREDICTION_LOGGED, event)
+
+    drift = streams_io.wait(streams.DRIFT_DETECTED)[0]
+    assert drift.model_version == 1
+    status = client.get("/v1/drift/demo").json()
+    assert status["serving_version"] == 1
+    assert [w["model_version"] for w in status["versions"]] == [1]
+
+
+def test_every_dataset_is_watched_at_once(
+    client: TestClient,
+    streams_io: Streams,
+    store: ContentStore,
+    run: TrainingCompleted,
+    v1: ModelPromoted,
+) -> None:
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(run, version=3, dataset="credit"))
+    stationary, _ = logged(store, run, WINDOW, "before", 500)
+    shifted, _ = logged(store, run, WINDOW, "after", 501, dataset="credit", version=3)
+    streams_io.publish(streams.PREDICTION_LOGGED, stationary, shifted)
+
+    drift = streams_io.wait(streams.DRIFT_DETECTED)[0]
+    streams_io.wait_consumed(streams.PREDICTION_LOGGED, GROUP)
+    assert (drift.dataset, drift.model_version) == ("credit", 3)
+    status = client.get("/v1/drift").json()
+    assert sorted(status["datasets"]) == ["credit", "demo"]
+    assert status["datasets"]["credit"]["versions"][0]["fired"]
+    assert status["datasets"]["demo"]["versions"][0]["fired"] == []
+
+
+def test_a_version_without_a_promotion_and_canary_rows_are_not_watched(
+    client: TestClient,
+    streams_io: Streams,
+    store: ContentStore,
+    run: TrainingCompleted,
+    v1: ModelPromoted,
+) -> None:
+    unknown, _ = logged(store, run, WINDOW, "after", 600, version=7)
+    canary, _ = logged(store, run, WINDOW, "after", 601, role="canary")
+    shadow = prediction_log("demo", 1, [{"income": 1.0}], role="shadow")
+    unpromoted = {"dataset": "demo", "stream": LOGGED, "reason": "no_promotion"}
+    roles = {"dataset": "demo", "stream": LOGGED, "reason": "role"}
+    before = metric(client, IGNORED, **unpromoted), metric(client, IGNORED, **roles)
+
+    streams_io.publish(streams.PREDICTION_LOGGED, unknown, canary, shadow)
+    streams_io.wait_consumed(streams.PREDICTION_LOGGED, GROUP)
+
+    assert client.get("/v1/drift").json()["watching"] is False
+    assert streams_io.read(streams.DRIFT_DETECTED) == []
+    after = metric(client, IGNORED, **unpromoted), metric(client, IGNORED, **roles)
+    assert after == (before[0] + WINDOW, before[1] + WINDOW + 1)

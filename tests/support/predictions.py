@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from driftloop_contracts import PredictionsLogged
+from driftloop_contracts import PredictionsLabelled, PredictionsLogged
 from driftloop_contracts.columnar import epoch_ms
 
 
@@ -41,3 +41,23 @@ def prediction_log(
 
 def logged_ids(events: Sequence[PredictionsLogged]) -> list[str]:
     return [str(i) for e in events for i in e.prediction_ids]
+
+
+def labelled(
+    event: PredictionsLogged,
+    labels: Sequence[str],
+    *,
+    producer: str = "test",
+) -> PredictionsLabelled:
+    """The prediction.labelled event ingest publishes once the labels of `event` arrived."""
+    return PredictionsLabelled(
+        producer=producer,
+        dataset=event.dataset,
+        model_version=event.model_version,
+        role=event.role,
+        prediction_ids=event.prediction_ids,
+        predictions=event.predictions,
+        labels=tuple(labels),
+        predicted_at_ms=event.predicted_at_ms,
+        labelled_at_ms=tuple([epoch_ms()] * len(event)),
+    )

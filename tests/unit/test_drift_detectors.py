@@ -19,6 +19,7 @@ from driftloop_contracts import (
     NumericProfile,
     ReferenceProfile,
 )
+from driftloop_drift_monitor.columns import columns_of
 from driftloop_drift_monitor.detectors import (
     DriftConfig,
     Finding,
@@ -96,6 +97,10 @@ def gaussian_rows(
     return [dict(zip(names, row, strict=True)) for row in data.tolist()]
 
 
+def ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
 def feed(
     watch: WindowDetector,
     rows: Sequence[Mapping[str, Any]],
@@ -103,12 +108,16 @@ def feed(
     first: int = 0,
     predictions: Sequence[str] | None = None,
 ) -> list[tuple[int, Finding]]:
-    """Rows numbered from `first`, one second apart; the findings with the row they came at."""
-    found: list[tuple[int, Finding]] = []
-    for i, row in enumerate(rows):
-        prediction = predictions[i] if predictions is not None else "no"
-        found += [(first + i, f) for f in watch.add(row, prediction, at(first + i))]
-    return found
+    """Rows numbered from `first`, one second apart, as one batch of columns; the findings
+    with the row they came at (the last row of their window)."""
+    names = watch.kinds
+    columns = columns_of(
+        {name: [row.get(name) for row in rows] for name in names},
+        list(predictions) if predictions is not None else ["no"] * len(rows),
+        [ms(at(first + i)) for i in range(len(rows))],
+        names,
+    )
+    return [(rows_since(T0, f.end) - 1, f) for f in watch.observe(columns)]
 
 
 def of_kind(found: Sequence[tuple[int, Finding]], kind: str) -> list[tuple[int, Finding]]:
@@ -631,7 +640,8 @@ def error_stream(seed: int, *phases: tuple[int, float]) -> list[bool]:
 
 
 def judge(watch: PerformanceDetector, outcomes: Sequence[bool]) -> list[tuple[int, Finding]]:
-    return [(i, f) for i, ok in enumerate(outcomes) for f in watch.add(ok, at_label(i))]
+    """Labels one at a time, one second apart; the findings with the label they came at."""
+    return [(i, f) for i, ok in enumerate(outcomes) for f in watch.observe([ok], [ms(at_label(i))])]
 
 
 def monitor(**overrides: Any) -> PerformanceDetector:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
@@ -15,13 +16,14 @@ from driftloop_contracts import (
     ReferenceProfile,
     WindowRef,
 )
+from driftloop_drift_monitor.columns import columns_of
 from driftloop_drift_monitor.detectors import (
     DriftConfig,
     Finding,
     PerformanceDetector,
     WindowDetector,
 )
-from driftloop_drift_monitor.report import render
+from driftloop_drift_monitor.report import edges_of, minimal, render
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 HOSTILE = "<script>alert(1)</script>"
@@ -85,12 +87,23 @@ def findings(profile: ReferenceProfile) -> dict[str, Finding]:
     took over and every prediction is "yes"."""
     watch = WindowDetector(profile, DriftConfig(window_size=200))
     incomes = np.random.default_rng(1).normal(30, 10, 200)
+    columns = columns_of(
+        {
+            "income": incomes.tolist(),
+            "<script>": [HOSTILE if i % 5 else "plain" for i in range(200)],
+        },
+        ["yes"] * 200,
+        [ms(T0 + timedelta(seconds=i)) for i in range(200)],
+        watch.kinds,
+    )
     found: dict[str, Finding] = {}
-    for i, income in enumerate(incomes.tolist()):
-        row = {"income": income, "<script>": HOSTILE if i % 5 else "plain"}
-        for finding in watch.add(row, "yes", T0 + timedelta(seconds=i)):
-            found.setdefault(finding.kind, finding)
+    for finding in watch.observe(columns):
+        found.setdefault(finding.kind, finding)
     return found
+
+
+def ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
 
 
 def event_of(finding: Finding) -> DriftDetected:
@@ -171,7 +184,7 @@ def test_a_performance_report_has_the_table_and_no_histograms(profile: Reference
     (finding,) = [
         f
         for i, ok in enumerate([True] * 20 + [False] * 20)
-        for f in watch.add(ok, T0 + timedelta(seconds=i))
+        for f in watch.observe([ok], [ms(T0 + timedelta(seconds=i))])
     ]
 
     page = Page(render(event_of(finding), finding, profile))
@@ -189,3 +202,68 @@ def test_without_a_profile_the_report_has_no_histograms(profile: ReferenceProfil
 
     assert page.tags["svg"] == 0
     assert page.tags["tr"] == 1 + len(finding.evidence)
+
+
+# ------------------------------------------------------------ values that broke charts
+
+BIG = float(np.finfo(float).max)
+
+
+@pytest.mark.parametrize(
+    ("case", "incomes"),
+    [
+        ("extremes", [1e308, -1e308, 1.7e308, 40.0, 50.0]),
+        ("the largest floats", [BIG, -BIG, BIG]),
+        ("a constant column", [5e6] * 200),
+        ("a constant huge column", [BIG] * 50),
+        ("one row", [42.0]),
+        ("nothing but missing values", [None, None]),
+    ],
+)
+def test_a_numeric_chart_is_drawn_whatever_the_values(
+    profile: ReferenceProfile, case: str, incomes: list[float | None]
+) -> None:
+    finding = findings(profile)["data"]
+    odd = replace(finding, current={**finding.current, "income": incomes})
+
+    document = render(event_of(odd), odd, profile)
+
+    page = Page(document)
+    assert page.tags["svg"] == len(profile.features), case
+    assert "could not be drawn" not in page.text
+    assert "nan" not in document.lower().replace("nanos", "")
+
+
+def test_chart_edges_always_increase() -> None:
+    for values in ([1e308, -1e308, 1.7e308], [BIG, -BIG], [3.0], [BIG], [-BIG], [np.nan]):
+        edges = edges_of(np.asarray(values, dtype=float))
+        assert len(edges) >= 2
+        assert np.all(np.diff(edges) > 0), values
+        assert np.all(np.isfinite(edges)), values
+
+
+def test_a_chart_that_cannot_be_drawn_leaves_a_note_and_the_rest_of_the_report(
+    profile: ReferenceProfile,
+) -> None:
+    finding = findings(profile)["data"]
+    odd = replace(finding, current={**finding.current, "income": ["not a number"]})
+
+    page = Page(render(event_of(odd), odd, profile))
+
+    assert "The chart could not be drawn" in page.text
+    assert page.tags["svg"] == len(profile.features) - 1
+    assert page.tags["tr"] == 1 + len(finding.evidence)
+
+
+def test_the_minimal_report_says_the_charts_could_not_be_drawn_and_keeps_the_evidence(
+    profile: ReferenceProfile,
+) -> None:
+    event = event_of(findings(profile)["data"])
+
+    page = Page(minimal(event, ValueError("bins must increase monotonically")))
+
+    assert "could not be drawn" in page.text
+    assert "bins must increase monotonically" in page.text
+    assert str(event.event_id) in page.text
+    assert '"feature": "income"' in page.text
+    assert page.tags["script"] == 0

@@ -51,6 +51,10 @@ class Consumer(Generic[E]):
     group: str
     handler: Handler[E]
     batch_size: int = 1
+    #: Deliveries of the consumers sharing this lock run one at a time, from the handler to
+    #: the after-commit callbacks: for a service that changes memory copy-on-write, so a
+    #: callback never swaps in state another delivery changed after it was copied.
+    exclusive: asyncio.Lock | None = None
 
 
 class Delivery(list[E]):
@@ -152,7 +156,8 @@ class GroupRunner(Generic[E]):
     async def _process(self, entries: list[_Entry], attempt: int = 1) -> None:
         """Decode, deduplicate, handle and commit, holding the entries' lease throughout: a
         reclaimer must never take an entry this replica is still working on."""
-        async with self._lease([e.entry_id for e in entries]):
+        exclusive = self.consumer.exclusive or contextlib.nullcontext()
+        async with self._lease([e.entry_id for e in entries]), exclusive:
             await self._process_leased(entries, attempt)
 
     async def _process_leased(self, entries: list[_Entry], attempt: int) -> None:

@@ -1,231 +1,159 @@
-"""The monitor's state for the model serving now, and turning findings into drift events.
+"""The monitor's adapter: loads the snapshot, runs the policy, turns its effects into the
+delivery's outputs, and swaps the new watches into memory after the commit.
 
-Windows live in memory per replica (a restart starts them afresh); what must not repeat, the
-once-per-promotion-and-kind cooldown, lives in Redis and is committed with the event.
+Memory (the watches) changes only in an `AfterCommit`: a handler that fails, or a commit that
+fails, leaves it as it was, so a retry neither skips a drift event nor adds its rows twice.
+Deliveries of both streams run one at a time through `lock` (handler, commit and swap), so a
+swap never replaces a watch another delivery has changed since its snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from driftloop_bus import Output, Publish, RedisWrite
-from driftloop_contracts import (
-    DriftDetected,
-    FeedbackReceived,
-    ModelPromoted,
-    PredictionsLogged,
-    ReferenceProfile,
-    WindowRef,
-    derived_id,
-    streams,
-)
-from driftloop_core import ContentStore
+from driftloop_bus import AfterCommit, Output, Publish, RedisWrite
+from driftloop_contracts import PredictionsLabelled, PredictionsLogged, Stream, streams, utcnow
+from driftloop_core import NotFound
 from driftloop_core.telemetry import get_logger
-from prometheus_client import Counter, Gauge
-from redis.asyncio import Redis
 
-from .detectors import DriftConfig, Finding, PerformanceDetector, WindowDetector
-from .join import JoinedLabel, LabelJoin, records_of
-from .report import render
-from .settings import MonitorSettings
+from . import metrics, policy
+from .config import Configs
+from .policy import Announce, Effect, Ignore, Install, Snapshot
+from .reader import Reader, Store
+from .report import report
+from .status import MonitorStatus, monitor_status
+from .watch import Watch, WatchKey
 
-PRODUCER = "drift-monitor"
-DRIFT_SCORE = Gauge(
-    "driftloop_drift_score", "Test statistic of the last window, per feature.", ["feature", "test"]
-)
-DRIFT_P_VALUE = Gauge(
-    "driftloop_drift_p_value", "p-value of the last window, per feature.", ["feature"]
-)
-LIVE_ACCURACY = Gauge("driftloop_live_accuracy", "Accuracy over the most recent joined labels.")
-DRIFT_EVENTS = Counter("driftloop_drift_events_total", "drift.detected events published.", ["kind"])
 log = get_logger(__name__)
-
-
-@dataclass
-class Watch:
-    """Everything the monitor knows about the model serving now."""
-
-    promoted: ModelPromoted
-    profile: ReferenceProfile
-    windows: WindowDetector
-    performance: PerformanceDetector
-    fired: set[str]
-
-
-def _remember(key: str, value: str) -> RedisWrite:
-    """Committed with the drift event: the cooldown holds exactly when the event went out."""
-    return RedisWrite(lambda pipe: pipe.set(key, value))
+REMEMBERED_IGNORES = 1024
 
 
 class MonitorService:
-    def __init__(
-        self, settings: MonitorSettings, redis: Redis, join: LabelJoin, store: ContentStore
-    ) -> None:
-        self.settings = settings
-        self.redis = redis
-        self.join = join
+    def __init__(self, configs: Configs, reader: Reader, store: Store) -> None:
+        self.configs = configs
+        self.reader = reader
         self.store = store
-        self.watch: Watch | None = None
-        self.config = DriftConfig(
-            window_size=settings.window_size,
-            window_step=settings.window_step,
-            alpha=settings.alpha,
-            consecutive=settings.consecutive_windows,
-            alpha_strict=settings.alpha_strict,
-            min_effect_numeric=settings.min_effect_numeric,
-            min_effect_categorical=settings.min_effect_categorical,
-        )
+        self.watches: dict[WatchKey, Watch] = {}
+        self.lock = asyncio.Lock()
+        self._seq = 0
+        self._logged_ignores: set[tuple[WatchKey, str]] = set()
 
-    def report_key(self, event_id: str) -> str:
-        return f"{self.settings.namespace}{PRODUCER}:report:{event_id}"
-
-    def _fired_key(self, promoted: ModelPromoted, kind: str) -> str:
-        return f"{self.settings.namespace}{PRODUCER}:fired:{promoted.event_id}:{kind}"
-
-    def watch_model(self, promoted: ModelPromoted, profile: ReferenceProfile) -> None:
-        s = self.settings
-        self.watch = Watch(
-            promoted=promoted,
-            profile=profile,
-            windows=WindowDetector(profile, self.config),
-            performance=PerformanceDetector(
-                promoted.metrics.accuracy,
-                window=s.label_window,
-                min_labels=s.min_labels,
-                max_drop=s.max_accuracy_drop,
-                adwin_delta=s.adwin_delta,
-                min_error_increase=s.min_error_increase,
-            ),
-            fired=set(),
-        )
-        log.info("watching", version=promoted.model_version, baseline=promoted.metrics.accuracy)
+    # ------------------------------------------------------------------ handlers
 
     async def on_predictions(self, events: Sequence[PredictionsLogged]) -> list[Output]:
-        findings: list[Finding] = []
-        joined: list[JoinedLabel] = []
-        for event in events:
-            if event.role == "shadow":
-                continue  # never answered: not what the served model sees
-            records = records_of(event)
-            joined += await self.join.add_predictions(
-                event.dataset, event.model_version, records, event.event_id
-            )
-            watch = self.watch
-            if (
-                watch
-                and event.model_version == watch.promoted.model_version
-                and event.dataset == watch.promoted.dataset
-            ):
-                for p in records:
-                    findings += watch.windows.add(p.features, str(p.prediction), p.predicted_at)
-        findings += self._outcomes(joined)
-        self._export()
-        return await self._announce(findings)
+        batches, ignored = policy.logged_batches(events)
+        snapshot = await self._snapshot(batches)
+        effects = policy.on_logged(snapshot, batches, self.configs)
+        return await self._outputs([*ignored, *effects], snapshot, streams.PREDICTION_LOGGED)
 
-    async def on_feedback(self, events: Sequence[FeedbackReceived]) -> list[Output]:
-        joined: list[JoinedLabel] = []
-        for event in events:
-            joined += await self.join.add_labels(event.labels, event.event_id)
-        findings = self._outcomes(joined)
-        self._export()
-        return await self._announce(findings)
+    async def on_labelled(self, events: Sequence[PredictionsLabelled]) -> list[Output]:
+        batches, ignored = policy.labelled_batches(events)
+        watched = {k: v for k, v in batches.items() if k in self.watches}
+        snapshot = await self._snapshot(watched)
+        effects = policy.on_labelled(snapshot, batches, self.configs)
+        return await self._outputs([*ignored, *effects], snapshot, streams.PREDICTION_LABELLED)
 
-    def _outcomes(self, joined: list[JoinedLabel]) -> list[Finding]:
-        watch = self.watch
-        findings: list[Finding] = []
-        if watch is None:
-            return findings
-        for pair in joined:
-            if (
-                pair.model_version == watch.promoted.model_version
-                and pair.dataset == watch.promoted.dataset
-            ):
-                correct = pair.prediction.prediction == pair.label
-                findings += watch.performance.add(correct, pair.prediction.predicted_at)
-        return findings
+    async def _snapshot(self, touched: dict[WatchKey, Any]) -> Snapshot:
+        held = dict(self.watches)
+        serving = await self.reader.serving(touched, held)
+        return Snapshot(watches=held, serving=serving, seq=self._seq + 1, now=utcnow())
 
-    async def _announce(self, findings: list[Finding]) -> list[Output]:
-        watch = self.watch
+    # ------------------------------------------------------------------- effects
+
+    async def _outputs(
+        self, effects: Sequence[Effect], snapshot: Snapshot, stream: Stream[Any]
+    ) -> list[Output]:
         out: list[Output] = []
-        if watch is None:
-            return out
-        for finding in findings:
-            if finding.kind in watch.fired:
-                continue
-            watch.fired.add(finding.kind)  # before any await: concurrent handlers see it
-            key = self._fired_key(watch.promoted, finding.kind)
-            if await self.redis.exists(key):
-                continue
-            event = self._event(watch.promoted, finding)
-            DRIFT_EVENTS.labels(kind=finding.kind).inc()
-            log.warning(
-                "drift detected",
-                kind=finding.kind,
-                drift_event_id=str(event.event_id),
-                version=event.model_version,
-                drifted=[e.feature for e in finding.evidence if e.drifted],
-            )
-            report = await asyncio.to_thread(
-                self.store.put,
-                render(event, finding, watch.profile).encode(),
-                kind=f"reports/{event.dataset}",
-                suffix=".html",
-            )
-            out.append(Publish(streams.DRIFT_DETECTED, event))
-            out.append(_remember(key, str(event.event_id)))
-            out.append(_remember(self.report_key(str(event.event_id)), report.model_dump_json()))
+        for effect in effects:
+            if isinstance(effect, Announce):
+                out += await self._announce(effect)
+            elif isinstance(effect, Ignore):
+                out.append(AfterCommit(self._ignored(effect, stream)))
+            elif isinstance(effect, Install):
+                out.append(AfterCommit(self._install(effect, snapshot.seq)))
         return out
 
-    def _event(self, promoted: ModelPromoted, finding: Finding) -> DriftDetected:
-        event_id = derived_id("drift", promoted.event_id, finding.kind)
-        return DriftDetected(
-            event_id=event_id,
-            report_url=f"{self.settings.public_url.rstrip('/')}/v1/reports/{event_id}",
-            producer=PRODUCER,
-            dataset=promoted.dataset,
-            model_version=promoted.model_version,
-            kind=finding.kind,
-            window=WindowRef(start=finding.start, end=finding.end, rows=finding.rows),
-            evidence=finding.evidence,
+    async def _announce(self, effect: Announce) -> list[Output]:
+        """The event, its report and its fired marker, committed together. The report is in
+        the store before the commit (content-addressed: a retry writes the same blob)."""
+        event = effect.event
+        page = report(event, effect.finding, effect.profile)
+        blob = await asyncio.to_thread(
+            self.store.put, page.encode(), kind=f"reports/{event.dataset}", suffix=".html"
         )
+        fired = self.reader.own.fired(effect.promotion_id, event.kind)
+        link = self.reader.own.report(event.event_id)
+        return [
+            Publish(streams.DRIFT_DETECTED, event),
+            _set(fired, str(event.event_id)),
+            _set(link, blob.model_dump_json()),
+            AfterCommit(lambda: _announced(effect)),
+        ]
 
-    def _export(self) -> None:
-        watch = self.watch
-        if watch is None:
-            return
-        for evidence in watch.windows.last.get("data", ()):
-            DRIFT_SCORE.labels(feature=evidence.feature, test=evidence.test).set(evidence.statistic)
-            if evidence.p_value is not None:
-                DRIFT_P_VALUE.labels(feature=evidence.feature).set(evidence.p_value)
-        if (accuracy := watch.performance.accuracy) is not None:
-            LIVE_ACCURACY.set(accuracy)
+    def _ignored(self, effect: Ignore, stream: Stream[Any]) -> Callable[[], None]:
+        def apply() -> None:
+            metrics.IGNORED_ROWS.labels(
+                dataset=effect.key.dataset, stream=stream.name, reason=effect.reason
+            ).inc(effect.rows)
+            once = (effect.key, effect.reason)
+            if once in self._logged_ignores or effect.reason == "role":
+                return
+            if len(self._logged_ignores) >= REMEMBERED_IGNORES:
+                self._logged_ignores.clear()
+            self._logged_ignores.add(once)
+            log.warning(
+                "version not monitored",
+                dataset=effect.key.dataset,
+                version=effect.key.version,
+                reason=effect.reason,
+                detail=effect.detail,
+                stream=stream.name,
+            )
 
-    def status(self) -> dict[str, Any]:
-        watch = self.watch
-        if watch is None:
-            return {"model_version": None, "watching": False}
-        return {
-            "watching": True,
-            "dataset": watch.promoted.dataset,
-            "model_version": watch.promoted.model_version,
-            "window_size": watch.windows.window_size,
-            "window_step": self.config.step,
-            "windows_tested": watch.windows.windows_tested,
-            "window_filling": watch.windows.filling,
-            "threshold_per_feature": watch.windows.threshold,
-            "strict_threshold_per_feature": watch.windows.strict,
-            "last_window": {
-                kind: [e.model_dump() for e in evidence]
-                for kind, evidence in watch.windows.last.items()
-            },
-            "performance": {
-                "baseline_accuracy": watch.performance.baseline,
-                "live_accuracy": watch.performance.accuracy,
-                "labels": watch.performance.labels,
-                "adwin_error_after_last_change": watch.performance.adwin_error,
-            },
-            "fired": sorted(watch.fired),
-        }
+        return apply
+
+    def _install(self, effect: Install, seq: int) -> Callable[[], None]:
+        def apply() -> None:
+            for key, watch in effect.watches.items():
+                if key not in self.watches or self.watches[key].promotion != watch.promotion:
+                    log.info("watching", version=str(key), promotion=str(watch.promotion.event_id))
+                self.watches[key] = watch
+                metrics.export(watch)
+            for key in effect.evict:
+                if (gone := self.watches.pop(key, None)) is not None:
+                    metrics.forget(gone)
+                    log.info("watch evicted", version=str(key))
+            metrics.WATCHES.set(len(self.watches))
+            self._seq = max(self._seq, seq)
+
+        return apply
+
+    # --------------------------------------------------------------------- reads
+
+    def status(self, dataset: str | None = None) -> MonitorStatus:
+        return monitor_status(self.watches, dataset)
+
+    async def report(self, event_id: str) -> bytes:
+        blob = await self.reader.report_blob(event_id)
+        if blob is None:
+            raise NotFound(f"no drift report for event {event_id}")
+        return await asyncio.to_thread(self.store.get, blob)
+
+
+def _set(key: str, value: str) -> RedisWrite:
+    return RedisWrite(lambda pipe: pipe.set(key, value))
+
+
+def _announced(effect: Announce) -> None:
+    event = effect.event
+    metrics.DRIFT_EVENTS.labels(dataset=event.dataset, kind=event.kind).inc()
+    log.warning(
+        "drift detected",
+        kind=event.kind,
+        drift_event_id=str(event.event_id),
+        dataset=event.dataset,
+        version=event.model_version,
+        drifted=[e.feature for e in event.evidence if e.drifted],
+    )

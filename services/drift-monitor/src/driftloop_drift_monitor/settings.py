@@ -4,9 +4,17 @@ from driftloop_core import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from .config import Configs, Limits, SameForEvery, WatchConfig
+from .performance import PerformanceConfig
+from .windows import DriftConfig
+
 
 class MonitorSettings(ServiceSettings):
-    """Drift monitor: windows, tests and thresholds. Env prefix MONITOR_."""
+    """Drift monitor: windows, tests and thresholds. Env prefix MONITOR_.
+
+    The monitor watches every dataset whose predictions it sees (DRIFTLOOP_DATASET does not
+    apply); these settings hold for all of them.
+    """
 
     model_config = SettingsConfigDict(env_prefix="MONITOR_", populate_by_name=True, extra="ignore")
 
@@ -48,10 +56,12 @@ class MonitorSettings(ServiceSettings):
         "feature or on the predicted classes.",
     )
     min_labels: int = Field(
-        default=200, ge=10, description="Joined labels needed before accuracy is judged."
+        default=200, ge=10, description="Labelled predictions needed before accuracy is judged."
     )
     label_window: int = Field(
-        default=300, ge=10, description="Most recent joined labels live accuracy is taken over."
+        default=300,
+        ge=10,
+        description="Most recent labelled predictions live accuracy is taken over.",
     )
     max_accuracy_drop: float = Field(
         default=0.1,
@@ -75,4 +85,40 @@ class MonitorSettings(ServiceSettings):
         description="Base URL drift reports are linked at from drift.detected events.",
     )
     batch_size: int = Field(default=100, ge=1, description="Stream entries read per delivery.")
-    join_ttl_s: int = Field(default=3 * 24 * 3600, ge=60)
+    versions_per_dataset: int = Field(
+        default=2,
+        ge=1,
+        description="Versions of one dataset watched at once: the ones most recently seen in "
+        "primary prediction logs (the serving one, and the one before it while its last logs "
+        "and labels arrive); older ones are evicted.",
+    )
+    max_watches: int = Field(
+        default=64,
+        ge=1,
+        description="Watches kept across all datasets; the least recently seen is evicted.",
+    )
+
+    def configs(self) -> Configs:
+        """The detection configuration of each dataset (the same for all, for now)."""
+        return SameForEvery(
+            WatchConfig(
+                windows=DriftConfig(
+                    window_size=self.window_size,
+                    window_step=self.window_step,
+                    alpha=self.alpha,
+                    consecutive=self.consecutive_windows,
+                    alpha_strict=self.alpha_strict,
+                    min_effect_numeric=self.min_effect_numeric,
+                    min_effect_categorical=self.min_effect_categorical,
+                ),
+                performance=PerformanceConfig(
+                    window=self.label_window,
+                    min_labels=self.min_labels,
+                    max_drop=self.max_accuracy_drop,
+                    adwin_delta=self.adwin_delta,
+                    min_error_increase=self.min_error_increase,
+                ),
+                public_url=self.public_url,
+            ),
+            Limits(versions_per_dataset=self.versions_per_dataset, max_watches=self.max_watches),
+        )

@@ -1,0 +1,132 @@
+"""Reading the snapshot the policy decides on: the registry's serving state for each version a
+delivery touches, the fired markers of those promotions, and the profiles the monitor does not
+hold yet. Also the monitor's own key scheme (fired markers and report links)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import Protocol, cast, get_args
+
+from driftloop_bus import Keys
+from driftloop_bus.serving import promotion_of
+from driftloop_contracts import BlobRef, DriftKind, ModelPromoted, ReferenceProfile
+from driftloop_core import DriftloopError
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from .policy import PRODUCER, Serving, Unservable
+from .watch import Watch, WatchKey
+
+KINDS: tuple[DriftKind, ...] = get_args(DriftKind)
+
+
+class MonitorKeys:
+    """The monitor's own keys: ``<namespace>drift-monitor:...``."""
+
+    def __init__(self, keys: Keys) -> None:
+        self.keys = keys
+
+    def fired(self, promotion_id: uuid.UUID, kind: str) -> str:
+        """Set, in the same commit as the drift event, once a kind fired for a promotion."""
+        return self.keys.owned(PRODUCER, "fired", promotion_id, kind)
+
+    def report(self, event_id: object) -> str:
+        """The BlobRef of a drift event's HTML report."""
+        return self.keys.owned(PRODUCER, "report", event_id)
+
+
+class Store(Protocol):
+    """The content store, as the monitor uses it."""
+
+    def get(self, ref: BlobRef) -> bytes: ...
+
+    def put(self, data: bytes, *, kind: str, suffix: str = "") -> BlobRef: ...
+
+
+class Reader(Protocol):
+    """Where the snapshot comes from (Redis and the store; a fake in unit tests)."""
+
+    own: MonitorKeys
+
+    async def serving(
+        self, touched: Iterable[WatchKey], held: Mapping[WatchKey, Watch]
+    ) -> dict[WatchKey, Serving | Unservable]: ...
+
+    async def report_blob(self, event_id: str) -> BlobRef | None: ...
+
+
+class Profiles:
+    """Reference profiles by sha256: content-addressed, so a cached one is never stale."""
+
+    def __init__(self, store: Store, kept: int = 32) -> None:
+        self._store = store
+        self._kept = kept
+        self._cache: OrderedDict[str, ReferenceProfile] = OrderedDict()
+
+    async def get(self, ref: BlobRef) -> ReferenceProfile:
+        if (found := self._cache.get(ref.sha256)) is not None:
+            self._cache.move_to_end(ref.sha256)
+            return found
+        data = await asyncio.to_thread(self._store.get, ref)
+        profile = ReferenceProfile.model_validate_json(data)
+        self._cache[ref.sha256] = profile
+        while len(self._cache) > self._kept:
+            self._cache.popitem(last=False)
+        return profile
+
+
+class SnapshotReader:
+    """The real Reader: the registry's serving state and the monitor's keys in Redis."""
+
+    def __init__(self, redis: Redis, keys: Keys, store: Store) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.own = MonitorKeys(keys)
+        self.profiles = Profiles(store)
+
+    async def serving(
+        self, touched: Iterable[WatchKey], held: Mapping[WatchKey, Watch]
+    ) -> dict[WatchKey, Serving | Unservable]:
+        """What the serving state says about each touched version, with its fired markers and
+        (when the monitor holds no watch of that promotion) its profile."""
+        promotions: dict[WatchKey, ModelPromoted] = {}
+        out: dict[WatchKey, Serving | Unservable] = {}
+        for key in touched:
+            promotion = await promotion_of(self.redis, self.keys, key.dataset, key.version)
+            if promotion is None:
+                out[key] = Unservable("no_promotion", "not in the registry's serving state")
+            else:
+                promotions[key] = promotion
+        fired = await self._fired(promotions)
+        for key, promotion in promotions.items():
+            watch = held.get(key)
+            if watch is not None and watch.promotion.event_id == promotion.event_id:
+                out[key] = Serving(promotion, None, fired[key])
+                continue
+            try:
+                profile = await self.profiles.get(promotion.profile)
+            except (DriftloopError, ValidationError, OSError) as exc:
+                out[key] = Unservable("profile_unavailable", f"{type(exc).__name__}: {exc}")
+                continue
+            out[key] = Serving(promotion, profile, fired[key])
+        return out
+
+    async def report_blob(self, event_id: str) -> BlobRef | None:
+        raw = cast(bytes | None, await self.redis.get(self.own.report(event_id)))
+        return None if raw is None else BlobRef.model_validate_json(raw)
+
+    async def _fired(
+        self, promotions: Mapping[WatchKey, ModelPromoted]
+    ) -> dict[WatchKey, frozenset[DriftKind]]:
+        keys = list(promotions)
+        names = [self.own.fired(promotions[k].event_id, kind) for k in keys for kind in KINDS]
+        values = await self.redis.mget(names) if names else []
+        return {
+            key: frozenset(
+                kind for j, kind in enumerate(KINDS) if values[i * len(KINDS) + j] is not None
+            )
+            for i, key in enumerate(keys)
+        }

@@ -1,0 +1,60 @@
+"""A watch: what the monitor knows about one (dataset, model version) the predictor serves.
+
+Watches are values the policy replaces, never changes in place: a handler works on copies of
+the detectors it touches (copy-on-write) and the new watches are installed only after the
+delivery's commit succeeded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from driftloop_contracts import DriftKind, ModelPromoted, ReferenceProfile
+
+from .config import WatchConfig
+from .performance import PerformanceDetector
+from .windows import WindowDetector
+
+
+@dataclass(frozen=True, order=True)
+class WatchKey:
+    dataset: str
+    version: int
+
+    def __str__(self) -> str:
+        return f"{self.dataset}/v{self.version}"
+
+
+@dataclass(frozen=True)
+class Watch:
+    key: WatchKey
+    #: The version's last promotion in the registry's serving state: its baseline metrics,
+    #: its profile, and the id drift events and fired markers are keyed by.
+    promotion: ModelPromoted
+    profile: ReferenceProfile
+    windows: WindowDetector
+    performance: PerformanceDetector
+    #: Kinds already announced for this promotion (a cache of the markers in Redis).
+    fired: frozenset[DriftKind] = frozenset()
+    #: Sequence number of the last delivery whose prediction logs carried this version.
+    last_seen: int = 0
+
+
+def new_watch(
+    key: WatchKey,
+    promotion: ModelPromoted,
+    profile: ReferenceProfile,
+    config: WatchConfig,
+    *,
+    fired: frozenset[DriftKind] = frozenset(),
+    seen: int = 0,
+) -> Watch:
+    return Watch(
+        key=key,
+        promotion=promotion,
+        profile=profile,
+        windows=WindowDetector(profile, config.windows),
+        performance=PerformanceDetector.of(promotion.metrics.accuracy, config.performance),
+        fired=fired,
+        last_seen=seen,
+    )
