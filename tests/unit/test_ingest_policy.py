@@ -21,7 +21,7 @@ from driftloop_contracts import (
 from driftloop_contracts.codec import decode_body
 from driftloop_ingest.announcements import labelled_event_body
 from driftloop_ingest.entries import EntryCache, LoggedEntry
-from driftloop_ingest.join import LabelSide, Pair, PredictionSide
+from driftloop_ingest.join import LabelSide, Pair, PredictionSide, label_sides, prediction_sides
 from driftloop_ingest.policy import (
     AnnounceLabelled,
     Effect,
@@ -34,6 +34,8 @@ from driftloop_ingest.policy import (
 )
 from driftloop_ingest.service import Schemas
 from driftloop_sdk.scenario import SCHEMA, CreditScenario
+
+from tests.support.predictions import prediction_log
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
 AT_MS = 1_717_243_200_000  # NOW
@@ -241,7 +243,35 @@ def test_a_prediction_side_round_trips_through_its_packed_form(
 def test_a_prediction_side_holds_no_features_and_stays_small() -> None:
     side = PredictionSide("1717243200000-0", 99, "demo", 1, "primary", "no", AT_MS)
 
-    assert side.pack() == b'1717243200000-0|99|1|p|1717243200000|"demo","no"'
+    assert side.pack() == '1717243200000-0|99|1|p|1717243200000|"demo","no"'
+
+
+@pytest.mark.parametrize(("dataset", "role"), [("demo", "primary"), ("100%|d", "canary")])
+def test_the_sides_of_a_prediction_log_are_packed_as_each_side_packs_itself(
+    dataset: str, role: str
+) -> None:
+    event = prediction_log(dataset, 7, ROWS.features[:3], ["no", 'y"es', "no"], role=role)
+
+    sides = prediction_sides(event, "12-3")
+
+    assert sides == [
+        (
+            str(prediction_id),
+            PredictionSide("12-3", row, dataset, 7, role, p, at).pack(),  # type: ignore[arg-type]
+        )
+        for row, (prediction_id, p, at) in enumerate(
+            zip(event.prediction_ids, event.predictions, event.predicted_at_ms, strict=True)
+        )
+    ]
+
+
+def test_labels_are_packed_with_the_time_their_event_was_sent() -> None:
+    event = label_event()
+
+    ((prediction_id, packed),) = label_sides(event)
+
+    assert prediction_id == str(event.labels[0].prediction_id)
+    assert LabelSide.unpack(packed) == LabelSide("no", int(event.occurred_at.timestamp() * 1000))
 
 
 @pytest.mark.parametrize("label", ["yes", "a|b|c", ""])

@@ -18,13 +18,12 @@ from driftloop_contracts import (
     streams,
     utcnow,
 )
-from driftloop_contracts.columnar import epoch_ms
 from driftloop_core import ContentStore
 from redis.asyncio import Redis
 
 from .announcements import ingested_event, labelled_event_body, rejected_event
 from .entries import EntryCache, LoggedEntry, read_entries
-from .join import JoinState, LabelSide, Pair, PredictionSide, SideWrite
+from .join import JoinState, Pair, SideWrite, label_sides, prediction_sides
 from .metrics import PAIRS_JOINED, TRAINING_ROWS_SKIPPED
 from .policy import (
     AnnounceLabelled,
@@ -135,24 +134,3 @@ def _entry_ids(events: Sequence[Event]) -> tuple[str, ...]:
     if not isinstance(events, Delivery):
         raise TypeError("prediction logs must come as a Delivery: the join points at entries")
     return events.entry_ids
-
-
-def prediction_sides(event: PredictionsLogged, entry_id: str) -> list[tuple[str, bytes]]:
-    """(prediction id, packed prediction side) for every row of a prediction.logged entry."""
-    return [
-        (
-            str(prediction_id),
-            PredictionSide(
-                entry_id, row, event.dataset, event.model_version, event.role, prediction, at
-            ).pack(),
-        )
-        for row, (prediction_id, prediction, at) in enumerate(
-            zip(event.prediction_ids, event.predictions, event.predicted_at_ms, strict=True)
-        )
-    ]
-
-
-def label_sides(event: FeedbackReceived) -> list[tuple[str, bytes]]:
-    """(prediction id, packed label side) for every label; received when the event was sent."""
-    at = epoch_ms(event.occurred_at)
-    return [(str(lb.prediction_id), LabelSide(lb.label, at).pack()) for lb in event.labels]

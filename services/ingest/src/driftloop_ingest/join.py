@@ -1,6 +1,7 @@
 """The label join's state in Redis: what it keeps of each side, and the script that claims pairs.
 
-Each prediction id has one hash, ``<ns>ingest:join:<prediction id>``, with up to three sides:
+A side waiting for the other is one key, ``<ns>ingest:join:<side>:<prediction id>``, that
+expires after INGEST_LABEL_WAIT_S:
 
 * ``a``, the answered prediction (role primary or canary), ``s``, its shadow (same id, never
   answered): a pointer to the prediction.logged entry (entry id, row) and what the labelled
@@ -8,61 +9,78 @@ Each prediction id has one hash, ``<ns>ingest:join:<prediction id>``, with up to
   read back from the entry when a training row is built.
 * ``l``, the label and when it was received.
 
-A pair (``a`` with ``l``, ``s`` with ``l``) is claimed by exactly one event, the one whose write
-completed it: its claim ``ca`` / ``cs`` holds the claimant's event id and a copy of the label. A
-redelivery of that event (its handler or commit failed) finds its own claim and emits the pair
-again; no other event ever does. The claimant's commit deletes what the pair used (``a``, ``ca``
-and ``l``; or ``s`` and ``cs``: the label stays for the answer), and Redis drops a hash with no
-field left, so a labelled prediction leaves nothing behind. A shadow logged after its answer
-was joined finds no label and expires with the key (INGEST_LABEL_WAIT_S).
+The event whose write completes a pair (``a`` with ``l``, ``s`` with ``l``) claims it: the
+sides the pair used are deleted at once (the label stays while the answer it also waits for
+has not come), so no other event can ever complete it, and the pairs the event completed are
+kept under its claim key, ``<ns>ingest:join:claims:<event id>``, until its commit deletes
+that key. A redelivery of the event (its handler or its commit failed) finds the claim key
+and gets the same pairs back, writing nothing. A labelled prediction leaves nothing behind. A
+shadow logged after its answer was joined finds no label and expires, as does every side that
+waits longer than INGEST_LABEL_WAIT_S.
 
-One script call per stream entry writes that entry's side for every prediction id in it.
+One script call per stream entry writes that entry's side for every prediction id in it (two
+Redis calls per id) and answers with one JSON string; its ids and sides go in as two JSON
+arguments. redis-py spends about a microsecond of Python per argument or reply item and more
+per command, which had been most of ingest's CPU per label.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
 from driftloop_bus import Keys, RedisWrite
-from driftloop_contracts import Event, Outcome, Role
+from driftloop_contracts import Event, FeedbackReceived, Outcome, PredictionsLogged, Role
+from driftloop_contracts.columnar import epoch_ms
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 
 OWNER = "ingest"
 Side = Literal["a", "s", "l"]
 PredictionSideName = Literal["a", "s"]
-_ROLE_CODES: dict[str, bytes] = {"primary": b"p", "canary": b"c", "shadow": b"s"}
-_ROLES: dict[bytes, Role] = {b"p": "primary", b"c": "canary", b"s": "shadow"}
-#: The fields a committed pair no longer needs.
-_USED: dict[str, tuple[str, ...]] = {"a": ("a", "ca", "l"), "s": ("s", "cs")}
+_ROLE_CODES: dict[str, str] = {"primary": "p", "canary": "c", "shadow": "s"}
+_ROLES: dict[str, Role] = {"p": "primary", "c": "canary", "s": "shadow"}
 
+# ARGV: side ('a', 's' or 'l'), claimant event id, ttl, key prefix, the prediction ids (a JSON
+# array), their packed sides (a JSON array). Key names are built here from the prefix: the bus
+# commits across streams and keys in one MULTI, so driftloop runs on one Redis node anyway.
 _JOIN = """
-local side, mine, ttl = ARGV[1], ARGV[2] .. '|', ARGV[3]
+local side, ttl, prefix = ARGV[1], ARGV[3], ARGV[4]
+local claims = prefix .. 'claims:' .. ARGV[2]
+local done = redis.call('GET', claims)
+if done then return done end  -- a redelivery: the same pairs, nothing written again
+local ids, values = cjson.decode(ARGV[5]), cjson.decode(ARGV[6])
 local out = {}
-for i, key in ipairs(KEYS) do
-  redis.call('HSET', key, side, ARGV[3 + i])
-  redis.call('EXPIRE', key, ttl)
-  local h = redis.call('HMGET', key, 'a', 's', 'l', 'ca', 'cs')
-  for j, p in ipairs({'a', 's'}) do
-    if side == 'l' or side == p then
-      local prediction, label, claim = h[j], h[3], h[3 + j]
-      if not claim and prediction and label then
-        claim = mine .. label
-        redis.call('HSET', key, 'c' .. p, claim)
-      end
-      if claim and prediction and string.sub(claim, 1, #mine) == mine then
-        table.insert(out, i)
-        table.insert(out, p)
-        table.insert(out, prediction)
-        table.insert(out, string.sub(claim, #mine + 1))
-      end
+for i, id in ipairs(ids) do
+  local value = values[i]
+  local function key(name) return prefix .. name .. ':' .. id end
+  if side == 'l' then
+    local got = redis.call('MGET', key('a'), key('s'))
+    if got[1] then table.insert(out, {i, 'a', got[1], value}) end
+    if got[2] then table.insert(out, {i, 's', got[2], value}) end
+    if got[1] and got[2] then
+      redis.call('DEL', key('a'), key('s'))
+    elseif got[1] then
+      redis.call('DEL', key('a'))
+    else  -- no answer yet: the label waits for it (a shadow, if here, is joined already)
+      if got[2] then redis.call('DEL', key('s')) end
+      redis.call('SET', key('l'), value, 'EX', ttl)
+    end
+  else
+    local label = redis.call('GET', key('l'))
+    if label then
+      table.insert(out, {i, side, value, label})
+      if side == 'a' then redis.call('DEL', key('l')) end
+    else
+      redis.call('SET', key(side), value, 'EX', ttl)
     end
   end
 end
-return out
+if #out == 0 then return false end
+local reply = cjson.encode(out)
+redis.call('SET', claims, reply, 'EX', ttl)
+return reply
 """
 
 
@@ -78,23 +96,16 @@ class PredictionSide:
     prediction: Outcome
     predicted_at_ms: int
 
-    def pack(self) -> bytes:
-        head = b"%s|%d|%d|%s|%d|" % (
-            self.entry_id.encode(),
-            self.row,
-            self.model_version,
-            _ROLE_CODES[self.role],
-            self.predicted_at_ms,
-        )
-        return head + orjson.dumps(self.dataset) + b"," + orjson.dumps(self.prediction)
+    def pack(self) -> str:
+        head = f"{self.entry_id}|{self.row}|{self.model_version}|{_ROLE_CODES[self.role]}|"
+        tail = orjson.dumps([self.dataset, self.prediction])[1:-1].decode()
+        return f"{head}{self.predicted_at_ms}|{tail}"
 
     @classmethod
-    def unpack(cls, raw: bytes) -> PredictionSide:
-        entry_id, row, version, role, at, tail = raw.split(b"|", 5)
-        dataset, prediction = orjson.loads(b"[" + tail + b"]")
-        return cls(
-            entry_id.decode(), int(row), dataset, int(version), _ROLES[role], prediction, int(at)
-        )
+    def unpack(cls, text: str) -> PredictionSide:
+        entry_id, row, version, role, at, tail = text.split("|", 5)
+        dataset, prediction = orjson.loads(f"[{tail}]")
+        return cls(entry_id, int(row), dataset, int(version), _ROLES[role], prediction, int(at))
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +115,13 @@ class LabelSide:
     label: str
     labelled_at_ms: int
 
-    def pack(self) -> bytes:
-        return b"%d|%s" % (self.labelled_at_ms, self.label.encode())
+    def pack(self) -> str:
+        return f"{self.labelled_at_ms}|{self.label}"
 
     @classmethod
-    def unpack(cls, raw: bytes) -> LabelSide:
-        at, label = raw.split(b"|", 1)
-        return cls(label.decode(), int(at))
+    def unpack(cls, text: str) -> LabelSide:
+        at, label = text.split("|", 1)
+        return cls(label, int(at))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,65 +135,84 @@ class Pair:
     cause: Event
 
 
+def prediction_sides(event: PredictionsLogged, entry_id: str) -> list[tuple[str, str]]:
+    """(prediction id, packed side) for every row of a prediction.logged entry: what
+    PredictionSide.pack gives, with what the rows share worked out once."""
+    middle = f"|{event.model_version}|{_ROLE_CODES[event.role]}|"
+    dataset = f"|{orjson.dumps(event.dataset).decode()},"
+    predictions = {p: orjson.dumps(p).decode() for p in set(event.predictions)}
+    return [
+        (str(prediction_id), f"{entry_id}|{row}{middle}{at}{dataset}{predictions[prediction]}")
+        for row, (prediction_id, prediction, at) in enumerate(
+            zip(event.prediction_ids, event.predictions, event.predicted_at_ms, strict=True)
+        )
+    ]
+
+
+def label_sides(event: FeedbackReceived) -> list[tuple[str, str]]:
+    """(prediction id, packed side) for every label; received when the event was sent."""
+    at = f"{epoch_ms(event.occurred_at)}|"
+    return [(str(lb.prediction_id), at + lb.label) for lb in event.labels]
+
+
 @dataclass(frozen=True)
 class SideWrite:
     """One stream entry's side of the join: every prediction (or label) of one event."""
 
     side: Side
     cause: Event
-    items: Sequence[tuple[str, bytes]]  # (prediction id, packed side)
+    items: Sequence[tuple[str, str]]  # (prediction id, packed side)
 
 
 class JoinState:
-    """The join hashes (keys ``<ns>ingest:join:<prediction id>``), expiring after `ttl_s`."""
+    """The join's keys (``<ns>ingest:join:...``); sides expire after `ttl_s`."""
 
     def __init__(self, redis: Redis, keys: Keys, ttl_s: int) -> None:
         self._redis = redis
-        self._keys = keys
         self._ttl = ttl_s
         self._script = redis.register_script(_JOIN)
+        self._prefix = keys.owned(OWNER, "join", "")
 
-    def key(self, prediction_id: str) -> str:
-        return self._keys.owned(OWNER, "join", prediction_id)
+    def key(self, name: str, suffix: object) -> str:
+        """``<ns>ingest:join:<name>:<suffix>``: a side (a, s, l) of a prediction id, or the
+        claims of an event (name ``claims``, suffix its event id)."""
+        return f"{self._prefix}{name}:{suffix}"
 
     async def write(self, writes: Sequence[SideWrite]) -> list[Pair]:
         """Write each entry's side (one script call per entry, one round trip in all) and
-        return the pairs the writing events hold."""
-        # A prediction id twice in one entry is one write (the last, as HSET would keep).
+        return the pairs the writing events claimed."""
+        # A prediction id twice in one entry is one write (the last, as SET would keep).
         writes = [SideWrite(w.side, w.cause, [*dict(w.items).items()]) for w in writes if w.items]
         if not writes:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for w in writes:
-                keys = [self.key(prediction_id) for prediction_id, _ in w.items]
+                ids = orjson.dumps([prediction_id for prediction_id, _ in w.items])
+                sides = orjson.dumps([packed for _, packed in w.items])
                 args: list[str | int | bytes] = [w.side, str(w.cause.event_id), self._ttl]
-                args += [packed for _, packed in w.items]
-                await self._script(keys=keys, args=args, client=pipe)
-            replies: list[list[Any]] = await pipe.execute()
+                args += [self._prefix, ids, sides]
+                await self._script(args=args, client=pipe)
+            replies: list[bytes | None] = await pipe.execute()
         return [pair for w, reply in zip(writes, replies, strict=True) for pair in _pairs(w, reply)]
 
     def forget(self, pairs: Sequence[Pair]) -> RedisWrite:
-        """Delete what the pairs used, in the delivery's commit."""
-        deletions = [(self.key(p.prediction_id), _USED[p.side]) for p in pairs]
-
-        def apply(pipe: Pipeline) -> None:
-            for key, fields in deletions:
-                pipe.hdel(key, *fields)
-
-        return RedisWrite(apply)
+        """Delete the claims of the events that claimed the pairs, in the delivery's commit:
+        one DEL, one key per event."""
+        claimants = {id(p.cause): p.cause for p in pairs}.values()
+        keys = [self.key("claims", cause.event_id) for cause in claimants]
+        return RedisWrite(lambda pipe: pipe.delete(*keys) if keys else None)
 
 
-def _pairs(write: SideWrite, reply: list[Any]) -> list[Pair]:
-    out = []
-    for k in range(0, len(reply), 4):
-        index, side, prediction, label = reply[k : k + 4]
-        out.append(
-            Pair(
-                prediction_id=write.items[int(index) - 1][0],
-                side="a" if side == b"a" else "s",
-                prediction=PredictionSide.unpack(prediction),
-                label=LabelSide.unpack(label),
-                cause=write.cause,
-            )
+def _pairs(write: SideWrite, reply: bytes | None) -> list[Pair]:
+    if not reply:
+        return []
+    return [
+        Pair(
+            prediction_id=write.items[index - 1][0],
+            side="a" if side == "a" else "s",
+            prediction=PredictionSide.unpack(prediction),
+            label=LabelSide.unpack(label),
+            cause=write.cause,
         )
-    return out
+        for index, side, prediction, label in orjson.loads(reply)
+    ]

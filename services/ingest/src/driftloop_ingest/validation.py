@@ -9,7 +9,7 @@ categories) and words the reason for what it cannot, so every rejection reads as
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -60,14 +60,14 @@ class ValidRows:
 
     @classmethod
     def concat(cls, schema: DatasetSchema, parts: Sequence[ValidRows]) -> ValidRows:
-        def joined(pick: Callable[[ValidRows], list[Any]]) -> list[Any]:
-            return list(chain.from_iterable(map(pick, parts)))
+        def joined(columns: Iterable[list[Any]]) -> list[Any]:
+            return list(chain.from_iterable(columns))
 
         return cls(
             schema,
-            {n: joined(lambda p, n=n: p.columns[n]) for n in schema.feature_names},  # type: ignore[misc]
-            joined(lambda p: p.labels),
-            joined(lambda p: p.observed_at),
+            {n: joined(p.columns[n] for p in parts) for n in schema.feature_names},
+            joined(p.labels for p in parts),
+            joined(p.observed_at for p in parts),
         )
 
 
