@@ -29,9 +29,11 @@ from driftloop_drift_monitor.detectors import (
     chi2_test,
     ks_test,
 )
+from driftloop_drift_monitor.evidence import independence
 from driftloop_ml import feature_matrix
 from driftloop_sdk.scenario import REGIONS, SCHEMA, CreditScenario
 from driftloop_trainer.training import PROFILE_SAMPLE, TrainedModel, TrainingConfig, train
+from scipy import stats
 
 from tests.support.data import labelled_rows
 
@@ -792,3 +794,15 @@ def test_change_point_is_zero_for_input_shorter_than_two_segments() -> None:
 def test_change_point_is_zero_when_accuracy_never_gets_worse() -> None:
     assert change_point([True] * 60) == 0
     assert change_point([False] * 30 + [True] * 30) == 0
+
+
+def test_the_independence_test_is_scipys_chi2_contingency_without_continuity_correction() -> None:
+    rng = np.random.default_rng(11)
+    for k in (2, 3, 5, 12):
+        table = np.vstack([rng.random(k) * 1000, rng.integers(0, 60, k)]).astype(float) + 0.5
+
+        statistic, p_value = independence(table)
+
+        expected = stats.chi2_contingency(table, correction=False)
+        assert statistic == pytest.approx(float(expected.statistic), rel=1e-12)
+        assert p_value == pytest.approx(float(expected.pvalue), rel=1e-9, abs=1e-300)

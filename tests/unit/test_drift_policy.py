@@ -16,9 +16,8 @@ from driftloop_drift_monitor.policy import (
     Install,
     Snapshot,
     Unservable,
+    by_version,
     evicted,
-    labelled_batches,
-    logged_batches,
     on_labelled,
     on_logged,
 )
@@ -41,12 +40,12 @@ NOW = datetime(2024, 1, 2, tzinfo=UTC)
 
 
 def decide_logged(snapshot: Snapshot, *events: object, configs: object = CONFIGS) -> list[Effect]:
-    batches, ignored = logged_batches(events)  # type: ignore[arg-type]
+    batches, ignored = by_version(events)  # type: ignore[arg-type]
     return [*ignored, *on_logged(snapshot, batches, configs)]  # type: ignore[arg-type]
 
 
 def decide_labelled(snapshot: Snapshot, *events: object) -> list[Effect]:
-    batches, ignored = labelled_batches(events)  # type: ignore[arg-type]
+    batches, ignored = by_version(events)  # type: ignore[arg-type]
     return [*ignored, *on_labelled(snapshot, batches, CONFIGS)]
 
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 from driftloop_contracts import (
@@ -40,6 +40,7 @@ PRODUCER = "drift-monitor"
 #: never answered; a live trial comparing them would route them to watches of its own here.
 WATCHED_ROLES: frozenset[Role] = frozenset({"primary"})
 Reason = Literal["no_promotion", "profile_unavailable", "not_watched", "role"]
+E = TypeVar("E", PredictionsLogged, PredictionsLabelled)
 
 
 # ------------------------------------------------------------------ the snapshot
@@ -112,25 +113,9 @@ Effect = Announce | Ignore | Install
 # -------------------------------------------------------------------- grouping
 
 
-def logged_batches(
-    events: Iterable[PredictionsLogged],
-) -> tuple[dict[WatchKey, list[PredictionsLogged]], list[Ignore]]:
-    """Prediction logs by the version that served them; rows of roles not watched apart."""
-    batches: dict[WatchKey, list[PredictionsLogged]] = {}
-    ignored: list[Ignore] = []
-    for event in events:
-        key = WatchKey(event.dataset, event.model_version)
-        if event.role not in WATCHED_ROLES:
-            ignored.append(Ignore(key, len(event), "role", event.role))
-        else:
-            batches.setdefault(key, []).append(event)
-    return batches, ignored
-
-
-def labelled_batches(
-    events: Iterable[PredictionsLabelled],
-) -> tuple[dict[WatchKey, list[PredictionsLabelled]], list[Ignore]]:
-    batches: dict[WatchKey, list[PredictionsLabelled]] = {}
+def by_version(events: Iterable[E]) -> tuple[dict[WatchKey, list[E]], list[Ignore]]:
+    """Events by the version that served them; those of roles not watched apart."""
+    batches: dict[WatchKey, list[E]] = {}
     ignored: list[Ignore] = []
     for event in events:
         key = WatchKey(event.dataset, event.model_version)

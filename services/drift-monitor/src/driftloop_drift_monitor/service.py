@@ -43,13 +43,13 @@ class MonitorService:
     # ------------------------------------------------------------------ handlers
 
     async def on_predictions(self, events: Sequence[PredictionsLogged]) -> list[Output]:
-        batches, ignored = policy.logged_batches(events)
+        batches, ignored = policy.by_version(events)
         snapshot = await self._snapshot(batches)
         effects = policy.on_logged(snapshot, batches, self.configs)
         return await self._outputs([*ignored, *effects], snapshot, streams.PREDICTION_LOGGED)
 
     async def on_labelled(self, events: Sequence[PredictionsLabelled]) -> list[Output]:
-        batches, ignored = policy.labelled_batches(events)
+        batches, ignored = policy.by_version(events)
         watched = {k: v for k, v in batches.items() if k in self.watches}
         snapshot = await self._snapshot(watched)
         effects = policy.on_labelled(snapshot, batches, self.configs)
@@ -103,7 +103,10 @@ class MonitorService:
             if len(self._logged_ignores) >= REMEMBERED_IGNORES:
                 self._logged_ignores.clear()
             self._logged_ignores.add(once)
-            log.warning(
+            # labels of a version no longer watched are routine; a served version that cannot
+            # be watched is not
+            say = log.info if effect.reason == "not_watched" else log.warning
+            say(
                 "version not monitored",
                 dataset=effect.key.dataset,
                 version=effect.key.version,
@@ -117,7 +120,8 @@ class MonitorService:
     def _install(self, effect: Install, seq: int) -> Callable[[], None]:
         def apply() -> None:
             for key, watch in effect.watches.items():
-                if key not in self.watches or self.watches[key].promotion != watch.promotion:
+                before = self.watches.get(key)
+                if before is None or before.promotion.event_id != watch.promotion.event_id:
                     log.info("watching", version=str(key), promotion=str(watch.promotion.event_id))
                 self.watches[key] = watch
                 metrics.export(watch)
