@@ -362,3 +362,26 @@ def test_a_train_effect_is_plain_data_a_worker_process_could_receive() -> None:
     (job,) = trains(world.receive(data(200, minute=61)).effects)
 
     assert pickle.loads(pickle.dumps(job)) == job
+
+
+def test_a_first_model_rejected_on_more_rows_than_max_rows_still_waits_for_more_data() -> None:
+    world = World(Rules(min_initial_rows=500, max_rows=1000))
+    world.handle(data(5000))
+
+    effects = world.handle(rejected(trigger="initial"))
+
+    assert trains(effects) == []  # trained on the newest 1,000 rows; 5,000 are not new data
+    assert world.initial is not None and world.initial.next_min_rows == 7500
+
+
+def test_follow_ups_count_every_post_drift_row_not_only_the_max_rows_trained_on() -> None:
+    world = World(Rules(min_initial_rows=500, min_post_drift_rows=200, max_rows=1000))
+    world.handle(data(500, minute=0))
+    world.handle(promoted(1))
+    world.handle(drift(minute=60))
+
+    world.handle(data(3000, minute=61))
+
+    (follow_up,) = world.pending_retrains()
+    assert follow_up.min_rows == 6000
+    assert trains(world.handle(data(10, minute=62))) == []

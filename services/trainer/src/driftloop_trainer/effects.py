@@ -57,7 +57,8 @@ class Train:
     key: str
     claimant: str
     claim: str | None = None
-    #: Rows available when decided (the back-off and follow-ups are counted from it).
+    #: Rows available when decided, all of them (the run trains on the newest max_rows);
+    #: back-offs and follow-ups ask for more than this, so they always wait for new data.
     rows: int = 0
     #: The drift retrain this run is a step of, as it was read.
     pending: Pending | None = None

@@ -219,7 +219,7 @@ def next_run(
     first = initial_run(state, cause, claimant, rules, include)
     if first is not None:
         return [first]
-    return drift_run(state, claimant, rules, include)
+    return drift_run(state, claimant, include)
 
 
 def initial_run(
@@ -244,13 +244,13 @@ def initial_run(
         key="initial",
         claimant=claimant,
         claim=INITIAL,
-        rows=min(state.rows, rules.max_rows),
+        rows=state.rows,
         include=include,
     )
 
 
 def drift_run(
-    state: DatasetState, claimant: str, rules: Rules, include: tuple[VersionEntry, ...]
+    state: DatasetState, claimant: str, include: tuple[VersionEntry, ...]
 ) -> list[Effect]:
     active, outranked = select(state.pending)
     effects: list[Effect] = [clear_pending(state.dataset, p) for p in outranked]
@@ -271,7 +271,7 @@ def drift_run(
         key=f"retrain/{retrain.followup}/{retrain.failures}",
         claimant=claimant,
         claim=retrain.claim,
-        rows=min(have, rules.max_rows),
+        rows=have,
         pending=active,
         include=include,
     )
