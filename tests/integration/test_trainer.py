@@ -115,7 +115,7 @@ def test_a_drift_retrains_on_post_drift_rows_once_enough_exist_and_keeps_the_cha
     onset = start + timedelta(minutes=30)
     drift = drift_at(onset)
     streams_io.publish(streams.DRIFT_DETECTED, drift)
-    streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP)
+    streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP, timeout=60)
     streams_io.publish(
         streams.DATA_INGESTED,
         ingested(store, labelled_rows(150, "after", start=onset, seed=8), "feedback"),
@@ -138,7 +138,7 @@ def test_a_drift_retrains_on_post_drift_rows_once_enough_exist_and_keeps_the_cha
     # Another kind of drift on the same model version does not start another retrain...
     late = drift_at(onset).model_copy(update={"kind": "prediction", "event_id": uuid.uuid4()})
     streams_io.publish(streams.DRIFT_DETECTED, late)
-    streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP)
+    streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP, timeout=60)
     streams_io.publish(
         streams.DATA_INGESTED,
         ingested(store, labelled_rows(100, "after", start=onset, seed=10), "feedback"),
@@ -230,26 +230,30 @@ def test_a_drift_of_the_new_model_during_the_old_chains_last_retrain_is_retraine
     onset = start + timedelta(minutes=30)
     with TestClient(build_app(settings)):
         streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(400, start=start)))
-        streams_io.publish(streams.MODEL_PROMOTED, promoted(streams_io.wait(COMPLETED)[0], 1))
+        streams_io.publish(
+            streams.MODEL_PROMOTED, promoted(streams_io.wait(COMPLETED, timeout=60)[0], 1)
+        )
         older = drift_at(onset)
         streams_io.publish(streams.DRIFT_DETECTED, older)
-        streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP)
+        streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP, timeout=60)
         after = labelled_rows(250, "after", start=onset, seed=8)
         streams_io.publish(streams.DATA_INGESTED, ingested(store, after, "feedback"))
-        streams_io.publish(streams.MODEL_PROMOTED, promoted(streams_io.wait(COMPLETED, 2)[1], 2))
+        streams_io.publish(
+            streams.MODEL_PROMOTED, promoted(streams_io.wait(COMPLETED, 2, timeout=60)[1], 2)
+        )
         more = labelled_rows(300, "after", start=onset + timedelta(minutes=5), seed=9)
         streams_io.publish(streams.DATA_INGESTED, ingested(store, more, "feedback"))
         training_step(streams_io, older, 1)  # the v1 chain's follow-up is training
         newer = drift_at(onset + timedelta(minutes=60), version=2)
         streams_io.publish(streams.DRIFT_DETECTED, newer)
-        streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP)
-        last_of_v1 = streams_io.wait(COMPLETED, 3)[2]
+        streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP, timeout=60)
+        last_of_v1 = streams_io.wait(COMPLETED, 3, timeout=60)[2]
         assert last_of_v1.correlation_id != newer.event_id
 
         rows = labelled_rows(250, "after", start=newer.window.start, seed=10)
         streams_io.publish(streams.DATA_INGESTED, ingested(store, rows, "feedback"))
 
-        retrained = streams_io.wait(COMPLETED, 4)[3]
+        retrained = streams_io.wait(COMPLETED, 4, timeout=60)[3]
         assert retrained.trigger == "drift"
         assert retrained.correlation_id == newer.event_id
         assert retrained.training_rows + retrained.metrics.rows == 250

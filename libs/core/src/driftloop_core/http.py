@@ -88,9 +88,16 @@ def create_app(
     httperrors.install(app)
     app.add_middleware(httperrors.BodyLimit, max_bytes=max_body_bytes)
 
-    @app.get(
+    app.include_router(ops_router(bus, readiness))
+    return app
+
+
+def ops_router(bus: Bus, readiness: Check | None) -> APIRouter:
+    """/healthz, /readyz and /metrics."""
+    router = APIRouter(tags=["ops"])
+
+    @router.get(
         "/healthz",
-        tags=["ops"],
         summary="Liveness: every subscriber running",
         response_model=HealthOut,
     )
@@ -98,9 +105,8 @@ def create_app(
         health = await bus.health()
         return JSONResponse(health, status_code=200 if health["ok"] else 503)
 
-    @app.get(
+    @router.get(
         "/readyz",
-        tags=["ops"],
         summary="Readiness: healthy and able to serve",
         response_model=HealthOut,
     )
@@ -110,8 +116,8 @@ def create_app(
         body = {**health, **ready, "ok": health["ok"] and ready["ready"]}
         return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    @router.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:
         return Response(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
-    return app
+    return router
