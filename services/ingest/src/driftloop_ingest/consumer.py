@@ -37,6 +37,10 @@ from .policy import (
 from .service import Schemas
 from .versions import store_version
 
+#: Versions of up to this many rows are written on the event loop: the hop to a worker
+#: thread cost more than writing the few rows of a label batch.
+INLINE_ROWS = 2_000
+
 
 class IngestConsumer:
     """Stream handlers of ingest: records, prediction logs and labels."""
@@ -112,7 +116,11 @@ class IngestConsumer:
 
     async def _outputs(self, effect: Effect) -> list[Output]:
         if isinstance(effect, StoreVersion):
-            version = await asyncio.to_thread(store_version, self.store, effect.rows)
+            version = (
+                await asyncio.to_thread(store_version, self.store, effect.rows)
+                if len(effect.rows) > INLINE_ROWS
+                else store_version(self.store, effect.rows)
+            )
             ingested = ingested_event(version, effect.source, effect.cause)
             return [Publish(streams.DATA_INGESTED, ingested)]
         if isinstance(effect, Reject):
