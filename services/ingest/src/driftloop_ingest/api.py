@@ -88,7 +88,8 @@ class IngestApi:
         return LabelsOut(event_id=event.event_id, labels=len(labels))
 
 
-def _api(request: Request) -> IngestApi:
+async def _api(request: Request) -> IngestApi:
+    # async: FastAPI runs a plain function dependency in a worker thread, per request
     return cast(IngestApi, request.app.state.ingest)
 
 

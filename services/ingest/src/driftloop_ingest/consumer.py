@@ -37,6 +37,11 @@ from .policy import (
 from .service import Schemas
 from .versions import store_version
 
+#: Up to this many rows are validated and written on the event loop: the hop to a worker
+#: thread cost more than the work for the few rows of a label batch. Larger batches go to a
+#: thread, so the loop keeps serving HTTP and renewing leases.
+INLINE_ROWS = 2_000
+
 
 class IngestConsumer:
     """Stream handlers of ingest: records, prediction logs and labels."""
@@ -62,8 +67,9 @@ class IngestConsumer:
 
     async def on_records(self, events: Sequence[RecordsSubmitted]) -> list[Output]:
         """One dataset version per dataset per delivery; rejects reported per event."""
-        effects = await asyncio.to_thread(decide_records, self.schemas, events, self.clock())
-        return await self.apply(effects)
+        decide = partial(decide_records, self.schemas, events, self.clock())
+        small = sum(len(e.records) for e in events) <= INLINE_ROWS
+        return await self.apply(decide() if small else await asyncio.to_thread(decide))
 
     async def on_predictions(self, events: Sequence[PredictionsLogged]) -> list[Output]:
         entry_ids = _entry_ids(events)
@@ -112,7 +118,11 @@ class IngestConsumer:
 
     async def _outputs(self, effect: Effect) -> list[Output]:
         if isinstance(effect, StoreVersion):
-            version = await asyncio.to_thread(store_version, self.store, effect.rows)
+            version = (
+                await asyncio.to_thread(store_version, self.store, effect.rows)
+                if len(effect.rows) > INLINE_ROWS
+                else store_version(self.store, effect.rows)
+            )
             ingested = ingested_event(version, effect.source, effect.cause)
             return [Publish(streams.DATA_INGESTED, ingested)]
         if isinstance(effect, Reject):

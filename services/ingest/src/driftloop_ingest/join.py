@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import orjson
 from driftloop_bus import Keys, RedisWrite
@@ -84,9 +84,9 @@ return reply
 """
 
 
-@dataclass(frozen=True, slots=True)
-class PredictionSide:
-    """What the join keeps of a prediction."""
+class PredictionSide(NamedTuple):
+    """What the join keeps of a prediction. (Named tuples: a label batch makes three of these
+    per pair, and a frozen dataclass costs a setattr call per field.)"""
 
     entry_id: str  # its prediction.logged entry
     row: int  # its row in that entry
@@ -108,8 +108,7 @@ class PredictionSide:
         return cls(entry_id, int(row), dataset, int(version), _ROLES[role], prediction, int(at))
 
 
-@dataclass(frozen=True, slots=True)
-class LabelSide:
+class LabelSide(NamedTuple):
     """What the join keeps of a label."""
 
     label: str
@@ -124,8 +123,7 @@ class LabelSide:
         return cls(label, int(at))
 
 
-@dataclass(frozen=True, slots=True)
-class Pair:
+class Pair(NamedTuple):
     """A prediction and its label, claimed by `cause` (the event whose write completed it)."""
 
     prediction_id: str

@@ -56,7 +56,8 @@ class AnnounceLabelled:
 
 @dataclass(frozen=True)
 class Forget:
-    """Delete the join state the pairs used, in the commit."""
+    """Delete what is left of the pairs' join state (the claims of the events that completed
+    them; their sides went when they were claimed), in the commit."""
 
     pairs: tuple[Pair, ...]
 

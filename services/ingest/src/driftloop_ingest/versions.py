@@ -111,12 +111,19 @@ def _values(values: list[Any], head: bytes, tail: bytes) -> list[bytes]:
 
 def _times(instants: list[Instant], times: list[datetime]) -> list[bytes]:
     """Each distinct instant once, in UTC with a Z, closing the line."""
+
+    def line_end(t: datetime) -> bytes:
+        return b'"observed_at":' + orjson.dumps(t.astimezone(UTC), option=orjson.OPT_UTC_Z) + b"}\n"
+
+    if _all_equal(instants):  # one time for the whole batch: the usual submission
+        return [line_end(times[0])] * len(times)
     some = dict(zip(instants, times, strict=True))  # one time per distinct instant
-    encoded = {
-        key: b'"observed_at":' + orjson.dumps(t.astimezone(UTC), option=orjson.OPT_UTC_Z) + b"}\n"
-        for key, t in some.items()
-    }
+    encoded = {key: line_end(t) for key, t in some.items()}
     return list(map(encoded.__getitem__, instants))
+
+
+def _all_equal(instants: list[Instant]) -> bool:
+    return not instants or instants.count(instants[0]) == len(instants)
 
 
 def _instants(times: list[datetime]) -> list[Instant]:
@@ -133,7 +140,7 @@ def _instants(times: list[datetime]) -> list[Instant]:
 def _oldest_first(times: list[datetime], instants: list[Instant]) -> list[int] | None:
     """The order of a stable sort of the times (as sorted() orders them), or None when the
     rows are in it already."""
-    if len(times) < 2:
+    if _all_equal(instants):
         return None
     if isinstance(instants[0], tuple):  # one fixed offset: the keys order as the times do
         if sorted(instants) == instants:
