@@ -11,6 +11,7 @@ from .envelope import Event, derived_id, utcnow
 from .events import (
     DataIngested,
     DataRejected,
+    DatasetRegistered,
     DriftDetected,
     DriftKind,
     FeatureDrift,
@@ -34,7 +35,8 @@ from .events import (
 )
 from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from .refs import BlobRef, FeatureRow, FeatureValue, Metrics, Record
-from .schema import DatasetSchema, FeatureSpec, TargetSpec
+from .schema import DatasetSchema, FeatureSpec, SchemaEvolutionError, TargetSpec, evolve
+from .specs import TrainingSpec
 from .streams import Stream
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "CategoricalProfile",
     "DataIngested",
     "DataRejected",
+    "DatasetRegistered",
     "DatasetSchema",
     "DriftDetected",
     "DriftKind",
@@ -68,16 +71,19 @@ __all__ = [
     "RejectedRow",
     "Role",
     "RolloutChanged",
+    "SchemaEvolutionError",
     "Stream",
     "TargetSpec",
     "TrainingCompleted",
     "TrainingFailed",
     "TrainingRequested",
+    "TrainingSpec",
     "TrainingTrigger",
     "WindowRef",
     "codec",
     "columnar",
     "derived_id",
+    "evolve",
     "streams",
     "utcnow",
 ]

@@ -71,10 +71,23 @@ def validate_features(schema: DatasetSchema, features: Mapping[str, Any]) -> Fea
 
 
 def validate_label(schema: DatasetSchema, label: Any) -> str:
+    """The label as its canonical text: a class name, or a finite number for regression."""
     target = schema.target
     if label is None or label == "":
         raise RowError(f"missing label {target.name!r}")
+    if target.is_regression:
+        return _numeric_label(target.name, label)
     text = str(label) if isinstance(label, int | str) and not isinstance(label, bool) else None
     if text is None or text not in target.classes:
         raise RowError(f"label {label!r} is not one of {list(target.classes)}")
     return text
+
+
+def _numeric_label(name: str, label: Any) -> str:
+    try:
+        number = float(label) if not isinstance(label, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise RowError(f"label {label!r} of {name!r} is not a finite number")
+    return repr(number)

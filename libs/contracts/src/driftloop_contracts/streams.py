@@ -13,6 +13,7 @@ from .envelope import Event
 from .events import (
     DataIngested,
     DataRejected,
+    DatasetRegistered,
     DriftDetected,
     FeedbackReceived,
     ModelPromoted,
@@ -53,6 +54,7 @@ class Stream(Generic[E]):
         return str(self.event.model_fields["event_type"].default)
 
 
+DATASET_REGISTERED = Stream("dataset.registered.v1", DatasetRegistered)
 INGEST_RECORDS = Stream("ingest.records.v1", RecordsSubmitted)
 DATA_INGESTED = Stream("data.ingested.v1", DataIngested)
 DATA_REJECTED = Stream("data.rejected.v1", DataRejected)
@@ -69,6 +71,7 @@ PREDICTION_LABELLED = Stream("prediction.labelled.v1", PredictionsLabelled)
 DRIFT_DETECTED = Stream("drift.detected.v1", DriftDetected)
 
 ALL_STREAMS: tuple[Stream[Event], ...] = (
+    DATASET_REGISTERED,
     INGEST_RECORDS,
     DATA_INGESTED,
     DATA_REJECTED,

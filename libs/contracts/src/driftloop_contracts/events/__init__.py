@@ -1,6 +1,14 @@
 """Every event of the loop. Past tense, frozen, one type per versioned stream (see streams.py)."""
 
-from .data import DataIngested, DataRejected, FeedbackReceived, Label, RecordsSubmitted, RejectedRow
+from .data import (
+    DataIngested,
+    DataRejected,
+    DatasetRegistered,
+    FeedbackReceived,
+    Label,
+    RecordsSubmitted,
+    RejectedRow,
+)
 from .drift import DriftDetected, DriftKind, FeatureDrift, WindowRef
 from .registry import ModelPromoted, ModelRegistered, ModelRejected, RolloutChanged
 from .serving import Outcome, PredictionsLabelled, PredictionsLogged, Role
@@ -9,6 +17,7 @@ from .training import TrainingCompleted, TrainingFailed, TrainingRequested, Trai
 __all__ = [
     "DataIngested",
     "DataRejected",
+    "DatasetRegistered",
     "DriftDetected",
     "DriftKind",
     "FeatureDrift",

@@ -11,6 +11,26 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..envelope import Event
 from ..refs import BlobRef, Record
 from ..schema import DatasetSchema
+from ..specs import TrainingSpec
+
+
+class DatasetRegistered(Event):
+    """A dataset's schema, new or evolved, is registered: every service picks it up live.
+
+    The latest event per dataset is the truth: ``dataset_schema.version`` grows by one with each
+    additive evolution; registering the same schema again publishes nothing."""
+
+    event_type: Literal["dataset.registered"] = "dataset.registered"
+    dataset: str = Field(description="Dataset name (equals dataset_schema.name).")
+    dataset_schema: DatasetSchema = Field(description="The schema, with its version.")
+    training: TrainingSpec | None = Field(
+        default=None, description="How to train its models; omitted: the trainer's default."
+    )
+    monitoring: dict[str, float | int | str | bool] = Field(
+        default_factory=dict,
+        description="Per-dataset drift-monitor settings overriding its defaults "
+        "(keys as the MONITOR_* settings, lower case, without the prefix).",
+    )
 
 
 class RecordsSubmitted(Event):
