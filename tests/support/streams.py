@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from driftloop_bus import Keys, serving
-from driftloop_contracts import Event, ModelPromoted, RolloutChanged, Stream
+from driftloop_bus import Keys, datasets, serving
+from driftloop_contracts import DatasetRegistered, Event, ModelPromoted, RolloutChanged, Stream
 from driftloop_contracts.codec import decode, encode
 from redis import Redis
 
@@ -24,7 +24,8 @@ class Streams:
 
     def publish(self, stream: Stream[Any], *events: Event) -> None:
         """XADD each event; promotions and rollouts also set the serving state, as the
-        registry does when it publishes them (tests stand in for the registry)."""
+        registry does when it publishes them, and registrations the dataset state, as ingest
+        does (tests stand in for them)."""
         keys = Keys(self.namespace)
         for event in events:
             with self.redis.pipeline(transaction=True) as pipe:
@@ -33,6 +34,8 @@ class Streams:
                     serving.record_promotion(keys, event).apply(pipe)  # type: ignore[arg-type]
                 elif isinstance(event, RolloutChanged):
                     serving.record_rollout(keys, event).apply(pipe)  # type: ignore[arg-type]
+                elif isinstance(event, DatasetRegistered):
+                    datasets.record_registration(keys, event).apply(pipe)  # type: ignore[arg-type]
                 pipe.execute()
 
     def read(self, stream: Stream[E]) -> list[E]:
