@@ -197,10 +197,12 @@ def test_every_route_documents_its_answer_with_a_model(client: TestClient) -> No
         for method, operation in operations.items()
     }
 
-    assert len(answers) == 5
+    assert len(answers) == 6  # records, CSV, labels; register, list and show datasets
     for (method, path), responses in answers.items():
         ok = next(code for code in responses if code.startswith("2"))
         schema = responses[ok]["content"]["application/json"]["schema"]
         assert schema != {}, f"{method} {path} answers without a model"
     records = answers[("post", "/v1/datasets/{dataset}/records")]
     assert records["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/IngestOut")
+    register = answers[("post", "/v1/datasets")]
+    assert register["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")

@@ -58,7 +58,7 @@ def validate_features(schema: DatasetSchema, features: Mapping[str, Any]) -> Fea
         raise RowError(f"unknown feature(s) {sorted(unknown)}; the schema has {list(names)}")
     clean: dict[str, FeatureValue] = {}
     for spec in schema.features:
-        value = features.get(spec.name)
+        value = features.get(spec.name, spec.default)  # absent: rows older than the feature
         if value is None or value == "":
             if not spec.nullable:
                 raise RowError(f"missing feature {spec.name!r}")

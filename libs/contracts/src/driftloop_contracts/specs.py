@@ -45,3 +45,46 @@ class TrainingSpec(BaseModel):
         if self.entry_point is not None and self.search_space is not None:
             raise ValueError("`search_space` applies to a `family`, not to an `entry_point`")
         return self
+
+
+class MonitoringOverrides(BaseModel):
+    """Per-dataset drift-monitor settings: each key is a MONITOR_* setting, lower case, without
+    the prefix, with the same bounds; a key left out keeps the monitor's default. Ingest refuses
+    a registration with an unknown key or a value out of bounds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window_size: int | None = Field(default=None, ge=30, description="Live rows per window.")
+    window_step: int | None = Field(default=None, ge=1, description="Rows between two tests.")
+    alpha: float | None = Field(default=None, gt=0, lt=0.5, description="Moderate evidence rate.")
+    consecutive_windows: int | None = Field(
+        default=None, ge=1, description="Windows in a row with moderate evidence before drift."
+    )
+    alpha_strict: float | None = Field(
+        default=None, gt=0, lt=0.5, description="Strong evidence: one window under this is drift."
+    )
+    min_effect_numeric: float | None = Field(
+        default=None, ge=0, description="Smallest Wasserstein distance (reference std units)."
+    )
+    min_effect_categorical: float | None = Field(
+        default=None, ge=0, le=1, description="Smallest Jensen-Shannon distance."
+    )
+    min_labels: int | None = Field(
+        default=None, ge=10, description="Labelled predictions before accuracy is judged."
+    )
+    label_window: int | None = Field(
+        default=None, ge=10, description="Labelled predictions live accuracy is taken over."
+    )
+    max_accuracy_drop: float | None = Field(
+        default=None, gt=0, lt=1, description="Accuracy drop below the promoted one that drifts."
+    )
+    adwin_delta: float | None = Field(
+        default=None, gt=0, lt=1, description="ADWIN confidence on the error stream."
+    )
+    min_error_increase: float | None = Field(
+        default=None, gt=0, lt=1, description="Error-rate rise over the promoted one that counts."
+    )
+
+    def given(self) -> dict[str, float | int]:
+        """Only the keys the registration set."""
+        return self.model_dump(exclude_none=True)

@@ -1,4 +1,4 @@
-"""HTTP: records as JSON or CSV, labels for earlier predictions, the dataset schemas.
+"""HTTP: records as JSON or CSV, labels for earlier predictions (datasets: datasets_api.py).
 
 The routes are module-level; each gets the service object (``IngestApi``, put in
 ``app.state.ingest`` by the composition root) through an ``Annotated`` dependency.
@@ -11,7 +11,7 @@ import uuid
 from typing import Annotated, Any, cast
 
 from driftloop_bus import Bus, Publish
-from driftloop_contracts import DatasetSchema, FeedbackReceived, Label, RejectedRow, streams
+from driftloop_contracts import FeedbackReceived, Label, RejectedRow, streams
 from driftloop_core import ContentStore, InvalidInput, NotReady
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
@@ -102,16 +102,6 @@ NO_VALID_ROW: dict[int | str, dict[str, Any]] = {
     }
 }
 router = APIRouter(prefix="/v1", tags=["ingest"])
-
-
-@router.get("/datasets", summary="Datasets this ingest accepts")
-async def list_datasets(api: Api) -> list[DatasetSchema]:
-    return api.schemas.all()
-
-
-@router.get("/datasets/{dataset}", summary="One dataset's schema")
-async def get_dataset(dataset: str, api: Api) -> DatasetSchema:
-    return api.schemas.get(dataset)
 
 
 @router.post(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from driftloop_bus import Bus, Consumer
-from driftloop_contracts import DatasetSchema, streams
+from driftloop_contracts import streams
 from driftloop_core import ContentStore
 from driftloop_core.http import create_app
 from driftloop_core.telemetry import get_logger
@@ -13,9 +14,13 @@ from fastapi import FastAPI
 
 from .api import IngestApi, router
 from .consumer import IngestConsumer
+from .datasets_api import router as datasets_router
 from .entries import EntryCache
+from .following import follow_registrations
 from .gc_tuning import tune_gc_at_start
 from .join import OWNER, JoinState
+from .registrar import Registrar
+from .seeds import register_seeds
 from .service import Schemas
 from .settings import IngestSettings
 
@@ -23,21 +28,19 @@ GROUP = OWNER
 log = get_logger(__name__)
 
 
-def load_schemas(directory: Path) -> Schemas:
-    files = sorted(directory.glob("*.json")) if directory.is_dir() else []
-    return Schemas(DatasetSchema.model_validate_json(f.read_bytes()) for f in files)
-
-
 def build_app(
     settings: IngestSettings,
     *,
     bus: Bus | None = None,
     store: ContentStore | None = None,
-    schemas: Schemas | None = None,
 ) -> FastAPI:
     bus = bus or Bus(settings)
     store = store or ContentStore(settings.store_url)
-    schemas = schemas or load_schemas(settings.schema_dir)
+    schemas = Schemas()  # filled by the registrations' replay at start, then kept live
+    registrar = Registrar(bus, schemas)
+    # Seeds are registered in the replay, before any consumer starts: records for a seeded
+    # dataset never meet an ingest that does not know it yet.
+    follow_registrations(bus, schemas, before=partial(seed, settings.schema_dir, registrar))
     if warning := settings.retention_warning():
         log.warning(warning)
     consumer = IngestConsumer(
@@ -57,8 +60,17 @@ def build_app(
     return create_app(
         title="driftloop ingest",
         bus=bus,
-        routers=[router],
+        routers=[router, datasets_router],
         on_startup=[tune_gc_at_start],
         max_body_bytes=settings.max_upload_bytes,
-        state={"ingest": IngestApi(bus, store, schemas, settings.max_upload_bytes)},
+        state={
+            "ingest": IngestApi(bus, store, schemas, settings.max_upload_bytes),
+            "schemas": schemas,
+            "registrar": registrar,
+        },
     )
+
+
+async def seed(directory: Path, registrar: Registrar) -> None:
+    """Register the schema files; a bad one is logged, counted and skipped."""
+    await register_seeds(directory, registrar.register)

@@ -18,19 +18,22 @@ OBSERVED_AT = "observed_at"
 def candidates_from_csv(schema: DatasetSchema, text: str) -> list[Candidate]:
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
-    required = [*schema.feature_names, schema.target.name]
+    expected = [*schema.feature_names, schema.target.name]
+    # A feature a schema evolution added (it has a default) may be absent: older files.
+    required = [c for c in expected if c not in _defaulted(schema)]
     missing = [c for c in required if c not in header]
     if missing:
         raise InvalidInput(
             f"CSV header lacks column(s) {missing}; expected {required} (+ optional observed_at)",
-            details={"header": header, "expected": required},
+            details={"header": header, "expected": expected},
         )
-    extra = [c for c in header if c not in required and c != OBSERVED_AT]
+    extra = [c for c in header if c not in expected and c != OBSERVED_AT]
     if extra:
-        raise InvalidInput(f"CSV has unknown column(s) {extra}; expected {required}")
+        raise InvalidInput(f"CSV has unknown column(s) {extra}; expected {expected}")
+    present = [name for name in schema.feature_names if name in header]
     out = []
     for row in reader:
-        features = {name: row[name] for name in schema.feature_names}
+        features = {name: row[name] for name in present}
         observed: datetime | None = None
         error = None
         surplus = cast(list[str] | None, row.get(None))
@@ -45,3 +48,7 @@ def candidates_from_csv(schema: DatasetSchema, text: str) -> list[Candidate]:
                 error = f"observed_at {raw!r} is not an ISO 8601 timestamp"
         out.append(Candidate(features, row[schema.target.name], observed, error))
     return out
+
+
+def _defaulted(schema: DatasetSchema) -> set[str]:
+    return {f.name for f in schema.features if f.default is not None}

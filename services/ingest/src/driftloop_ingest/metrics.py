@@ -15,3 +15,15 @@ TRAINING_ROWS_SKIPPED = Counter(
     "trimmed (entry_trimmed), or ingest has no schema for their dataset (unknown_dataset).",
     ["reason"],
 )
+DATASETS_REGISTERED = Counter(
+    "driftloop_ingest_datasets_registered_total",
+    "dataset.registered events this ingest published: new datasets, additive evolutions (new "
+    "schema version), updated training or monitoring settings.",
+    ["change"],
+)
+SEED_FILES_SKIPPED = Counter(
+    "driftloop_ingest_schema_files_skipped_total",
+    "Schema files in INGEST_SCHEMA_DIR that could not be registered at start-up (logged with "
+    "the file's path and the reason): unreadable, invalid, or not an additive evolution.",
+    ["reason"],
+)

@@ -9,31 +9,62 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from driftloop_contracts import DatasetSchema, RejectedRow
+from driftloop_contracts import DatasetRegistered, DatasetSchema, RejectedRow
 from driftloop_core import ContentStore, NotFound
 
+from .announcements import PRODUCER
 from .candidates import Candidate, Candidates
 from .validation import validate
 from .versions import DatasetVersion, store_version, write_version
 
-__all__ = ["IngestResult", "Schemas", "ingest", "write_version"]
+__all__ = ["HOW_TO_REGISTER", "IngestResult", "Schemas", "ingest", "write_version"]
+
+
+#: What an unknown dataset's reason tells the producer to do.
+HOW_TO_REGISTER = (
+    "register it with POST /v1/datasets (or `driftloop datasets add SCHEMA.json`), "
+    "or add <name>.json to INGEST_SCHEMA_DIR"
+)
 
 
 class Schemas:
-    """The datasets ingest knows, by name."""
+    """The datasets ingest knows, by name: each one's latest registration, kept live from
+    dataset.registered (see following.py). Records are validated against `get(name)` at each
+    delivery, so a new schema version applies to the next one without a restart."""
 
-    def __init__(self, schemas: Iterable[DatasetSchema]) -> None:
-        self._by_name = {s.name: s for s in schemas}
+    def __init__(self, schemas: Iterable[DatasetSchema] = ()) -> None:
+        self._by_name: dict[str, DatasetRegistered] = {}
+        for schema in schemas:
+            self.apply(
+                DatasetRegistered(producer=PRODUCER, dataset=schema.name, dataset_schema=schema)
+            )
 
-    def get(self, name: str) -> DatasetSchema:
+    def apply(self, event: DatasetRegistered) -> bool:
+        """Take a registration unless an older schema version than the one held (events can
+        arrive twice: after this replica's own commit, then from the stream)."""
+        held = self._by_name.get(event.dataset)
+        if held is not None and held.dataset_schema.version > event.dataset_schema.version:
+            return False
+        self._by_name[event.dataset] = event
+        return True
+
+    def registration(self, name: str) -> DatasetRegistered:
         try:
             return self._by_name[name]
         except KeyError:
-            known = sorted(self._by_name) or "none: add <name>.json to INGEST_SCHEMA_DIR"
-            raise NotFound(f"unknown dataset {name!r}; known datasets: {known}") from None
+            known = sorted(self._by_name) or "none"
+            raise NotFound(
+                f"unknown dataset {name!r}; known datasets: {known}; {HOW_TO_REGISTER}"
+            ) from None
+
+    def get(self, name: str) -> DatasetSchema:
+        return self.registration(name).dataset_schema
+
+    def registrations(self) -> list[DatasetRegistered]:
+        return [self._by_name[name] for name in sorted(self._by_name)]
 
     def all(self) -> list[DatasetSchema]:
-        return list(self._by_name.values())
+        return [r.dataset_schema for r in self.registrations()]
 
 
 @dataclass
