@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from .api import router
 from .reader import SnapshotReader
+from .registrations import follow_registrations
 from .service import MonitorService
 from .settings import MonitorSettings
 
@@ -22,7 +23,9 @@ def build_app(
     bus = bus or Bus(settings)
     store = store or ContentStore(settings.store_url)
     reader = SnapshotReader(bus.redis, bus.keys, store)
-    monitor = MonitorService(settings.configs(), reader, store)
+    configs = settings.configs()
+    follow_registrations(bus, configs)  # per-dataset overrides, live
+    monitor = MonitorService(configs, reader, store)
     size, lock = settings.batch_size, monitor.lock
     bus.consume(Consumer(streams.PREDICTION_LOGGED, GROUP, monitor.on_predictions, size, lock))
     bus.consume(Consumer(streams.PREDICTION_LABELLED, GROUP, monitor.on_labelled, size, lock))

@@ -1,14 +1,16 @@
 """What the policy needs to know besides the state: the detection configuration of a dataset,
 and how many watches to keep.
 
-Every dataset gets the same configuration for now; the policy asks `Configs.of(dataset)`, so a
-per-dataset configuration is a new implementation of that one method.
+The policy asks `Configs.of(dataset)`: `PerDataset` answers with the monitor's defaults, or
+with the configuration a dataset's registration overrides them with (registrations.py keeps it
+live). A watch takes its dataset's configuration when it starts (at each promotion).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from .performance import PerformanceConfig
 from .windows import DriftConfig
@@ -48,3 +50,24 @@ class SameForEvery:
 
     def of(self, dataset: str) -> WatchConfig:
         return self.config
+
+
+@dataclass
+class PerDataset:
+    """The defaults, and each dataset's own configuration where its registration overrides
+    them. `make` builds a configuration from overrides (the settings, updated)."""
+
+    default: WatchConfig
+    limits: Limits
+    make: Callable[[Mapping[str, Any]], WatchConfig]
+    overridden: dict[str, WatchConfig] = field(default_factory=dict)
+
+    def of(self, dataset: str) -> WatchConfig:
+        return self.overridden.get(dataset, self.default)
+
+    def override(self, dataset: str, overrides: Mapping[str, Any]) -> None:
+        """`dataset` uses the defaults with `overrides` (none: the defaults) from now on."""
+        if overrides:
+            self.overridden[dataset] = self.make(overrides)
+        else:
+            self.overridden.pop(dataset, None)

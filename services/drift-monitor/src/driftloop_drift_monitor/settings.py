@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from driftloop_core import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from .config import Configs, Limits, SameForEvery, WatchConfig
+from .config import Limits, PerDataset, WatchConfig
 from .performance import PerformanceConfig
 from .windows import DriftConfig
 
@@ -13,7 +16,9 @@ class MonitorSettings(ServiceSettings):
     """Drift monitor: windows, tests and thresholds. Env prefix MONITOR_.
 
     The monitor watches every dataset whose predictions it sees (DRIFTLOOP_DATASET does not
-    apply); these settings hold for all of them.
+    apply); these settings are the defaults of all of them. A dataset's registration may
+    override the detection settings (`monitoring`: these names without the prefix, see
+    contracts' MonitoringOverrides).
     """
 
     model_config = SettingsConfigDict(env_prefix="MONITOR_", populate_by_name=True, extra="ignore")
@@ -98,27 +103,34 @@ class MonitorSettings(ServiceSettings):
         description="Watches kept across all datasets; the least recently seen is evicted.",
     )
 
-    def configs(self) -> Configs:
-        """The detection configuration of each dataset (the same for all, for now)."""
-        return SameForEvery(
-            WatchConfig(
-                windows=DriftConfig(
-                    window_size=self.window_size,
-                    window_step=self.window_step,
-                    alpha=self.alpha,
-                    consecutive=self.consecutive_windows,
-                    alpha_strict=self.alpha_strict,
-                    min_effect_numeric=self.min_effect_numeric,
-                    min_effect_categorical=self.min_effect_categorical,
-                ),
-                performance=PerformanceConfig(
-                    window=self.label_window,
-                    min_labels=self.min_labels,
-                    max_drop=self.max_accuracy_drop,
-                    adwin_delta=self.adwin_delta,
-                    min_error_increase=self.min_error_increase,
-                ),
-                public_url=self.public_url,
+    def configs(self) -> PerDataset:
+        """Each dataset's detection configuration: these settings, or a registration's
+        overrides of them (MonitoringOverrides, applied by registrations.py)."""
+        limits = Limits(
+            versions_per_dataset=self.versions_per_dataset, max_watches=self.max_watches
+        )
+        return PerDataset(self.watch_config(), limits, self.watch_config)
+
+    def watch_config(self, overrides: Mapping[str, Any] | None = None) -> WatchConfig:
+        """The configuration of a dataset whose registration sets `overrides` (validated
+        already by contracts' MonitoringOverrides, with the bounds of these fields)."""
+        s = self.model_copy(update=dict(overrides)) if overrides else self
+        return WatchConfig(
+            windows=DriftConfig(
+                window_size=s.window_size,
+                window_step=s.window_step,
+                alpha=s.alpha,
+                consecutive=s.consecutive_windows,
+                alpha_strict=s.alpha_strict,
+                min_effect_numeric=s.min_effect_numeric,
+                min_effect_categorical=s.min_effect_categorical,
             ),
-            Limits(versions_per_dataset=self.versions_per_dataset, max_watches=self.max_watches),
+            performance=PerformanceConfig(
+                window=s.label_window,
+                min_labels=s.min_labels,
+                max_drop=s.max_accuracy_drop,
+                adwin_delta=s.adwin_delta,
+                min_error_increase=s.min_error_increase,
+            ),
+            public_url=s.public_url,
         )
