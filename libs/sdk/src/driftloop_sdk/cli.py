@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .client import DriftloopClient, DriftloopHTTPError, Endpoints
+from .datasets_cli import datasets_app
 from .deadletters import DeadLetters
 from .publisher import EventPublisher
 from .runner import Stack
@@ -30,6 +31,7 @@ models_app = typer.Typer(
 )
 app.add_typer(publish_app, name="publish")
 app.add_typer(models_app, name="models")
+app.add_typer(datasets_app, name="datasets")
 console = Console()
 
 RedisUrl = Annotated[str, typer.Option(envvar="REDIS_URL", help="Redis holding the streams.")]
@@ -69,6 +71,7 @@ def up(
         table.add_column("service")
         table.add_column("url")
         table.add_row("redis", stack.redis_url)
+        table.add_row("schema files", str(stack.schema_dir))
         for name, port in stack.ports.items():
             table.add_row(name, f"http://127.0.0.1:{port}")
         console.print(table)

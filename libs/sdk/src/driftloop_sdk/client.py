@@ -91,6 +91,27 @@ class DriftloopClient:
     def send_labels(self, labels: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         return self._call("POST", f"{self.endpoints.ingest}/v1/labels", json={"labels": labels})
 
+    def register_dataset(
+        self,
+        schema: Mapping[str, Any],
+        training: Mapping[str, Any] | None = None,
+        monitoring: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Register a dataset or evolve its schema; `published` says whether anything changed."""
+        body: dict[str, Any] = {"schema": schema}
+        if training is not None:
+            body["training"] = training
+        if monitoring is not None:
+            body["monitoring"] = monitoring
+        return self._call("POST", f"{self.endpoints.ingest}/v1/datasets", json=body)
+
+    def datasets(self) -> list[dict[str, Any]]:
+        url = f"{self.endpoints.ingest}/v1/datasets"
+        return cast(list[dict[str, Any]], self._request("GET", url))
+
+    def dataset(self, name: str) -> dict[str, Any]:
+        return self._call("GET", f"{self.endpoints.ingest}/v1/datasets/{name}")
+
     # registry
     def models(self, dataset: str | None = None) -> list[dict[str, Any]]:
         params = {"dataset": dataset} if dataset else None

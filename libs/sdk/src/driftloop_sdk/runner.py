@@ -128,12 +128,23 @@ class Stack:
 
     # ------------------------------------------------------------------ lifecycle
 
+    @property
+    def user_schema_dir(self) -> str | None:
+        """INGEST_SCHEMA_DIR as the user set it (in the environment or `env`): respected."""
+        return self.extra_env.get("INGEST_SCHEMA_DIR") or os.environ.get("INGEST_SCHEMA_DIR")
+
+    @property
+    def schema_dir(self) -> Path:
+        """The directory ingest seeds its datasets from."""
+        return Path(self.user_schema_dir or self.state_dir / "schemas")
+
     def start(self, timeout: float = 90.0) -> Stack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        schema_dir = self.state_dir / "schemas"
-        schema_dir.mkdir(exist_ok=True)
-        for schema in self.schemas:
-            (schema_dir / f"{schema.name}.json").write_text(schema.model_dump_json(indent=2))
+        if self.user_schema_dir is None:  # the stack's own seeds directory
+            self.schema_dir.mkdir(exist_ok=True)
+            for schema in self.schemas:
+                path = self.schema_dir / f"{schema.name}.json"
+                path.write_text(schema.model_dump_json(indent=2))
         if self._redis_url is None:
             data_dir = self.state_dir / "redis" if self._redis_persistent else None
             self.redis = EmbeddedRedis(port=self._redis_port, data_dir=data_dir)
@@ -142,6 +153,8 @@ class Stack:
             for name in self.specs:
                 self._spawn(name)
             self.wait_healthy(timeout)
+            if self.user_schema_dir is not None:
+                self._register_schemas()
         except BaseException:
             self.stop()
             raise
@@ -157,7 +170,7 @@ class Stack:
                 "REDIS_URL": self.redis_url,
                 "DRIFTLOOP_NAMESPACE": self.namespace,
                 "DRIFTLOOP_STORE": str((self.state_dir / "store").resolve()),
-                "INGEST_SCHEMA_DIR": str((self.state_dir / "schemas").resolve()),
+                "INGEST_SCHEMA_DIR": str(self.schema_dir.resolve()),
                 "REGISTRY_DB_PATH": str((self.state_dir / "registry.sqlite3").resolve()),
                 "REGISTRY_ADMIN_TOKEN": self.admin_token,
                 "PYTHONUNBUFFERED": "1",
@@ -166,6 +179,16 @@ class Stack:
         )
         env.update(self.extra_env)
         return env
+
+    def _register_schemas(self) -> None:
+        """The stack's own datasets, beside the user's seeds (their directory is theirs)."""
+        if "ingest" not in self.specs:
+            return
+        for schema in self.schemas:
+            body = {"schema": schema.model_dump(mode="json")}
+            answer = httpx.post(f"{self.url('ingest')}/v1/datasets", json=body, timeout=30)
+            if answer.status_code >= 400 and self.sink:
+                self.sink("ingest", f"dataset {schema.name} not registered: {answer.text}")
 
     def _spawn(self, name: str) -> None:
         process = subprocess.Popen(
