@@ -12,6 +12,7 @@ from driftloop_contracts import DatasetRegistered, DatasetSchema, TrainingSpec
 from driftloop_contracts.rows import RowError, validate_features
 from driftloop_contracts.specs import MonitoringOverrides
 from driftloop_core import Conflict, NotFound
+from driftloop_ingest.candidates import Candidates
 from driftloop_ingest.registrar import Registered
 from driftloop_ingest.registration import (
     Refused,
@@ -22,6 +23,7 @@ from driftloop_ingest.registration import (
 )
 from driftloop_ingest.seeds import register_seeds
 from driftloop_ingest.service import Schemas
+from driftloop_ingest.validation import validate
 from pydantic import ValidationError
 
 HOUSES: dict[str, Any] = {
@@ -189,3 +191,40 @@ def test_a_row_without_a_feature_added_later_gets_its_default() -> None:
     assert validate_features(schema, {"rooms": 3, "city": "x"})["garden"] == 0
     with pytest.raises(RowError, match="missing feature 'rooms'"):
         validate_features(schema, {"city": "x"})
+
+
+# ------------------------------------------------------- records older than the schema
+
+
+EVOLVED = DatasetSchema.model_validate(
+    evolved(GARDEN, {"name": "pool", "kind": "categorical", "default": "none"})
+)
+
+
+def validated(*rows: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    candidates = Candidates(list(rows), ["1.0"] * len(rows), [None] * len(rows))
+    valid, rejected = validate(EVOLVED, candidates)
+    return [r.features for r in valid.rows()], [r.reason for r in rejected]
+
+
+def test_a_batch_of_rows_older_than_the_schema_gets_the_defaults() -> None:
+    rows, rejected = validated({"rooms": 3, "city": "x"}, {"rooms": 4, "city": "y"})
+    assert rejected == []
+    assert rows[1] == {"rooms": 4.0, "city": "y", "garden": 0.0, "pool": "none"}
+
+
+def test_old_and_new_rows_mixed_each_get_what_they_lack() -> None:
+    rows, rejected = validated(
+        {"rooms": 3, "city": "x", "garden": 2, "pool": "yes"},
+        {"rooms": 3, "city": "x", "garden": 5},
+        {"rooms": 3, "city": "x"},
+    )
+    assert rejected == []
+    assert [(r["garden"], r["pool"]) for r in rows] == [(2.0, "yes"), (5.0, "none"), (0.0, "none")]
+
+
+def test_a_row_missing_a_feature_without_default_or_with_an_unknown_one_is_rejected() -> None:
+    rows, rejected = validated({"city": "x"}, {"rooms": 3, "town": "x"}, {"rooms": 3, "city": "x"})
+    assert len(rows) == 1
+    assert "missing feature 'rooms'" in rejected[0]
+    assert "unknown feature(s) ['town']" in rejected[1]

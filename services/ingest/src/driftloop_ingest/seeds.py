@@ -70,6 +70,9 @@ async def register_seeds(directory: Path, register: Register) -> list[Skipped]:
             skipped.append(_skip(path, exc.kind, exc.reason))
         except DriftloopError as exc:  # Conflict: not an additive evolution; NotReady
             skipped.append(_skip(path, exc.code, exc.message))
+        except Exception as exc:  # whatever it is, one file never stops ingest
+            log.exception("schema file failed", path=str(path))
+            skipped.append(_skip(path, "error", f"{type(exc).__name__}: {exc}"))
         else:
             schema = registered.registration.dataset_schema
             log.info(

@@ -78,7 +78,7 @@ def validate(
     now = now or utcnow()
     n = len(candidates)
     suspect: Mask = np.zeros(n, dtype=bool)
-    rows = _feature_tuples(schema.feature_names, candidates.features, suspect)
+    rows = _feature_tuples(schema, candidates.features, suspect)
     columns = list(zip(*rows, strict=True)) if n else [() for _ in schema.features]
     clean = {
         spec.name: _column(spec, column, suspect)
@@ -92,10 +92,13 @@ def validate(
 
 
 def _feature_tuples(
-    names: tuple[str, ...], features: Sequence[Any], suspect: Mask
+    schema: DatasetSchema, features: Sequence[Any], suspect: Mask
 ) -> list[tuple[Any, ...]]:
-    """Each row's values in schema order; rows that are not a dict of exactly the schema's
+    """Each row's values in schema order, a missing feature that has a default (added by a
+    schema evolution) as its default; other rows that are not a dict of exactly the schema's
     features get blanks and are left to the row-by-row validator."""
+    names = schema.feature_names
+    defaults = {f.name: f.default for f in schema.features if f.default is not None}
     width = len(names)
     get = itemgetter(*names) if width > 1 else (lambda row: (row[names[0]],))
     if set(map(type, features)) <= {dict} and set(map(len, features)) <= {width}:
@@ -103,6 +106,8 @@ def _feature_tuples(
             return list(map(get, features))
         except KeyError:
             pass  # a row misses a feature: find it below
+    elif defaults and (older := _older_rows(names, defaults, features)) is not None:
+        return older
     blank = (None,) * width
     out: list[tuple[Any, ...]] = []
     for i, row in enumerate(features):
@@ -112,9 +117,47 @@ def _feature_tuples(
                 continue
             except KeyError:
                 pass
+        elif defaults and type(row) is dict and (values := _defaulted(names, defaults, row)):
+            out.append(values)
+            continue
         suspect[i] = True
         out.append(blank)
     return out
+
+
+def _older_rows(
+    names: tuple[str, ...], defaults: dict[str, Any], features: Sequence[Any]
+) -> list[tuple[Any, ...]] | None:
+    """A whole batch written for an earlier schema version: every row a dict of the same
+    leading features, the ones evolutions appended (all with defaults) absent."""
+    first = features[0] if features else None
+    if type(first) is not dict or len(first) < 2:
+        return None
+    present = names[: len(first)]
+    tail = names[len(first) :]
+    if not tail or not all(n in defaults for n in tail):
+        return None
+    if not set(map(type, features)) <= {dict} or set(map(len, features)) != {len(present)}:
+        return None
+    try:
+        values: list[tuple[Any, ...]] = list(map(itemgetter(*present), features))
+    except KeyError:
+        return None  # not the leading features: row by row
+    filled = tuple(defaults[n] for n in tail)
+    return [v + filled for v in values]
+
+
+def _defaulted(
+    names: tuple[str, ...], defaults: dict[str, Any], row: dict[str, Any]
+) -> tuple[Any, ...] | None:
+    """The row's values with defaults for the features it lacks, if it has no unknown feature
+    and lacks only features that have a default."""
+    if len(row) > len(names) or not all(k in names for k in row):
+        return None
+    try:
+        return tuple(row[n] if n in row else defaults[n] for n in names)
+    except KeyError:
+        return None
 
 
 def _column(spec: FeatureSpec, values: Sequence[Any], suspect: Mask) -> list[FeatureValue]:
