@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from driftloop_bus import Bus
 from driftloop_contracts import DatasetRegistered, DatasetSchema, TrainingSpec
 from driftloop_contracts.rows import RowError, validate_features
 from driftloop_contracts.specs import MonitoringOverrides
-from driftloop_core import Conflict, NotFound
+from driftloop_core import Conflict, NotFound, NotReady
 from driftloop_ingest.candidates import Candidates
-from driftloop_ingest.registrar import Registered
+from driftloop_ingest.registrar import Registered, Registrar
 from driftloop_ingest.registration import (
     Refused,
     Register,
@@ -23,6 +24,7 @@ from driftloop_ingest.registration import (
 )
 from driftloop_ingest.seeds import register_seeds
 from driftloop_ingest.service import Schemas
+from driftloop_ingest.settings import IngestSettings
 from driftloop_ingest.validation import validate
 from pydantic import ValidationError
 
@@ -228,3 +230,12 @@ def test_a_row_missing_a_feature_without_default_or_with_an_unknown_one_is_rejec
     assert len(rows) == 1
     assert "missing feature 'rooms'" in rejected[0]
     assert "unknown feature(s) ['town']" in rejected[1]
+
+
+async def test_a_registration_while_redis_is_unreachable_is_not_ready_and_says_so() -> None:
+    bus = Bus(IngestSettings(redis_url="redis://127.0.0.1:1/0", namespace="nowhere"))
+    schemas = Schemas()
+    with pytest.raises(NotReady, match="nothing was registered"):
+        await Registrar(bus, schemas).register(request())
+    assert schemas.registrations() == []
+    await bus.redis.aclose()

@@ -17,7 +17,7 @@ from driftloop_contracts import DatasetRegistered, streams
 from driftloop_core import Conflict, NotReady
 from driftloop_core.telemetry import get_logger
 from pydantic import ValidationError
-from redis.exceptions import WatchError
+from redis.exceptions import RedisError, WatchError
 
 from .metrics import DATASETS_REGISTERED
 from .registration import Register, RegistrationIn, Unchanged, decide_registration
@@ -54,6 +54,8 @@ class Registrar:
                 return await self._attempt(request)
             except WatchError:
                 continue
+            except RedisError as exc:
+                raise NotReady(f"could not reach Redis, nothing was registered: {exc}") from exc
         raise NotReady(f"{ATTEMPTS} registrations raced this one; send it again")
 
     async def _attempt(self, request: RegistrationIn) -> Registered:
