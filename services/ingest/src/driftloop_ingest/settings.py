@@ -16,7 +16,9 @@ class IngestSettings(ServiceSettings):
     port: int = 8001
     schema_dir: Path = Field(
         default=Path(".driftloop/schemas"),
-        description="Directory of <dataset>.json DatasetSchema files, read at start-up.",
+        description="Seeds: each *.json here (a DatasetSchema, or a registration {schema, "
+        "training?, monitoring?}) is registered at start-up as POST /v1/datasets would; a bad "
+        "file is logged with its path, counted and skipped.",
     )
     batch_size: int = Field(
         default=200, ge=1, description="Stream entries read per delivery (one version each)."
