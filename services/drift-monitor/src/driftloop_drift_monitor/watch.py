@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from driftloop_contracts import DriftKind, ModelPromoted, ReferenceProfile
 
 from .config import WatchConfig
+from .errors import ErrorDetector
 from .performance import PerformanceDetector
 from .windows import WindowDetector
 
@@ -54,7 +55,17 @@ def new_watch(
         promotion=promotion,
         profile=profile,
         windows=WindowDetector(profile, config.windows),
-        performance=PerformanceDetector.of(promotion.metrics.accuracy, config.performance),
+        performance=performance_detector(promotion, profile, config),
         fired=fired,
         last_seen=seen,
     )
+
+
+def performance_detector(
+    promotion: ModelPromoted, profile: ReferenceProfile, config: WatchConfig
+) -> PerformanceDetector:
+    """Errors against the holdout's for a regression model, right/wrong against the promoted
+    accuracy for a classifier."""
+    if profile.holdout_errors:
+        return ErrorDetector(profile.holdout_errors, config.performance)
+    return PerformanceDetector.of(promotion.metrics.accuracy, config.performance)
