@@ -221,3 +221,21 @@ def test_the_status_of_a_regression_watch_speaks_of_errors() -> None:
 
     assert performance.reference_mae == np.mean(PROFILE.holdout_errors or ())
     assert performance.live_mae is not None and performance.tolerance is not None
+
+
+def requests(n: int, error_sd: float, first_ms: int, seed: int) -> PredictionsLabelled:
+    """n labelled rows answered in one request: they share one prediction time."""
+    event = logs(n, seed=seed, first_ms=first_ms)
+    event = event.model_copy(update={"predicted_at_ms": (first_ms,) * n})
+    return labels_of(event, error_sd, seed=seed)
+
+
+def test_the_onset_is_a_request_boundary_so_a_retrain_takes_no_row_of_the_old_relation() -> None:
+    watches = serving_for_a_while()
+    old = [requests(50, RNG_SD, T0_MS + i * 1000, seed=i) for i in range(4)]
+    new = requests(50, 8 * RNG_SD, T0_MS + 10_000, seed=99)
+
+    effects = decide_labelled(snapshot(watches), *old, new)
+
+    (announce,) = [e for e in effects if isinstance(e, Announce)]
+    assert announce.event.window.start == datetime.fromtimestamp((T0_MS + 10_000) / 1000, UTC)
