@@ -66,14 +66,21 @@ def test_the_profile_describes_predicted_values_and_holdout_errors(trained: Trai
     assert np.mean(profile.holdout_errors) == pytest.approx(trained.metrics.mae)
 
 
-@pytest.mark.parametrize("family", ["random_forest", "gradient_boosting", "linear"])
-def test_every_family_has_a_regressor(family: str) -> None:
-    model = train(SCHEMA, house_rows(120), TrainingConfig(family=family, seed=1))
+def test_every_family_has_a_regressor_under_the_classification_name() -> None:
+    assert {"logistic", "random_forest", "gradient_boosting"} <= set(REGRESSION_SEARCH_SPACES)
+    for estimator, grid in REGRESSION_SEARCH_SPACES.values():
+        assert is_regressor(estimator)
+        assert set(grid) <= {f"model__{p}" for p in estimator.get_params()}
+
+
+def test_a_family_trains_by_its_regression_name_too() -> None:
+    model = train(SCHEMA, house_rows(120), TrainingConfig(family="linear", seed=1))
     assert is_regressor(model.pipeline) and model.metrics.r2 is not None
 
 
-def test_the_family_names_match_classification() -> None:
-    assert {"logistic", "random_forest", "gradient_boosting"} <= set(REGRESSION_SEARCH_SPACES)
+def test_a_family_without_a_regressor_is_a_training_error() -> None:
+    with pytest.raises(TrainingError, match="no regression family 'svm'"):
+        train(SCHEMA, house_rows(60), TrainingConfig(family="svm"))
 
 
 def test_a_constant_target_is_a_training_error() -> None:
