@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 from tests.support.data import promoted
 from tests.support.streams import Streams
 
-from .monitor_support import running, watch_of
+from .monitor_support import metric, running, watch_of
 
 SCHEMA = HouseScenario.schema
 
@@ -95,3 +95,6 @@ def test_errors_of_a_changed_relation_raise_performance_drift_told_in_errors(
     streams_io.wait_consumed(streams.PREDICTION_LABELLED, GROUP)
     watch = watch_of(client, "houses")
     assert watch is not None and watch["performance"]["live_mae"] > 3 * model.metrics.mae
+    assert metric(client, "driftloop_live_mae", dataset="houses") == pytest.approx(
+        watch["performance"]["live_mae"]
+    )
