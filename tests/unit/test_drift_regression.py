@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 from driftloop_contracts import (
     Metrics,
     ModelPromoted,
@@ -239,3 +240,13 @@ def test_the_onset_is_a_request_boundary_so_a_retrain_takes_no_row_of_the_old_re
 
     (announce,) = [e for e in effects if isinstance(e, Announce)]
     assert announce.event.window.start == datetime.fromtimestamp((T0_MS + 10_000) / 1000, UTC)
+
+
+def test_a_regression_model_without_holdout_errors_is_judged_against_its_promoted_mae() -> None:
+    bare = PROFILE.model_copy(update={"holdout_errors": None})
+    snap = Snapshot({}, {KEY: Serving(V1, bare)}, 1, NOW)
+
+    (watch,) = watched(decide_logged(snap, logs(WINDOW))).values()
+
+    assert isinstance(watch.performance, ErrorDetector)
+    assert watch.performance.reference_mae == pytest.approx(V1.metrics.mae, rel=0.01)
