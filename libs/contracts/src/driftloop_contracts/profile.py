@@ -46,3 +46,13 @@ class ReferenceProfile(BaseModel):
         default=0, ge=0, description="Rows the prediction shares come from (0: unknown)."
     )
     holdout_accuracy: float = Field(ge=0, le=1)
+    predicted_values: NumericProfile | None = Field(
+        default=None,
+        description="Regression: the predicted values over the training and holdout rows, "
+        "profiled like a numeric feature (`predictions` is then empty).",
+    )
+    holdout_errors: tuple[float, ...] | None = Field(
+        default=None,
+        description="Regression: the absolute error of each holdout row, the reference for "
+        "performance drift.",
+    )

@@ -40,11 +40,27 @@ class Record(BaseModel):
 
 
 class Metrics(BaseModel):
-    """Classification metrics on a holdout."""
+    """Holdout metrics: classification (accuracy, F1) or regression (MAE, RMSE, R2)."""
 
     model_config = ConfigDict(frozen=True)
 
-    accuracy: float = Field(ge=0, le=1)
-    f1_macro: float = Field(ge=0, le=1)
+    accuracy: float = Field(
+        ge=0, le=1, description="Share of rows predicted right (classification; 0 for regression)."
+    )
+    f1_macro: float = Field(ge=0, le=1, description="Macro F1 (classification; 0 for regression).")
     rows: int = Field(ge=0, description="Rows the metrics were computed on.")
     extra: dict[str, float] = Field(default_factory=dict, description="Other named metrics.")
+    mae: float | None = Field(
+        default=None, ge=0, description="Mean absolute error (regression; absent otherwise)."
+    )
+    rmse: float | None = Field(
+        default=None, ge=0, description="Root mean squared error (regression; absent otherwise)."
+    )
+    r2: float | None = Field(
+        default=None,
+        description="Coefficient of determination, at most 1 (regression; absent otherwise).",
+    )
+
+    @property
+    def is_regression(self) -> bool:
+        return self.mae is not None

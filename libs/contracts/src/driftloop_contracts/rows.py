@@ -86,7 +86,7 @@ def validate_label(schema: DatasetSchema, label: Any) -> str:
 def _numeric_label(name: str, label: Any) -> str:
     try:
         number = float(label) if not isinstance(label, bool) else math.nan
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # overflow: an integer too large for a float
         number = math.nan
     if not math.isfinite(number):
         raise RowError(f"label {label!r} of {name!r} is not a finite number")

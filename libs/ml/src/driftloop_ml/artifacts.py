@@ -24,8 +24,12 @@ class ArtifactError(ValueError):
 class ModelArtifact:
     pipeline: Any
     schema: DatasetSchema
-    classes: tuple[str, ...]
+    classes: tuple[str, ...]  # empty for a regression model
     library_versions: dict[str, str]
+
+    @property
+    def is_regression(self) -> bool:
+        return self.schema.target.is_regression
 
 
 def dump_artifact(artifact: ModelArtifact) -> bytes:

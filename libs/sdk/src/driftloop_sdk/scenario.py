@@ -81,3 +81,51 @@ class CreditScenario:
             for i in range(n)
         ]
         return LabelledRows(features, ["yes" if d else "no" for d in default])
+
+
+HOUSE_SCHEMA = DatasetSchema(
+    name="houses",
+    features=(
+        FeatureSpec(name="area", kind="numeric", minimum=10, maximum=1000),
+        FeatureSpec(name="rooms", kind="numeric", minimum=1, maximum=20),
+        FeatureSpec(name="age", kind="numeric", minimum=0, maximum=200),
+        FeatureSpec(name="district", kind="categorical", categories=REGIONS),
+    ),
+    target=TargetSpec(name="price", kind="regression"),
+)
+DISTRICT_PREMIUM = {"north": 40.0, "south": 0.0, "east": 15.0, "west": -10.0}
+
+
+class HouseScenario:
+    """A regression dataset with a drift switch: prices (thousands) from area, rooms, age and
+    district. After the drift the relation changes (concept drift: area is worth less, age
+    costs more and the district premiums reverse) while the features keep their distribution,
+    so only the errors tell. Labels are numbers as text, as ingest stores them."""
+
+    schema = HOUSE_SCHEMA
+
+    def __init__(self, seed: int = 7) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def draw(self, n: int, phase: Phase) -> LabelledRows:
+        rng = self.rng
+        area = rng.normal(110, 35, n).clip(20, 600)
+        rooms = np.maximum(1, np.round(area / 30 + rng.normal(0, 0.7, n))).clip(1, 20)
+        age = rng.uniform(0, 80, n)
+        district = rng.choice(REGIONS, n, p=[0.3, 0.3, 0.2, 0.2])
+        premium = np.array([DISTRICT_PREMIUM[str(d)] for d in district])
+        if phase == "after":
+            price = 60 + 1.2 * area + 4 * rooms - 2.5 * age - premium
+        else:
+            price = 40 + 2.5 * area + 6 * rooms - 0.8 * age + premium
+        price = price + rng.normal(0, 12, n)
+        features = [
+            {
+                "area": round(float(area[i]), 1),
+                "rooms": float(rooms[i]),
+                "age": round(float(age[i]), 1),
+                "district": str(district[i]),
+            }
+            for i in range(n)
+        ]
+        return LabelledRows(features, [repr(round(float(p), 2)) for p in price])

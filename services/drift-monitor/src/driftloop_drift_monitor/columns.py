@@ -63,8 +63,10 @@ def columns_of(
     predictions: Sequence[Any],
     at_ms: Sequence[int] | np.ndarray,
     kinds: Mapping[str, Kind],
+    numeric_predictions: bool = False,
 ) -> Columns:
-    """Columns for the features in `kinds` (the profile's), converted by kind."""
+    """Columns for the features in `kinds` (the profile's), converted by kind; predictions
+    as floats for a regression model (`numeric_predictions`), as class names otherwise."""
     n = len(at_ms)
     typed: dict[str, np.ndarray] = {}
     for name, kind in kinds.items():
@@ -73,8 +75,13 @@ def columns_of(
             typed[name] = np.full(n, np.nan) if kind == "numeric" else np.full(n, None, object)
         else:
             typed[name] = numeric(column) if kind == "numeric" else categorical(column)
-    return Columns(typed, categorical(predictions), np.asarray(at_ms, dtype=np.int64))
+    predicted = numeric(predictions) if numeric_predictions else categorical(predictions)
+    return Columns(typed, predicted, np.asarray(at_ms, dtype=np.int64))
 
 
-def event_columns(event: PredictionsLogged, kinds: Mapping[str, Kind]) -> Columns:
-    return columns_of(event.features, event.predictions, event.predicted_at_ms, kinds)
+def event_columns(
+    event: PredictionsLogged, kinds: Mapping[str, Kind], numeric_predictions: bool = False
+) -> Columns:
+    return columns_of(
+        event.features, event.predictions, event.predicted_at_ms, kinds, numeric_predictions
+    )

@@ -6,6 +6,7 @@ import contextlib
 
 from prometheus_client import Counter, Gauge
 
+from .errors import ErrorDetector
 from .watch import Watch
 
 DRIFT_SCORE = Gauge(
@@ -21,6 +22,11 @@ DRIFT_P_VALUE = Gauge(
 LIVE_ACCURACY = Gauge(
     "driftloop_live_accuracy",
     "Accuracy over the most recent labelled predictions.",
+    ["dataset", "model_version"],
+)
+LIVE_MAE = Gauge(
+    "driftloop_live_mae",
+    "Regression: mean absolute error over the most recent labelled predictions.",
     ["dataset", "model_version"],
 )
 DRIFT_EVENTS = Counter(
@@ -47,6 +53,8 @@ def export(watch: Watch) -> None:
             DRIFT_P_VALUE.labels(**labels, feature=evidence.feature).set(evidence.p_value)
     if (accuracy := watch.performance.accuracy) is not None:
         LIVE_ACCURACY.labels(**labels).set(accuracy)
+    if isinstance(watch.performance, ErrorDetector) and (mae := watch.performance.mae) is not None:
+        LIVE_MAE.labels(**labels).set(mae)
 
 
 def forget(watch: Watch) -> None:
@@ -56,6 +64,7 @@ def forget(watch: Watch) -> None:
         _remove(DRIFT_SCORE, *labels, evidence.feature, evidence.test)
         _remove(DRIFT_P_VALUE, *labels, evidence.feature)
     _remove(LIVE_ACCURACY, *labels)
+    _remove(LIVE_MAE, *labels)
 
 
 def _remove(gauge: Gauge, *labels: str) -> None:

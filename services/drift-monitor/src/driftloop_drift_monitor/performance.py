@@ -71,7 +71,7 @@ class PerformanceDetector:
 
     def copy(self) -> PerformanceDetector:
         """An independent copy (ADWIN deep-copied: about 20 microseconds)."""
-        other = PerformanceDetector.__new__(PerformanceDetector)
+        other = type(self).__new__(type(self))
         other.__dict__.update(self.__dict__)
         other._adwin = copy.deepcopy(self._adwin)
         other._outcomes = self._outcomes.copy()

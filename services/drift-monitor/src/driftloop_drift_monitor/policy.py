@@ -32,6 +32,8 @@ from driftloop_contracts import (
 
 from .columns import event_columns
 from .config import Configs, Limits, WatchConfig
+from .errors import ErrorDetector, absolute_errors
+from .performance import PerformanceDetector
 from .watch import Watch, WatchKey, new_watch
 from .windows import Finding
 
@@ -143,7 +145,11 @@ def on_logged(
             effects.append(watch)
             continue
         windows = watch.windows.copy()
-        findings = [f for e in events for f in windows.observe(event_columns(e, windows.kinds))]
+        findings = [
+            f
+            for e in events
+            for f in windows.observe(event_columns(e, windows.kinds, windows.numeric_predictions))
+        ]
         watch = replace(watch, windows=windows, last_seen=snapshot.seq)
         installed[key], announced = _announce(
             watch, findings, configs.of(key.dataset), snapshot.now
@@ -173,7 +179,7 @@ def on_labelled(
             continue
         performance = watch.performance.copy()
         judge = "performance" not in watch.fired
-        findings = [f for e in events for f in performance.observe(*outcomes(e), judge=judge)]
+        findings = [f for e in events for f in observe_labels(performance, e, judge)]
         watch = replace(watch, performance=performance)
         installed[key], announced = _announce(
             watch, findings, configs.of(key.dataset), snapshot.now
@@ -181,6 +187,15 @@ def on_labelled(
         effects += announced
     effects.append(Install(installed, evicted(snapshot.watches, installed, configs.limits)))
     return effects
+
+
+def observe_labels(
+    performance: PerformanceDetector, event: PredictionsLabelled, judge: bool
+) -> list[Finding]:
+    """A regression watch takes absolute errors, a classifier's whether it was right."""
+    if isinstance(performance, ErrorDetector):
+        return performance.observe_errors(*absolute_errors(event), judge=judge)
+    return performance.observe(*outcomes(event), judge=judge)
 
 
 def outcomes(event: PredictionsLabelled) -> tuple[np.ndarray, tuple[int, ...]]:

@@ -143,6 +143,8 @@ def _chart(e: FeatureDrift, profile: ReferenceProfile, values: Values) -> str | 
     if isinstance(ref, CategoricalProfile):
         return _categorical(ref.frequencies, values)
     if e.feature == "prediction":
+        if profile.predicted_values is not None:  # regression: predicted numbers
+            return _numeric(profile.predicted_values, values)
         return _categorical(profile.predictions, values)
     return None
 

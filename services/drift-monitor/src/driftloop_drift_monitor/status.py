@@ -10,6 +10,8 @@ from datetime import datetime
 from driftloop_contracts import DriftKind, FeatureDrift
 from pydantic import BaseModel, Field
 
+from .errors import ErrorDetector
+from .performance import PerformanceDetector
 from .watch import Watch, WatchKey
 
 
@@ -26,10 +28,25 @@ class WindowStatus(BaseModel):
 
 
 class PerformanceStatus(BaseModel):
-    baseline_accuracy: float = Field(description="Accuracy the version was promoted with.")
-    live_accuracy: float | None = Field(description="Accuracy over the latest labels.")
+    baseline_accuracy: float = Field(
+        description="Accuracy the version was promoted with (regression: the holdout's share "
+        "of errors within the tolerance, 0.8)."
+    )
+    live_accuracy: float | None = Field(
+        description="Accuracy over the latest labels (regression: share of errors within "
+        "the tolerance)."
+    )
     labels: int = Field(description="Labels live accuracy is taken over.")
     adwin_error_after_last_change: float | None
+    reference_mae: float | None = Field(
+        default=None, description="Regression: the holdout's mean absolute error."
+    )
+    tolerance: float | None = Field(
+        default=None, description="Regression: the holdout's 80th percentile absolute error."
+    )
+    live_mae: float | None = Field(
+        default=None, description="Regression: mean absolute error over the latest labels."
+    )
 
 
 class WatchStatus(BaseModel):
@@ -71,13 +88,26 @@ def watch_status(watch: Watch) -> WatchStatus:
             strict_threshold_per_feature=windows.strict,
             last={kind: list(evidence) for kind, evidence in windows.last.items()},
         ),
-        performance=PerformanceStatus(
-            baseline_accuracy=performance.baseline,
-            live_accuracy=performance.accuracy,
-            labels=performance.labels,
-            adwin_error_after_last_change=performance.adwin_error,
-        ),
+        performance=performance_status(performance),
         fired=sorted(watch.fired),
+    )
+
+
+def performance_status(performance: PerformanceDetector) -> PerformanceStatus:
+    status = PerformanceStatus(
+        baseline_accuracy=performance.baseline,
+        live_accuracy=performance.accuracy,
+        labels=performance.labels,
+        adwin_error_after_last_change=performance.adwin_error,
+    )
+    if not isinstance(performance, ErrorDetector):
+        return status
+    return status.model_copy(
+        update={
+            "reference_mae": performance.reference_mae,
+            "tolerance": performance.tolerance,
+            "live_mae": performance.mae,
+        }
     )
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from driftloop_contracts import DriftKind, ModelPromoted, ReferenceProfile
+from scipy.stats import norm
 
 from .config import WatchConfig
+from .errors import ErrorDetector
 from .performance import PerformanceDetector
 from .windows import WindowDetector
 
@@ -54,7 +57,26 @@ def new_watch(
         promotion=promotion,
         profile=profile,
         windows=WindowDetector(profile, config.windows),
-        performance=PerformanceDetector.of(promotion.metrics.accuracy, config.performance),
+        performance=performance_detector(promotion, profile, config),
         fired=fired,
         last_seen=seen,
     )
+
+
+def performance_detector(
+    promotion: ModelPromoted, profile: ReferenceProfile, config: WatchConfig
+) -> PerformanceDetector:
+    """Errors against the holdout's for a regression model, right/wrong against the promoted
+    accuracy for a classifier. A regression model whose profile lacks its holdout errors (one
+    trained elsewhere) is judged against normal errors of the MAE it was promoted with."""
+    if profile.holdout_errors:
+        return ErrorDetector(profile.holdout_errors, config.performance)
+    if promotion.metrics.mae is not None:
+        return ErrorDetector(normal_errors(promotion.metrics.mae), config.performance)
+    return PerformanceDetector.of(promotion.metrics.accuracy, config.performance)
+
+
+def normal_errors(mae: float, n: int = 1000) -> tuple[float, ...]:
+    """Absolute values of normal errors with mean absolute value `mae`, at n even quantiles."""
+    quantiles = norm.ppf(0.5 + 0.5 * (np.arange(n) + 0.5) / n)
+    return tuple((quantiles * mae * np.sqrt(np.pi / 2)).tolist())

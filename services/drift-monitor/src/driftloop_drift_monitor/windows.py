@@ -3,9 +3,11 @@
 Each feature, the predictions and the times live in ring buffers of the window's size, filled
 straight from a prediction log's columns; a test reads the buffers as arrays. A window of
 ``window_size`` rows is tested every ``window_step`` rows, per feature and on the predicted
-classes (see evidence.py). False alarms across features are controlled with Bonferroni, across
-windows by asking for strong evidence once (``alpha_strict``) or moderate evidence in
-``consecutive`` windows in a row (``alpha``). The prediction test is not split over features.
+classes (see evidence.py); a regression model's predicted values are tested like a numeric
+feature against the profile's ``predicted_values``. False alarms across features are controlled
+with Bonferroni, across windows by asking for strong evidence once (``alpha_strict``) or
+moderate evidence in ``consecutive`` windows in a row (``alpha``). The prediction test is not
+split over features.
 """
 
 from __future__ import annotations
@@ -90,7 +92,13 @@ class WindowDetector:
             name: Ring(size, np.float64 if kind == "numeric" else object)
             for name, kind in self.kinds.items()
         }
-        self._predictions = Ring(size, object)
+        #: Regression: predicted numbers, tested like a numeric feature.
+        self._predicted = (
+            NumericReference.of(profile.predicted_values)
+            if profile.predicted_values is not None
+            else None
+        )
+        self._predictions = Ring(size, object if self._predicted is None else np.float64)
         self._at = Ring(size, np.int64)
         self._since_test = 0
         self._streaks: dict[DriftKind, _Streak] = {"data": _Streak(), "prediction": _Streak()}
@@ -107,6 +115,10 @@ class WindowDetector:
         other._streaks = dict(self._streaks)
         other.last = dict(self.last)
         return other
+
+    @property
+    def numeric_predictions(self) -> bool:
+        return self._predicted is not None
 
     @property
     def window_size(self) -> int:
@@ -165,15 +177,23 @@ class WindowDetector:
                         min_effect=c.min_effect_categorical,
                     )
                 )
-        prediction = chi2_test(
+        return {"data": tuple(evidence), "prediction": (self._prediction_test(values, threshold),)}
+
+    def _prediction_test(self, values: Mapping[str, np.ndarray], threshold: float) -> FeatureDrift:
+        """The predictions against the reference's, not split over features."""
+        c, level = self.config, threshold * len(self.profile.features)
+        if self._predicted is not None:
+            return ks_test(
+                "prediction", self._predicted, values["prediction"], level, c.min_effect_numeric
+            )
+        return chi2_test(
             "prediction",
             self.profile.predictions,
             self.profile.prediction_rows,
             values["prediction"],
-            threshold * len(self.profile.features),
+            level,
             min_effect=c.min_effect_categorical,
         )
-        return {"data": tuple(evidence), "prediction": (prediction,)}
 
     def _judge(self) -> list[Finding]:
         """Test the current window; a kind drifts on strong evidence in this window, or on

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from driftloop_contracts import DataIngested, DataRejected, Event, RejectedRow, derived_id
+from driftloop_contracts import (
+    DataIngested,
+    DataRejected,
+    Event,
+    Outcome,
+    RejectedRow,
+    derived_id,
+)
 from driftloop_contracts.columnar import labelled_body
 
 from .join import Pair
@@ -44,9 +51,16 @@ def labelled_event_body(
     model_version: int,
     role: str,
     pairs: Sequence[Pair],
+    numeric: bool = False,
 ) -> bytes:
     """A prediction.labelled body for pairs of one (dataset, model version, role), its id
-    derived from the event that claimed the first pair, so a retry emits the same event."""
+    derived from the event that claimed the first pair, so a retry emits the same event.
+    `numeric` (a regression dataset): labels and predictions as floats."""
+    labels: list[str] | list[float] = [p.label.label for p in pairs]
+    predictions: list[Outcome] = [p.prediction.prediction for p in pairs]
+    if numeric:
+        labels = [float(p.label.label) for p in pairs]
+        predictions = [float(p.prediction.prediction) for p in pairs]
     cause = pairs[0].cause
     key = f"{dataset}/{model_version}/{role}"
     return labelled_body(
@@ -55,8 +69,8 @@ def labelled_event_body(
         model_version=model_version,
         role=role,
         prediction_ids=[p.prediction_id for p in pairs],
-        predictions=[p.prediction.prediction for p in pairs],
-        labels=[p.label.label for p in pairs],
+        predictions=predictions,
+        labels=labels,
         predicted_at_ms=[p.prediction.predicted_at_ms for p in pairs],
         labelled_at_ms=[p.label.labelled_at_ms for p in pairs],
         event_id=str(derived_id(cause.event_id, "prediction.labelled", key)),

@@ -130,7 +130,7 @@ class IngestConsumer:
             return [Publish(streams.DATA_REJECTED, rejected)]
         if isinstance(effect, AnnounceLabelled):
             body = labelled_event_body(
-                effect.dataset, effect.model_version, effect.role, effect.pairs
+                effect.dataset, effect.model_version, effect.role, effect.pairs, effect.numeric
             )
             count = partial(PAIRS_JOINED.labels(role=effect.role).inc, len(effect.pairs))
             return [PublishBody(streams.PREDICTION_LABELLED, body), AfterCommit(count)]

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ class AnnounceLabelled:
     model_version: int
     role: Role
     pairs: tuple[Pair, ...]
+    numeric: bool = False  # a regression dataset: labels go out as numbers
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def decide_joined(
     if not pairs:
         return []
     effects: list[Effect] = [Forget(tuple(pairs))]
-    effects += _announcements(pairs)
+    effects += _announcements(schemas, pairs)
     by_dataset: dict[str, list[Pair]] = defaultdict(list)
     for pair in pairs:
         if pair.side == "a":
@@ -131,12 +133,35 @@ def decide_joined(
     return effects
 
 
-def _announcements(pairs: Sequence[Pair]) -> list[Effect]:
+def _announcements(schemas: Schemas, pairs: Sequence[Pair]) -> list[Effect]:
+    """One announcement per (dataset, model version, role). For a regression dataset the
+    labels go out as numbers: a pair whose label is not a finite number is not announced
+    (nothing to compare the prediction with; its training row is rejected with the reason)."""
     groups: dict[tuple[str, int, Role], list[Pair]] = defaultdict(list)
     for pair in pairs:
         p = pair.prediction
         groups[(p.dataset, p.model_version, p.role)].append(pair)
-    return [AnnounceLabelled(d, v, role, tuple(g)) for (d, v, role), g in groups.items()]
+    effects: list[Effect] = []
+    for (dataset, version, role), group in groups.items():
+        numeric = _is_regression(schemas, dataset)
+        kept = [p for p in group if _numeric_label(p.label.label)] if numeric else group
+        if kept:
+            effects.append(AnnounceLabelled(dataset, version, role, tuple(kept), numeric))
+    return effects
+
+
+def _is_regression(schemas: Schemas, dataset: str) -> bool:
+    try:
+        return schemas.get(dataset).target.is_regression
+    except NotFound:
+        return False
+
+
+def _numeric_label(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _training_rows(

@@ -207,6 +207,8 @@ def _as_float(value: Any) -> float:
 
 
 def _labels(schema: DatasetSchema, labels: Sequence[Any], suspect: Mask) -> list[str]:
+    if schema.target.is_regression:
+        return _numeric_labels(labels, suspect)
     classes = frozenset(schema.target.classes)
     try:
         known = set(labels) <= classes and set(map(type, labels)) <= {str}
@@ -217,6 +219,34 @@ def _labels(schema: DatasetSchema, labels: Sequence[Any], suspect: Mask) -> list
             if type(label) is not str or label not in classes:
                 suspect[i] = True
     return list(labels)
+
+
+def _numeric_labels(labels: Sequence[Any], suspect: Mask) -> list[str]:
+    """Regression labels as the canonical text of their float (``repr``, as the row path
+    gives); labels that are not finite numbers are suspects, worded by the row path."""
+    types = set(map(type, labels))
+    numbers: npt.NDArray[np.float64] | None = None
+    try:
+        if types <= _NUMBERS:
+            numbers = np.array(labels, dtype=np.float64)
+        elif types <= _NUMBERS | {str}:  # CSV and feedback labels: numbers as text
+            numbers = np.array(list(map(float, labels)), dtype=np.float64)
+    except (OverflowError, ValueError):
+        numbers = None
+    if numbers is None:
+        numbers = np.array([_label_float(v) for v in labels], dtype=np.float64)
+    suspect |= ~np.isfinite(numbers)
+    return list(map(repr, numbers.tolist()))
+
+
+def _label_float(value: Any) -> float:
+    """A label as a float; what is not a number (bools included) as NaN, a suspect."""
+    if type(value) is str:
+        try:
+            return float(value)
+        except ValueError:
+            return math.nan
+    return _as_float(value)
 
 
 def _second_look(

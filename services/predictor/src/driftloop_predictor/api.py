@@ -45,9 +45,11 @@ class PredictIn(BaseModel):
 
 class PredictOut(BaseModel):
     prediction_id: uuid.UUID = Field(description="Send it back with the true label later.")
-    prediction: str
-    probability: float = Field(description="Probability of the predicted class.")
-    probabilities: dict[str, float]
+    prediction: str | float = Field(description="The class, or a number (regression).")
+    probability: float | None = Field(
+        default=None, description="Probability of the predicted class (absent for regression)."
+    )
+    probabilities: dict[str, float] | None = Field(default=None, description="By class.")
     model_version: int
 
 
@@ -57,14 +59,18 @@ class BatchIn(BaseModel):
 
 class BatchItem(BaseModel):
     prediction_id: uuid.UUID
-    prediction: str
-    probability: float
-    probabilities: list[float] = Field(description="One per class, in the order of `classes`.")
+    prediction: str | float = Field(description="The class, or a number (regression).")
+    probability: float | None = None
+    probabilities: list[float] | None = Field(
+        default=None, description="One per class, in the order of `classes` (classification)."
+    )
 
 
 class BatchOut(BaseModel):
     model_version: int
-    classes: list[str] = Field(description="Class labels, the order of every probabilities list.")
+    classes: list[str] | None = Field(
+        default=None, description="Class labels, the order of every probabilities list."
+    )
     predictions: list[BatchItem]
 
 

@@ -46,8 +46,8 @@ class Logged:
     feature_names: Sequence[str]
     ids: Sequence[str]
     features: np.ndarray | Sequence[Sequence[Any]]
-    labels: Sequence[str]
-    probabilities: np.ndarray
+    labels: Sequence[str] | Sequence[float]  # classes, or numbers (regression)
+    probabilities: np.ndarray | None  # of the predicted class; None for regression
     predicted_at_ms: int
 
     def __len__(self) -> int:
@@ -151,11 +151,19 @@ def encode_events(batch: Sequence[Logged]) -> list[bytes]:
             prediction_ids=[i for e in entries for i in e.ids],
             features=_columns(entries),
             predictions=[label for e in entries for label in e.labels],
-            scores=np.round(np.concatenate([e.probabilities for e in entries]), 4),
+            scores=_scores(entries),
             predicted_at_ms=[e.predicted_at_ms for e in entries for _ in e.ids],
         )
         for (dataset, version, role), entries in groups.items()
     ]
+
+
+def _scores(entries: Sequence[Logged]) -> np.ndarray | None:
+    """The probability of each predicted class, or None (regression: no probabilities)."""
+    probabilities = [e.probabilities for e in entries]
+    if any(p is None for p in probabilities):
+        return None
+    return np.round(np.concatenate(probabilities), 4)  # type: ignore[arg-type]
 
 
 def _columns(entries: Sequence[Logged]) -> dict[str, Any]:

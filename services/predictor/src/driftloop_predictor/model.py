@@ -38,9 +38,22 @@ class LoadedModel:
     def class_names(self) -> list[str]:
         return [str(c) for c in self.classes]
 
+    @property
+    def regression(self) -> bool:
+        """A regression model: predicts numbers, has no classes and no probabilities."""
+        return self.schema.target.is_regression
+
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         proba: np.ndarray = self.pipeline.predict_proba(x)
         return proba
+
+    def predict_values(self, x: np.ndarray) -> np.ndarray:
+        values: np.ndarray = np.asarray(self.pipeline.predict(x), dtype=np.float64)
+        return values
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """What the data plane batches: class probabilities ([n, classes]) or values ([n])."""
+        return self.predict_values(x) if self.regression else self.predict_proba(x)
 
 
 @dataclass(frozen=True)
@@ -111,17 +124,18 @@ def load_model(
     encoder = RowEncoder(artifact.schema)
     x, _ = encoder.encode([warm_up_row(artifact.schema)])
     pipeline = artifact.pipeline
-    pipeline.predict_proba(x)
+    predict = pipeline.predict if artifact.is_regression else pipeline.predict_proba
+    predict(x)
     started = time.perf_counter()
     for _ in range(5):
-        pipeline.predict_proba(x)
+        predict(x)
     predict_ms = (time.perf_counter() - started) / 5 * 1000
     policy = batch_policy(predict_ms, offload, offload_ms, max_rows, max_wait_ms)
     return LoadedModel(
         event,
         pipeline,
         artifact.schema,
-        np.asarray(pipeline.classes_),
+        np.asarray(getattr(pipeline, "classes_", ()), dtype=object),
         encoder,
         policy=policy,
         predict_ms=predict_ms,

@@ -3,6 +3,7 @@
 The model name is the dataset. Inputs are either one tensor of shape [N, F] with the features in
 schema order (numeric schemas), or one tensor per feature named after it (shape [N] or [N, 1]).
 Outputs: ``predict`` (class labels), ``predict_proba`` ([N, classes]) and ``prediction_id``
+(regression: ``predict`` as FP64 numbers, no ``predict_proba``)
 (send it back with the true label). Errors use the protocol's ``{"error": ...}`` shape.
 """
 
@@ -156,16 +157,24 @@ def metadata_of(name: str, model: LoadedModel) -> ModelMetadata:
         versions=[str(model.version)],
         platform="sklearn",
         inputs=inputs,
-        outputs=[
-            TensorMetadata(name="predict", datatype="BYTES", shape=[-1]),
-            TensorMetadata(name="predict_proba", datatype="FP64", shape=[-1, len(model.classes)]),
-            TensorMetadata(name="prediction_id", datatype="BYTES", shape=[-1]),
-        ],
+        outputs=_outputs(model),
         parameters={
             "feature_names": list(model.schema.feature_names),
             "classes": model.class_names,
         },
     )
+
+
+def _outputs(model: LoadedModel) -> list[TensorMetadata]:
+    """predict (class labels) and predict_proba; regression: predict as numbers only."""
+    ids = TensorMetadata(name="prediction_id", datatype="BYTES", shape=[-1])
+    if model.regression:
+        return [TensorMetadata(name="predict", datatype="FP64", shape=[-1]), ids]
+    return [
+        TensorMetadata(name="predict", datatype="BYTES", shape=[-1]),
+        TensorMetadata(name="predict_proba", datatype="FP64", shape=[-1, len(model.classes)]),
+        ids,
+    ]
 
 
 @router.get("", summary="Server metadata")
@@ -212,14 +221,20 @@ async def infer(
         raise InvalidInput(f"{len(rows)} rows; send at most {limit} per request")
     result = await data_plane.predict(rows, key)
     n = len(result.ids)
+    if result.proba is None:  # regression: the predicted numbers, no probabilities
+        predicted = [Tensor(name="predict", datatype="FP64", shape=[n], data=result.labels)]
+    else:
+        predicted = [
+            Tensor(name="predict", datatype="BYTES", shape=[n], data=result.labels),
+            Tensor(
+                name="predict_proba",
+                datatype="FP64",
+                shape=[n, len(result.classes)],
+                data=result.proba.reshape(-1).tolist(),
+            ),
+        ]
     outputs = [
-        Tensor(name="predict", datatype="BYTES", shape=[n], data=result.labels),
-        Tensor(
-            name="predict_proba",
-            datatype="FP64",
-            shape=[n, len(result.classes)],
-            data=result.proba.reshape(-1).tolist(),
-        ),
+        *predicted,
         Tensor(name="prediction_id", datatype="BYTES", shape=[n], data=result.ids),
     ]
     if body.outputs:

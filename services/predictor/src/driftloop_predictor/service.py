@@ -35,28 +35,35 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Predictions:
+    """What a request got: classes with their probabilities, or (regression, `proba` None)
+    numbers in `labels` and no probabilities."""
+
     model_version: int
     role: str
     classes: list[str]
     ids: list[str]
-    labels: list[str]
+    labels: list[str] | list[float]
     probabilities: list[float]
-    proba: np.ndarray
+    proba: np.ndarray | None
 
     def single_json(self) -> bytes:
-        """One row: probabilities keyed by class."""
-        return orjson.dumps(
-            {
-                "prediction_id": self.ids[0],
-                "prediction": self.labels[0],
-                "probability": self.probabilities[0],
-                "probabilities": dict(zip(self.classes, self.proba[0].tolist(), strict=True)),
-                "model_version": self.model_version,
-            }
-        )
+        """One row: probabilities keyed by class (none for regression)."""
+        answer: dict[str, Any] = {"prediction_id": self.ids[0], "prediction": self.labels[0]}
+        if self.proba is not None:
+            answer["probability"] = self.probabilities[0]
+            answer["probabilities"] = dict(zip(self.classes, self.proba[0].tolist(), strict=True))
+        answer["model_version"] = self.model_version
+        return orjson.dumps(answer)
 
     def batch_json(self) -> bytes:
-        """Many rows: the classes once, each row's probabilities in that order."""
+        """Many rows: the classes once, each row's probabilities in that order (regression:
+        each row's predicted number, no classes)."""
+        if self.proba is None:
+            values = [
+                {"prediction_id": i, "prediction": v}
+                for i, v in zip(self.ids, self.labels, strict=True)
+            ]
+            return orjson.dumps({"model_version": self.model_version, "predictions": values})
         items = [
             {"prediction_id": i, "prediction": label, "probability": p, "probabilities": row}
             for i, label, p, row in zip(
@@ -113,12 +120,16 @@ class Predictor:
         except Exception:
             ROWS_REJECTED.inc()
             raise
-        proba = await self.batcher.predict(model, model.predict_proba, x, model.policy)
-        best = proba.argmax(axis=1)
-        labels = model.classes[best].astype(str).tolist()
-        scores = proba[np.arange(len(best)), best]
-        confidence = scores.tolist()
-        ids = ids or prediction_ids(len(best))
+        out = await self.batcher.predict(model, model.infer, x, model.policy)
+        ids = ids or prediction_ids(len(out))
+        labels: list[str] | list[float]
+        if model.regression:
+            labels, scores, confidence, proba = out.tolist(), None, [], None
+        else:
+            best = out.argmax(axis=1)
+            labels = model.classes[best].astype(str).tolist()
+            scores = out[np.arange(len(best)), best]
+            confidence, proba = scores.tolist(), out
         self.log.add(
             Logged(
                 model.promoted.dataset,

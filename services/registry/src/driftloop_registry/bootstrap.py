@@ -39,6 +39,8 @@ def build_app(
         settings.min_improvement,
         settings.min_holdout_rows,
         settings.significance,
+        settings.min_r2,
+        settings.min_mae_improvement,
     )
     service = RegistryService(
         Repository(db),

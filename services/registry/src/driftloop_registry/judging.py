@@ -3,13 +3,16 @@ the gate (gate.py) decides. Reads the store and runs the models: call it off the
 
 from __future__ import annotations
 
-from driftloop_contracts import Metrics, ModelPromoted, TrainingCompleted
-from driftloop_contracts.datasets import loads
+from collections.abc import Sequence
+from typing import Any
+
+from driftloop_contracts import DatasetSchema, Metrics, ModelPromoted, TrainingCompleted
+from driftloop_contracts.datasets import LabelledRow, loads
 from driftloop_core import ContentStore, DriftloopError
 from driftloop_core.telemetry import get_logger
-from driftloop_ml import ArtifactError, correct, evaluate, load_artifact
+from driftloop_ml import ArtifactError, absolute_errors, correct, evaluate, load_artifact
 
-from .gate import GateConfig, Paired, decide
+from .gate import GateConfig, Paired, PairedErrors, decide
 from .repository import DecisionRecord
 
 log = get_logger(__name__)
@@ -35,19 +38,31 @@ class Judge:
             decision = decide(metrics, None, self.gate)
             return _record(decision.promote, decision.reason, metrics)
         theirs_metrics: Metrics | None = None
-        paired: Paired | None = None
+        paired: Paired | PairedErrors | None = None
         try:
             old = load_artifact(self.store.get(champion.artifact))
             if old.schema.fingerprint() == schema.fingerprint():
                 theirs_metrics = evaluate(old.pipeline, schema, holdout)
-                ours = correct(artifact.pipeline, schema, holdout)
-                theirs = correct(old.pipeline, schema, holdout)
-                paired = Paired(int((ours & ~theirs).sum()), int((theirs & ~ours).sum()))
+                paired = _paired(artifact.pipeline, old.pipeline, schema, holdout)
         except (DriftloopError, ArtifactError) as exc:
             log.warning("champion cannot be evaluated; judging on floors only", error=str(exc))
         version = champion.model_version
         decision = decide(metrics, theirs_metrics, self.gate, version, paired)
         return _record(decision.promote, decision.reason, metrics, theirs_metrics, version)
+
+
+def _paired(
+    ours: Any, theirs: Any, schema: DatasetSchema, holdout: Sequence[LabelledRow]
+) -> Paired | PairedErrors:
+    """Per-row outcomes of both models on the same holdout rows: right or wrong
+    (classification, for McNemar), or absolute errors (regression, for Wilcoxon)."""
+    if schema.target.is_regression:
+        return PairedErrors(
+            tuple(absolute_errors(ours, schema, holdout).tolist()),
+            tuple(absolute_errors(theirs, schema, holdout).tolist()),
+        )
+    mine, other = correct(ours, schema, holdout), correct(theirs, schema, holdout)
+    return Paired(int((mine & ~other).sum()), int((other & ~mine).sum()))
 
 
 def _record(

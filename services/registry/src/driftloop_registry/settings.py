@@ -40,6 +40,20 @@ class RegistrySettings(ServiceSettings):
         description="A candidate's gain over the champion must be significant at this level "
         "(one-sided exact McNemar on the holdout). 1 turns the test off.",
     )
+    min_r2: float = Field(
+        default=0.0,
+        le=1,
+        description="Regression floor: no model below this holdout R2 serves (0: a model must "
+        "do at least as well as predicting the mean).",
+    )
+    min_mae_improvement: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="Regression: a candidate's holdout MAE must be below the champion's by at "
+        "least this fraction (0.05: 5% lower), and its errors significantly smaller (Wilcoxon "
+        "signed-rank on the shared holdout rows, at `significance`).",
+    )
     min_holdout_rows: int = Field(
         default=50, ge=1, description="Smallest holdout the gate will judge a candidate on."
     )

@@ -21,12 +21,17 @@ from driftloop_contracts import (
     ReferenceProfile,
 )
 from driftloop_contracts.datasets import LabelledRow
-from driftloop_ml import evaluate, feature_matrix
+from driftloop_ml import absolute_errors, evaluate, feature_matrix, numeric_labels
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -44,6 +49,19 @@ SEARCH_SPACES: dict[str, tuple[Any, dict[str, list[Any]]]] = {
         {"model__learning_rate": [0.05, 0.1], "model__max_depth": [3, None]},
     ),
 }
+#: The same family names for a regression target ("logistic" is the linear family: Ridge).
+REGRESSION_SEARCH_SPACES: dict[str, tuple[Any, dict[str, list[Any]]]] = {
+    "logistic": (Ridge(), {"model__alpha": [0.1, 1.0, 10.0]}),
+    "random_forest": (
+        RandomForestRegressor(n_estimators=100),
+        {"model__max_depth": [6, 12], "model__min_samples_leaf": [1, 5]},
+    ),
+    "gradient_boosting": (
+        HistGradientBoostingRegressor(),
+        {"model__learning_rate": [0.05, 0.1], "model__max_depth": [3, None]},
+    ),
+}
+REGRESSION_SEARCH_SPACES["linear"] = REGRESSION_SEARCH_SPACES["logistic"]
 
 
 class TrainingError(Exception):
@@ -118,27 +136,13 @@ def train(
     if len(rows) < config.min_rows:
         raise TrainingError(f"need at least {config.min_rows} labelled rows, have {len(rows)}")
     fit_rows, holdout = temporal_split(rows, config.holdout_fraction)
-    y_fit = np.array([r.label for r in fit_rows])
-    classes = sorted(set(y_fit.tolist()))
-    if len(classes) < 2:
-        raise TrainingError(f"training rows hold one class only ({classes}); need at least two")
-    smallest = min(int((y_fit == c).sum()) for c in classes)
-    folds = min(config.cv_folds, smallest)
-    if folds < 2:
-        raise TrainingError(f"a class has {smallest} training row(s); need at least 2 per class")
+    if schema.target.is_regression:
+        search = _regression_search(schema, fit_rows, config)
+    else:
+        search = _classification_search(schema, fit_rows, config)
     x_fit = feature_matrix(schema, [r.features for r in fit_rows])
-    estimator, grid = SEARCH_SPACES[config.family]
-    estimator = sklearn.base.clone(estimator).set_params(random_state=config.seed)
-    search = GridSearchCV(
-        build_pipeline(schema, estimator),
-        grid,
-        cv=StratifiedKFold(folds, shuffle=True, random_state=config.seed),
-        scoring="accuracy",
-        n_jobs=1,
-        refit=True,
-    )
     try:
-        search.fit(x_fit, y_fit)
+        search.fit(x_fit, _targets(schema, fit_rows))
     except ValueError as exc:  # e.g. a feature with no value at all in the training rows
         raise TrainingError(f"scikit-learn could not fit the rows: {exc}") from exc
     pipeline: Pipeline = search.best_estimator_
@@ -146,7 +150,7 @@ def train(
     return TrainedModel(
         schema=schema,
         pipeline=pipeline,
-        classes=tuple(str(c) for c in pipeline.classes_),
+        classes=tuple(str(c) for c in getattr(pipeline, "classes_", ())),
         params={k.removeprefix("model__"): v for k, v in search.best_params_.items()},
         metrics=metrics,
         holdout=holdout,
@@ -154,6 +158,55 @@ def train(
             schema, fit_rows, pipeline, holdout, metrics.accuracy, config.seed
         ),
         training_rows=len(fit_rows),
+    )
+
+
+def _targets(schema: DatasetSchema, rows: Sequence[LabelledRow]) -> np.ndarray:
+    if schema.target.is_regression:
+        return numeric_labels(rows)
+    return np.array([r.label for r in rows])
+
+
+def _classification_search(
+    schema: DatasetSchema, fit_rows: Sequence[LabelledRow], config: TrainingConfig
+) -> GridSearchCV:
+    y_fit = _targets(schema, fit_rows)
+    classes = sorted(set(y_fit.tolist()))
+    if len(classes) < 2:
+        raise TrainingError(f"training rows hold one class only ({classes}); need at least two")
+    smallest = min(int((y_fit == c).sum()) for c in classes)
+    folds = min(config.cv_folds, smallest)
+    if folds < 2:
+        raise TrainingError(f"a class has {smallest} training row(s); need at least 2 per class")
+    estimator, grid = SEARCH_SPACES[config.family]
+    return GridSearchCV(
+        build_pipeline(schema, sklearn.base.clone(estimator).set_params(random_state=config.seed)),
+        grid,
+        cv=StratifiedKFold(folds, shuffle=True, random_state=config.seed),
+        scoring="accuracy",
+        n_jobs=1,
+        refit=True,
+    )
+
+
+def _regression_search(
+    schema: DatasetSchema, fit_rows: Sequence[LabelledRow], config: TrainingConfig
+) -> GridSearchCV:
+    """Regressors of the family, chosen by the lowest cross-validated MAE."""
+    if config.family not in REGRESSION_SEARCH_SPACES:
+        known = sorted(REGRESSION_SEARCH_SPACES)
+        raise TrainingError(f"no regression family {config.family!r}; known: {known}")
+    y_fit = _targets(schema, fit_rows)
+    if np.ptp(y_fit) == 0:
+        raise TrainingError(f"every training label is {y_fit[0]!r}: nothing to learn")
+    estimator, grid = REGRESSION_SEARCH_SPACES[config.family]
+    return GridSearchCV(
+        build_pipeline(schema, sklearn.base.clone(estimator).set_params(random_state=config.seed)),
+        grid,
+        cv=KFold(min(config.cv_folds, len(fit_rows)), shuffle=True, random_state=config.seed),
+        scoring="neg_mean_absolute_error",
+        n_jobs=1,
+        refit=True,
     )
 
 
@@ -172,15 +225,7 @@ def reference_profile(
         present = [v for v in values if v is not None]
         missing = 1 - len(present) / len(values)
         if spec.kind == "numeric":
-            arr = np.asarray(present, dtype=float)
-            sample = rng.choice(arr, size=min(PROFILE_SAMPLE, arr.size), replace=False)
-            features[spec.name] = NumericProfile(
-                sample=tuple(float(v) for v in sample),
-                mean=float(arr.mean()),
-                std=float(arr.std()),
-                quantiles={k: float(np.percentile(arr, q)) for k, q in QUANTILES.items()},
-                missing_rate=missing,
-            )
+            features[spec.name] = numeric_profile(np.asarray(present, dtype=float), missing, rng)
         else:
             cats, counts = np.unique(np.asarray(present, dtype=str), return_counts=True)
             features[spec.name] = CategoricalProfile(
@@ -192,6 +237,17 @@ def reference_profile(
             )
     scored = [*rows, *holdout]
     predicted = pipeline.predict(feature_matrix(schema, [r.features for r in scored]))
+    if schema.target.is_regression:
+        return ReferenceProfile(
+            dataset=schema.name,
+            rows=len(rows),
+            features=features,
+            predictions={},
+            prediction_rows=len(scored),
+            holdout_accuracy=0.0,
+            predicted_values=numeric_profile(np.asarray(predicted, dtype=float), 0.0, rng),
+            holdout_errors=tuple(absolute_errors(pipeline, schema, holdout).tolist()),
+        )
     labels, counts = np.unique(predicted.astype(str), return_counts=True)
     return ReferenceProfile(
         dataset=schema.name,
@@ -200,6 +256,18 @@ def reference_profile(
         predictions={str(c): float(n / counts.sum()) for c, n in zip(labels, counts, strict=True)},
         prediction_rows=len(scored),
         holdout_accuracy=holdout_accuracy,
+    )
+
+
+def numeric_profile(arr: np.ndarray, missing: float, rng: np.random.Generator) -> NumericProfile:
+    """A sample, the moments and the quantiles of numbers (a feature, or predicted values)."""
+    sample = rng.choice(arr, size=min(PROFILE_SAMPLE, arr.size), replace=False)
+    return NumericProfile(
+        sample=tuple(float(v) for v in sample),
+        mean=float(arr.mean()),
+        std=float(arr.std()),
+        quantiles={k: float(np.percentile(arr, q)) for k, q in QUANTILES.items()},
+        missing_rate=missing,
     )
 
 

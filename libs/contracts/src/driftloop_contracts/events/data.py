@@ -75,10 +75,14 @@ class DataIngested(Event):
 
 
 class Label(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # A JSON number is taken as its text: regression labels may be sent as numbers.
+    model_config = ConfigDict(frozen=True, coerce_numbers_to_str=True)
 
     prediction_id: uuid.UUID = Field(description="Id returned with the prediction.")
-    label: str = Field(description="The true outcome.")
+    label: str = Field(
+        description="The true outcome: a class name, or for a regression dataset a number as "
+        'text (e.g. "12.5"; a JSON number is accepted and kept as its text).'
+    )
 
 
 class FeedbackReceived(Event):
