@@ -69,7 +69,9 @@ def test_a_drift_event_whose_report_could_not_be_stored_is_published_on_the_retr
         shifted, _ = logged(store, run, WINDOW, "after", 11)
         streams_io.publish(streams.PREDICTION_LOGGED, shifted)
         # The first put failed; the retry is now holding its own put, uncommitted.
-        eventually_sync(lambda: store.report_puts >= 2, what="the retry to store its report")
+        eventually_sync(
+            lambda: store.report_puts >= 2, what="the retry to store its report", timeout=30
+        )
 
         watch = watch_of(client)
         assert watch is not None
