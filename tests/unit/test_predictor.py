@@ -30,6 +30,8 @@ from driftloop_contracts import (
 from driftloop_core import ContentStore, IntegrityError, InvalidInput, NotReady
 from driftloop_ml import ModelArtifact, dump_artifact, feature_matrix
 from driftloop_predictor.batcher import BatchPolicy, MicroBatcher
+from driftloop_predictor.bodies import answer_json
+from driftloop_predictor.columns import Columns, columns_from
 from driftloop_predictor.encoding import RowEncoder, as_rows, prediction_ids
 from driftloop_predictor.fastpath import FastPath, Message, Receive, Scope, Send
 from driftloop_predictor.logbuffer import LOGS_DROPPED, Logged, PredictionLog, encode_events
@@ -41,7 +43,6 @@ from driftloop_predictor.model import (
     load_model,
     warm_up_row,
 )
-from driftloop_predictor.oip import Tensor, rows_from
 from driftloop_predictor.service import SHADOW_FAILURES, Predictor, in_canary
 from driftloop_sdk.scenario import SCHEMA, CreditScenario
 from driftloop_trainer.training import build_pipeline
@@ -1533,64 +1534,73 @@ async def test_the_request_key_header_routes_the_request_in_a_canary(
     assert versions == {True: {2}, False: {1}}
 
 
-# ----------------------------------------------------------------------------------- OIP
+# ------------------------------------------------------------------------- columnar requests
 
 
-@pytest.mark.parametrize(
-    "data",
-    [
-        [21.5, 2.0, 0.1, -3.0, 4.0, None],
-        [[21.5, 2.0, 0.1], [-3.0, 4.0, None]],
-    ],
-    ids=["flat", "nested"],
-)
-def test_an_oip_tensor_of_n_by_f_holds_the_features_in_schema_order(
-    sensors_model: LoadedModel, data: list[Any]
+def columns_of(rows: list[dict[str, Any]], names: Sequence[str]) -> Columns:
+    return columns_from({n: [r.get(n) for r in rows] for n in names})
+
+
+async def test_columns_are_predicted_as_the_same_rows_are(serving: Serving) -> None:
+    rows = credit_rows(5)
+
+    by_columns = await serving.predictor.predict(columns_of(rows, SCHEMA.feature_names))
+
+    by_rows = await serving.predictor.predict(rows)
+    assert by_columns.labels == by_rows.labels
+    np.testing.assert_allclose(by_columns.proba, by_rows.proba)
+
+
+async def test_a_mixed_schemas_columns_are_logged_as_columns_with_nulls(serving: Serving) -> None:
+    rows = credit_rows(3)
+    batch = columns_of(rows, SCHEMA.feature_names)
+    batch.data["income"][1] = "61.5"  # coerced before logging, as in rows
+
+    result = await serving.predictor.predict(batch)
+    (event,) = await serving.published()
+
+    assert [str(i) for i in event.prediction_ids] == result.ids
+    assert event.features["income"][1] == 61.5
+    assert list(event.features["region"]) == [r["region"] for r in rows]
+    assert list(event.features["age"]) == [r["age"] for r in rows]
+
+
+async def test_bad_columns_are_refused_naming_the_first_bad_row_and_nothing_is_logged(
+    serving: Serving,
 ) -> None:
-    tensor = Tensor(name="input-0", shape=[2, 3], datatype="FP64", data=data)
+    batch = columns_of(credit_rows(4), SCHEMA.feature_names)
+    batch.data["utilization"][2] = 1.5
 
-    rows = rows_from([tensor], sensors_model)
+    with pytest.raises(InvalidInput, match=r"row 2: feature 'utilization' is 1.5, above"):
+        await serving.predictor.predict(batch)
 
-    assert rows == [
-        {"temperature": 21.5, "pressure": 2.0, "vibration": 0.1},
-        {"temperature": -3.0, "pressure": 4.0, "vibration": None},
-    ]
-    RowEncoder(SENSORS).encode(rows)  # valid as they are
+    assert len(serving.log) == 0
 
 
-def test_oip_tensors_per_feature_are_joined_into_rows(champion: LoadedModel) -> None:
-    features = credit_rows(2)
-    tensors = []
-    for spec in reversed(SCHEMA.features):  # order does not matter, names do
-        column = [r[spec.name] for r in features]
-        if spec.kind == "numeric":  # shape [N, 1]
-            tensors.append(Tensor(name=spec.name, shape=[2, 1], datatype="FP64", data=[column]))
-        else:  # shape [N]
-            tensors.append(Tensor(name=spec.name, shape=[2], datatype="BYTES", data=column))
+async def test_a_columnar_batch_is_answered_in_columns(serving: Serving) -> None:
+    batch = columns_of(credit_rows(3), SCHEMA.feature_names)
 
-    rows = rows_from(tensors, champion)
+    result = await serving.predictor.predict(batch)
+    answer = orjson.loads(answer_json(result, batch, single=False))
 
-    assert rows == features
+    assert answer["classes"] == result.classes
+    assert answer["predictions"]["prediction_id"] == result.ids
+    assert answer["predictions"]["prediction"] == result.labels
+    assert answer["predictions"]["probabilities"] == result.proba.tolist()
+    assert len(answer["predictions"]["probability"]) == 3
 
 
-def test_oip_refuses_feature_tensors_that_miss_a_feature(sensors_model: LoadedModel) -> None:
-    tensors = [
-        Tensor(name="temperature", shape=[1], datatype="FP64", data=[20.0]),
-        Tensor(name="vibration", shape=[1], datatype="FP64", data=[0.0]),
-    ]
+async def test_the_fast_path_takes_a_columnar_batch_and_refuses_too_many_rows(
+    fastpath: FastPath,
+) -> None:
+    rows = credit_rows(3)
+    body = orjson.dumps({"columns": {n: [r[n] for r in rows] for n in SCHEMA.feature_names}})
 
-    with pytest.raises(InvalidInput, match=r"missing \['pressure'\]") as caught:
-        rows_from(tensors, sensors_model)
+    answer = await call(fastpath, "/v1/predict/batch", [body])
 
-    assert "one [N, 3] tensor with the features in order" in caught.value.message
-
-
-def test_oip_refuses_feature_tensors_of_different_lengths(sensors_model: LoadedModel) -> None:
-    tensors = [
-        Tensor(name="temperature", shape=[2], datatype="FP64", data=[20.0, 21.0]),
-        Tensor(name="pressure", shape=[1], datatype="FP64", data=[1.0]),
-        Tensor(name="vibration", shape=[2], datatype="FP64", data=[0.0, 0.1]),
-    ]
-
-    with pytest.raises(InvalidInput, match="same number of rows"):
-        rows_from(tensors, sensors_model)
+    assert answer.status == 200
+    assert len(answer.json()["predictions"]["prediction"]) == 3
+    many = orjson.dumps({"columns": {n: [rows[0][n]] * 11 for n in SCHEMA.feature_names}})
+    refused = await call(fastpath, "/v1/predict/batch", [many])
+    assert refused.status == 422
+    assert refused.json()["message"] == "11 rows; send at most 10 per request"
