@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 from driftloop_contracts import DatasetSchema, FeatureSpec, TargetSpec
 from driftloop_core import InvalidInput
-from driftloop_predictor.bodies import request_rows
+from driftloop_predictor.bodies import parse_rows, request_rows
 from driftloop_predictor.columns import Columns, columns_from
 from driftloop_predictor.encoding import RowEncoder
 from driftloop_sdk.scenario import SCHEMA, CreditScenario
@@ -201,3 +203,31 @@ def test_columns_index_as_rows_for_whatever_needs_a_row() -> None:
     assert batch[1] == {"a": 2.0, "b": "y"}
     assert list(batch) == [{"a": 1.0, "b": "x"}, {"a": 2.0, "b": "y"}]
     assert type(batch[0]["a"]) is float
+
+
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        (True, "row 1: feature 'pressure' must be a number, got bool True"),
+        ("high", "row 1: feature 'pressure' must be a number, got 'high'"),
+        (None, "row 1: missing feature 'pressure'"),
+    ],
+)
+def test_a_json_body_is_checked_the_same_with_or_without_booleans_in_it(
+    cell: Any, reason: str
+) -> None:
+    columns = {"temperature": [20, 21], "pressure": [1.5, cell], "vibration": [0.1, 0.2]}
+    raw = orjson.dumps({"columns": columns})
+
+    with pytest.raises(InvalidInput, match=re.escape(reason)):
+        RowEncoder(SENSORS).encode(parse_rows(raw, single=False))
+
+
+def test_a_body_without_booleans_takes_numeric_strings_as_numbers() -> None:
+    raw = orjson.dumps({"columns": {"temperature": ["20.5"], "pressure": [1], "vibration": [0]}})
+
+    batch = parse_rows(raw, single=False)
+    x, _ = RowEncoder(SENSORS).encode(batch)
+
+    assert isinstance(batch, Columns) and not batch.booleans
+    assert x.tolist() == [[20.5, 1.0, 0.0]]

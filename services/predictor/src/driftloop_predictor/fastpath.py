@@ -18,7 +18,7 @@ from driftloop_core.httperrors import error_json
 from driftloop_core.telemetry import get_logger
 from prometheus_client import Histogram
 
-from .bodies import answer_json, request_rows
+from .bodies import answer_json, parse_rows
 from .service import Predictor
 
 Scope = MutableMapping[str, Any]
@@ -73,7 +73,7 @@ class FastPath:
     async def _answer(self, receive: Receive, single: bool, key: str | None) -> tuple[int, bytes]:
         try:
             body = await self._body(receive)
-            rows = request_rows(orjson.loads(body), single)
+            rows = parse_rows(body, single)
             if len(rows) > self.max_rows:
                 raise InvalidInput(f"{len(rows)} rows; send at most {self.max_rows} per request")
             result = await self.predictor.predict(rows, key)
