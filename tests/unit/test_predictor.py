@@ -391,12 +391,12 @@ def test_load_model_offloads_slow_models_when_auto_and_as_told_otherwise(
     ("predict_ms", "offload", "expected"),
     [
         (5.0, "auto", BatchPolicy(offload=True, max_rows=2048, max_wait_s=0.001)),
-        (0.2, "auto", BatchPolicy(offload=False, max_rows=256, max_wait_s=0.0)),
+        (0.2, "auto", BatchPolicy(offload=False, max_rows=2048, max_wait_s=0.0)),
         (0.2, "always", BatchPolicy(offload=True, max_rows=2048, max_wait_s=0.001)),
-        (5.0, "never", BatchPolicy(offload=False, max_rows=256, max_wait_s=0.0)),
+        (5.0, "never", BatchPolicy(offload=False, max_rows=2048, max_wait_s=0.0)),
     ],
 )
-def test_a_slow_model_gets_big_waiting_batches_in_a_thread_and_a_fast_one_small_inline_ones(
+def test_a_slow_model_gets_waiting_batches_in_a_thread_and_a_fast_one_inline_ones(
     predict_ms: float, offload: str, expected: BatchPolicy
 ) -> None:
     assert batch_policy(predict_ms, offload, offload_ms=1.0) == expected

@@ -78,6 +78,7 @@ class ColumnEncoder:
         self.numeric = all(f.kind == "numeric" for f in schema.features)
         self._low = np.array([_bound(f.minimum, -np.inf) for f in schema.features])
         self._high = np.array([_bound(f.maximum, np.inf) for f in schema.features])
+        self._bounded = bool(np.isfinite(self._low).any() or np.isfinite(self._high).any())
 
     def encode(self, batch: Columns) -> tuple[np.ndarray, np.ndarray]:
         """The model's input and the features to log (the same matrix); InvalidInput naming
@@ -133,11 +134,9 @@ class ColumnEncoder:
                 return None  # not a number, or too large for a float: cell by cell
         else:
             return None
-        if not (
-            np.isfinite(matrix).all()
-            and (matrix >= self._low).all()
-            and (matrix <= self._high).all()
-        ):
+        if not np.isfinite(matrix).all():
+            return None
+        if self._bounded and not ((matrix >= self._low).all() and (matrix <= self._high).all()):
             return None
         return matrix
 
