@@ -29,6 +29,7 @@ from driftloop_contracts import (
 )
 from driftloop_core import ContentStore, IntegrityError, InvalidInput, NotReady
 from driftloop_ml import ModelArtifact, dump_artifact, feature_matrix
+from driftloop_predictor import api
 from driftloop_predictor.batcher import BatchPolicy, MicroBatcher
 from driftloop_predictor.bodies import answer_json
 from driftloop_predictor.columns import Columns, columns_from
@@ -46,6 +47,7 @@ from driftloop_predictor.model import (
 from driftloop_predictor.service import SHADOW_FAILURES, Predictor, in_canary
 from driftloop_sdk.scenario import SCHEMA, CreditScenario
 from driftloop_trainer.training import build_pipeline
+from fastapi import FastAPI
 from sklearn.linear_model import LogisticRegression
 
 from tests.support.wait import eventually
@@ -1604,3 +1606,20 @@ async def test_the_fast_path_takes_a_columnar_batch_and_refuses_too_many_rows(
     refused = await call(fastpath, "/v1/predict/batch", [many])
     assert refused.status == 422
     assert refused.json()["message"] == "11 rows; send at most 10 per request"
+
+
+async def test_the_documented_batch_route_takes_columns_too(serving: Serving) -> None:
+    app = FastAPI()
+    app.include_router(api.router)
+    app.state.predictor, app.state.max_batch_rows = serving.predictor, 10
+    rows = credit_rows(2)
+    columns = {n: [r[n] for r in rows] for n in SCHEMA.feature_names}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://predictor") as client:
+        by_columns = await client.post("/v1/predict/batch", json={"columns": columns})
+        by_rows = await client.post("/v1/predict/batch", json={"rows": rows})
+
+    assert by_columns.status_code == 200, by_columns.text
+    assert by_columns.json()["predictions"]["prediction"] == [
+        p["prediction"] for p in by_rows.json()["predictions"]
+    ]
