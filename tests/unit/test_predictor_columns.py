@@ -209,11 +209,12 @@ def test_columns_index_as_rows_for_whatever_needs_a_row() -> None:
     ("cell", "reason"),
     [
         (True, "row 1: feature 'pressure' must be a number, got bool True"),
+        (False, "row 1: feature 'pressure' must be a number, got bool False"),
         ("high", "row 1: feature 'pressure' must be a number, got 'high'"),
         (None, "row 1: missing feature 'pressure'"),
     ],
 )
-def test_a_json_body_is_checked_the_same_with_or_without_booleans_in_it(
+def test_a_json_body_is_checked_cell_by_cell_where_numpy_cannot_tell(
     cell: Any, reason: str
 ) -> None:
     columns = {"temperature": [20, 21], "pressure": [1.5, cell], "vibration": [0.1, 0.2]}
@@ -223,11 +224,11 @@ def test_a_json_body_is_checked_the_same_with_or_without_booleans_in_it(
         RowEncoder(SENSORS).encode(parse_rows(raw, single=False))
 
 
-def test_a_body_without_booleans_takes_numeric_strings_as_numbers() -> None:
-    raw = orjson.dumps({"columns": {"temperature": ["20.5"], "pressure": [1], "vibration": [0]}})
+def test_numeric_strings_are_the_numbers_they_spell_and_zeros_and_ones_stay_numbers() -> None:
+    raw = orjson.dumps({"columns": {"temperature": ["20.5"], "pressure": [1], "vibration": [0.0]}})
 
     batch = parse_rows(raw, single=False)
     x, _ = RowEncoder(SENSORS).encode(batch)
 
-    assert isinstance(batch, Columns) and not batch.booleans
+    assert isinstance(batch, Columns)
     assert x.tolist() == [[20.5, 1.0, 0.0]]

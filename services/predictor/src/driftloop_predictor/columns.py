@@ -10,7 +10,6 @@ indices and the message are the same whichever shape the request had.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import chain
 from typing import Any, overload
 
 import numpy as np
@@ -25,16 +24,13 @@ class Columns(Sequence[Mapping[str, Any]]):
     """A batch of ``rows`` rows as one list or 1-D numpy array per feature name.
 
     It is a Sequence of rows only so that it goes wherever rows go; a row is built only when
-    something indexes it (the error path), never on the way to the model. ``booleans`` False
-    promises that no cell is a boolean (the JSON body had no ``true`` or ``false``), which
-    spares the numeric check a scan of every cell's type."""
+    something indexes it (the error path), never on the way to the model."""
 
-    __slots__ = ("booleans", "data", "rows")
+    __slots__ = ("data", "rows")
 
-    def __init__(self, data: Mapping[str, Any], rows: int, *, booleans: bool = True) -> None:
+    def __init__(self, data: Mapping[str, Any], rows: int) -> None:
         self.data = data
         self.rows = rows
-        self.booleans = booleans
 
     def __len__(self) -> int:
         return self.rows
@@ -52,7 +48,7 @@ class Columns(Sequence[Mapping[str, Any]]):
         return (self[i] for i in range(self.rows))
 
 
-def columns_from(value: Any, *, booleans: bool = True) -> Columns:
+def columns_from(value: Any) -> Columns:
     """The ``columns`` of a request body, or InvalidInput saying what shape was expected."""
     if not isinstance(value, Mapping) or not value:
         raise InvalidInput('columns must be an object of feature name to values: {"age": [..]}')
@@ -66,7 +62,7 @@ def columns_from(value: Any, *, booleans: bool = True) -> Columns:
     rows = next(iter(lengths.values()))
     if rows == 0:
         raise InvalidInput("columns must hold at least one row")
-    return Columns(value, rows, booleans=booleans)
+    return Columns(value, rows)
 
 
 class ColumnEncoder:
@@ -85,7 +81,7 @@ class ColumnEncoder:
         every bad row, as the row validator words it."""
         data = self._checked(batch)
         if self.numeric:
-            fast = self._all_numeric(data, batch.booleans)
+            fast = self._all_numeric(data)
             if fast is not None:
                 return fast, fast
         x = np.empty((batch.rows, len(self.names)), dtype=object)
@@ -111,12 +107,13 @@ class ColumnEncoder:
             raise InvalidInput(f"unknown column(s) {sorted(unknown)}; the schema has {list(names)}")
         return batch.data
 
-    def _all_numeric(self, data: Mapping[str, Any], booleans: bool) -> np.ndarray | None:
+    def _all_numeric(self, data: Mapping[str, Any]) -> np.ndarray | None:
         """One float matrix when every column is plainly numbers in range; None otherwise.
 
-        Without booleans numpy's own conversion is the type check: text that is not a number
-        fails it, a null becomes NaN and fails the finiteness check (both then go cell by
-        cell), and a numeric string is the number it spells, as the row validator has it."""
+        numpy's own conversion is the type check: text that is not a number fails it, a null
+        becomes NaN and fails the finiteness check (both then go cell by cell), a numeric
+        string is the number it spells, as the row validator has it. Only a boolean passes
+        as 1.0 or 0.0: the types of a column holding those values are looked at."""
         try:
             columns = [data[n] for n in self.names]
         except KeyError:
@@ -126,12 +123,15 @@ class ColumnEncoder:
                 return None
             matrix = np.column_stack(columns).astype(np.float64, copy=False)
         elif all(isinstance(c, list) for c in columns):
-            if booleans and not set(map(type, chain.from_iterable(columns))) <= _NUMBERS:
-                return None  # strings, booleans, nulls: checked cell by cell
             try:
-                matrix = np.array(columns, dtype=np.float64).T
+                by_feature = np.array(columns, dtype=np.float64)
             except (OverflowError, ValueError, TypeError):
                 return None  # not a number, or too large for a float: cell by cell
+            zero_or_one = ((by_feature == 0.0) | (by_feature == 1.0)).any(axis=1)
+            for j in np.flatnonzero(zero_or_one).tolist():
+                if not set(map(type, columns[j])) <= _NUMBERS:
+                    return None  # a boolean (or text): cell by cell
+            matrix = by_feature.T
         else:
             return None
         if not np.isfinite(matrix).all():
