@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -74,15 +75,16 @@ class Run:
     errors: int
 
 
-def models() -> tuple[dict[str, Pipeline], np.ndarray]:
+def models(names: Sequence[str] = ("RF", "LR")) -> tuple[dict[str, Pipeline], np.ndarray]:
     x, y = make_classification(n_samples=20_000, n_features=FEATURES, random_state=0)
     labels = np.where(y == 1, "1", "0")
-    fitted = {
-        "RF": Pipeline(
+    every = {
+        "RF": lambda: Pipeline(
             [("model", RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0))]
         ),
-        "LR": Pipeline([("model", LogisticRegression(max_iter=1000))]),
+        "LR": lambda: Pipeline([("model", LogisticRegression(max_iter=1000))]),
     }
+    fitted = {name: every[name]() for name in names}
     for pipeline in fitted.values():
         pipeline.fit(x, labels)
     return fitted, x
@@ -200,7 +202,10 @@ def start_predictor(redis_url: str, store: Path, port: int, extra_env: dict[str,
     raise TimeoutError("predictor not ready")
 
 
-def promote(redis_url: str, store: ContentStore, pipeline: Pipeline, version: int) -> Path:
+def promoted_event(
+    store: ContentStore, pipeline: Pipeline, version: int
+) -> tuple[ModelPromoted, str]:
+    """The promotion of `pipeline` (stored), and its artifact's key in the store."""
     data = dump_artifact(ModelArtifact(pipeline, SCHEMA, ("0", "1"), {}))
     blob = store.put(data, kind="models/bench", suffix=".pkl")
     profile = store.put(b"{}", kind="profiles/bench", suffix=".json")
@@ -215,13 +220,18 @@ def promote(redis_url: str, store: ContentStore, pipeline: Pipeline, version: in
         metrics=Metrics(accuracy=1.0, f1_macro=1.0, rows=1),
         dataset_schema=SCHEMA,
     )
+    return event, blob.key
+
+
+def promote(redis_url: str, store: ContentStore, pipeline: Pipeline, version: int) -> Path:
+    event, key = promoted_event(store, pipeline, version)
     client = Redis.from_url(redis_url)
     with client.pipeline(transaction=True) as pipe:  # as the registry publishes it
         pipe.xadd(streams.MODEL_PROMOTED.key(), encode(event))  # type: ignore[arg-type]
         serving.record_promotion(Keys(), event).apply(pipe)  # type: ignore[arg-type]
         pipe.execute()
     client.close()
-    return Path(store.root) / blob.key
+    return Path(store.root) / key
 
 
 def main() -> int:
@@ -245,7 +255,7 @@ def main() -> int:
         print("wrk is not installed: apt-get install wrk (or run `make bench`)", file=sys.stderr)
         return 2
     console = Console(width=160)
-    fitted, x = models()
+    fitted, x = models(args.models)
     limits = {(m, r): in_process(fitted[m], x, r) for m in args.models for r in args.rows}
     extra = dict(kv.split("=", 1) for kv in args.predictor_env)
     runs: list[Run] = []
