@@ -1,6 +1,8 @@
 """The plain baseline the predictor is measured against: FastAPI + uvicorn with their defaults
 (access log on), predict inline in an async route, one request at a time, no validation
-beyond JSON, no logging. Same model, same JSON bodies.
+beyond JSON, no logging. Same model, same JSON bodies; and ``/v1/predict/arrays``, the fastest
+plain way: ``{"instances": [[...], ...]}`` (arrays in schema order, no names) parsed with orjson
+from the raw body, answered with orjson bytes.
 
     python -m benchmarks.baseline_server ARTIFACT PORT
 """
@@ -12,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import uvicorn
 from driftloop_ml import load_artifact
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
 
 def build(artifact_path: Path) -> FastAPI:
@@ -42,6 +45,16 @@ def build(artifact_path: Path) -> FastAPI:
                 for c, p in zip(labels, proba.max(axis=1), strict=True)
             ]
         }
+
+    @app.post("/v1/predict/arrays")
+    async def predict_arrays(request: Request) -> Response:
+        x = np.array(orjson.loads(await request.body())["instances"], dtype=float)
+        proba = model.predict_proba(x)
+        labels = model.classes_[proba.argmax(axis=1)]
+        answer = {"predictions": labels.tolist(), "probabilities": proba}
+        return Response(
+            orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
+        )
 
     return app
 

@@ -4,7 +4,10 @@ Both servers serve the same scikit-learn models (RandomForest 100 trees depth 10
 LogisticRegression, on make_classification 20,000 x 20), each pinned to core 0 while wrk runs
 on core 1 (concurrency 16). The predictor runs as in production: logging every prediction to
 a real Redis (prediction.logged), validating every row. Runs are interleaved and repeated;
-the table reports medians and the ratios measured in the same run.
+the table reports medians and the ratios measured in the same run. Batches are also sent as
+columns to the predictor (``{"columns": {...}}``) and as bare arrays to the baseline's
+``/v1/predict/arrays`` (orjson, no names, no validation, no logging): the second table compares
+the columnar path with that baseline.
 
     python -m benchmarks.predictor [--seconds 20] [--runs 3] [--json bench-results/predictor.json]
 """
@@ -21,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,7 @@ SCHEMA = DatasetSchema(
 @dataclass
 class Run:
     server: str
+    route: str
     model: str
     rows: int
     req_s: float
@@ -70,15 +75,16 @@ class Run:
     errors: int
 
 
-def models() -> tuple[dict[str, Pipeline], np.ndarray]:
+def models(names: Sequence[str] = ("RF", "LR")) -> tuple[dict[str, Pipeline], np.ndarray]:
     x, y = make_classification(n_samples=20_000, n_features=FEATURES, random_state=0)
     labels = np.where(y == 1, "1", "0")
-    fitted = {
-        "RF": Pipeline(
+    every = {
+        "RF": lambda: Pipeline(
             [("model", RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0))]
         ),
-        "LR": Pipeline([("model", LogisticRegression(max_iter=1000))]),
+        "LR": lambda: Pipeline([("model", LogisticRegression(max_iter=1000))]),
     }
+    fitted = {name: every[name]() for name in names}
     for pipeline in fitted.values():
         pipeline.fit(x, labels)
     return fitted, x
@@ -94,16 +100,30 @@ def in_process(pipeline: Pipeline, x: np.ndarray, rows: int, seconds: float = 2.
     return calls * rows / (time.perf_counter() - started)
 
 
-def body(x: np.ndarray, rows: int) -> bytes:
-    as_rows = [{f"f{i}": round(float(v), 6) for i, v in enumerate(r)} for r in x[:rows]]
+def body(x: np.ndarray, rows: int, shape: str = "rows") -> bytes:
+    values = np.round(x[:rows], 6)
+    if shape == "columns":
+        return orjson.dumps({"columns": {f"f{i}": c.tolist() for i, c in enumerate(values.T)}})
+    if shape == "arrays":
+        return orjson.dumps({"instances": values.tolist()})
+    as_rows = [{f"f{i}": float(v) for i, v in enumerate(r)} for r in values]
     return orjson.dumps({"features": as_rows[0]} if rows == 1 else {"rows": as_rows})
+
+
+#: (server, route): the path and the body shape it takes.
+ROUTES = {
+    ("driftloop", "rows"): ("/v1/predict/batch", "rows"),
+    ("baseline", "rows"): ("/v1/predict/batch", "rows"),
+    ("driftloop", "columns"): ("/v1/predict/batch", "columns"),
+    ("baseline", "arrays"): ("/v1/predict/arrays", "arrays"),
+}
 
 
 def wrk(port: int, path: str, payload: bytes, seconds: float, workdir: Path) -> dict[str, float]:
     script = workdir / "post.lua"
     script.write_text(
         'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = [[{payload.decode()}]]\n"
+        f"wrk.body = [==[{payload.decode()}]==]\n"
     )
     out = subprocess.run(
         [
@@ -182,7 +202,10 @@ def start_predictor(redis_url: str, store: Path, port: int, extra_env: dict[str,
     raise TimeoutError("predictor not ready")
 
 
-def promote(redis_url: str, store: ContentStore, pipeline: Pipeline, version: int) -> Path:
+def promoted_event(
+    store: ContentStore, pipeline: Pipeline, version: int
+) -> tuple[ModelPromoted, str]:
+    """The promotion of `pipeline` (stored), and its artifact's key in the store."""
     data = dump_artifact(ModelArtifact(pipeline, SCHEMA, ("0", "1"), {}))
     blob = store.put(data, kind="models/bench", suffix=".pkl")
     profile = store.put(b"{}", kind="profiles/bench", suffix=".json")
@@ -197,13 +220,18 @@ def promote(redis_url: str, store: ContentStore, pipeline: Pipeline, version: in
         metrics=Metrics(accuracy=1.0, f1_macro=1.0, rows=1),
         dataset_schema=SCHEMA,
     )
+    return event, blob.key
+
+
+def promote(redis_url: str, store: ContentStore, pipeline: Pipeline, version: int) -> Path:
+    event, key = promoted_event(store, pipeline, version)
     client = Redis.from_url(redis_url)
     with client.pipeline(transaction=True) as pipe:  # as the registry publishes it
         pipe.xadd(streams.MODEL_PROMOTED.key(), encode(event))  # type: ignore[arg-type]
         serving.record_promotion(Keys(), event).apply(pipe)  # type: ignore[arg-type]
         pipe.execute()
     client.close()
-    return Path(store.root) / blob.key
+    return Path(store.root) / key
 
 
 def main() -> int:
@@ -216,12 +244,18 @@ def main() -> int:
     parser.add_argument(
         "--predictor-env", nargs="*", default=[], help="KEY=VALUE for the predictor"
     )
+    parser.add_argument(
+        "--no-columnar",
+        dest="columnar",
+        action="store_false",
+        help="skip the columnar route and the arrays baseline",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk (or run `make bench`)", file=sys.stderr)
         return 2
     console = Console(width=160)
-    fitted, x = models()
+    fitted, x = models(args.models)
     limits = {(m, r): in_process(fitted[m], x, r) for m in args.models for r in args.rows}
     extra = dict(kv.split("=", 1) for kv in args.predictor_env)
     runs: list[Run] = []
@@ -246,14 +280,22 @@ def main() -> int:
             )
             try:
                 for rows in args.rows:
-                    path = "/v1/predict" if rows == 1 else "/v1/predict/batch"
-                    payload = body(x, rows)
+                    servers = {"driftloop": predictor, "baseline": baseline}
+                    routes = [("driftloop", "rows"), ("baseline", "rows")]
+                    if rows > 1 and args.columnar:
+                        routes += [("driftloop", "columns"), ("baseline", "arrays")]
                     for _ in range(args.runs):  # interleaved: machine noise hits both alike
-                        for server in (predictor, baseline):
+                        for server_name, route in routes:
+                            path, shape = ROUTES[(server_name, route)]
+                            if rows == 1:
+                                path = "/v1/predict"
+                            server = servers[server_name]
+                            payload = body(x, rows, shape)
                             result = wrk(server.port, path, payload, args.seconds, workdir)
                             runs.append(
                                 Run(
                                     server.name,
+                                    route,
                                     name,
                                     rows,
                                     result["req_s"],
@@ -264,8 +306,9 @@ def main() -> int:
                                 )
                             )
                             console.print(
-                                f"{server.name:9} {name} {rows:>3} rows: "
-                                f"{result['req_s']:8.0f} req/s p99 {result['p99_ms']:.1f} ms"
+                                f"{server.name:9} {route:7} {name} {rows:>3} rows: "
+                                f"{result['req_s']:8.0f} req/s p99 {result['p99_ms']:.1f} ms "
+                                f"errors {int(result['errors'])}"
                             )
             finally:
                 predictor.stop()
@@ -276,10 +319,13 @@ def main() -> int:
     return 0
 
 
-def median_run(runs: list[Run], server: str, model: str, rows: int) -> Run:
-    chosen = [r for r in runs if (r.server, r.model, r.rows) == (server, model, rows)]
+def median_run(runs: list[Run], server: str, model: str, rows: int, route: str = "rows") -> Run:
+    chosen = [
+        r for r in runs if (r.server, r.route, r.model, r.rows) == (server, route, model, rows)
+    ]
     return Run(
         server,
+        route,
         model,
         rows,
         statistics.median(r.req_s for r in chosen),
@@ -344,9 +390,63 @@ def report(
             }
         )
     console.print(table)
+    columnar = columnar_report(console, runs)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"summary": summary, "runs": [asdict(r) for r in runs]}, indent=2))
+    out.write_text(
+        json.dumps(
+            {"summary": summary, "columnar": columnar, "runs": [asdict(r) for r in runs]}, indent=2
+        )
+    )
     console.print(f"written to {out}")
+
+
+def columnar_report(console: Console, runs: list[Run]) -> list[dict[str, Any]]:
+    """The columnar route and the row route against the baseline's arrays route."""
+    table = Table(title="columns vs the arrays baseline (rows/s, medians; logging on for ours)")
+    for column in (
+        "model",
+        "rows/request",
+        "columns rows/s",
+        "p99 ms",
+        "rows route rows/s",
+        "arrays baseline rows/s",
+        "p99 ms",
+        "columns / arrays",
+        "rows / arrays",
+        "errors",
+    ):
+        table.add_column(column, justify="right")
+    summary: list[dict[str, Any]] = []
+    for model, rows in sorted({(r.model, r.rows) for r in runs if r.route == "columns"}):
+        cols = median_run(runs, "driftloop", model, rows, "columns")
+        named = median_run(runs, "driftloop", model, rows, "rows")
+        arrays = median_run(runs, "baseline", model, rows, "arrays")
+        table.add_row(
+            model,
+            str(rows),
+            f"{cols.rows_s:,.0f}",
+            f"{cols.p99_ms:.1f}",
+            f"{named.rows_s:,.0f}",
+            f"{arrays.rows_s:,.0f}",
+            f"{arrays.p99_ms:.1f}",
+            f"{cols.rows_s / arrays.rows_s:.2f}x",
+            f"{named.rows_s / arrays.rows_s:.2f}x",
+            str(cols.errors + arrays.errors),
+        )
+        summary.append(
+            {
+                "model": model,
+                "rows": rows,
+                "columns": asdict(cols),
+                "rows_route": asdict(named),
+                "arrays_baseline": asdict(arrays),
+                "columns_vs_arrays": cols.rows_s / arrays.rows_s,
+                "rows_vs_arrays": named.rows_s / arrays.rows_s,
+            }
+        )
+    if summary:
+        console.print(table)
+    return summary
 
 
 if __name__ == "__main__":

@@ -29,7 +29,10 @@ from driftloop_contracts import (
 )
 from driftloop_core import ContentStore, IntegrityError, InvalidInput, NotReady
 from driftloop_ml import ModelArtifact, dump_artifact, feature_matrix
+from driftloop_predictor import api
 from driftloop_predictor.batcher import BatchPolicy, MicroBatcher
+from driftloop_predictor.bodies import answer_json
+from driftloop_predictor.columns import Columns, columns_from
 from driftloop_predictor.encoding import RowEncoder, as_rows, prediction_ids
 from driftloop_predictor.fastpath import FastPath, Message, Receive, Scope, Send
 from driftloop_predictor.logbuffer import LOGS_DROPPED, Logged, PredictionLog, encode_events
@@ -41,10 +44,10 @@ from driftloop_predictor.model import (
     load_model,
     warm_up_row,
 )
-from driftloop_predictor.oip import Tensor, rows_from
-from driftloop_predictor.service import SHADOW_FAILURES, Predictor, in_canary
+from driftloop_predictor.service import SHADOW_FAILURES, Predictions, Predictor, in_canary
 from driftloop_sdk.scenario import SCHEMA, CreditScenario
 from driftloop_trainer.training import build_pipeline
+from fastapi import FastAPI
 from sklearn.linear_model import LogisticRegression
 
 from tests.support.wait import eventually
@@ -390,12 +393,12 @@ def test_load_model_offloads_slow_models_when_auto_and_as_told_otherwise(
     ("predict_ms", "offload", "expected"),
     [
         (5.0, "auto", BatchPolicy(offload=True, max_rows=2048, max_wait_s=0.001)),
-        (0.2, "auto", BatchPolicy(offload=False, max_rows=256, max_wait_s=0.0)),
+        (0.2, "auto", BatchPolicy(offload=False, max_rows=2048, max_wait_s=0.0)),
         (0.2, "always", BatchPolicy(offload=True, max_rows=2048, max_wait_s=0.001)),
-        (5.0, "never", BatchPolicy(offload=False, max_rows=256, max_wait_s=0.0)),
+        (5.0, "never", BatchPolicy(offload=False, max_rows=2048, max_wait_s=0.0)),
     ],
 )
-def test_a_slow_model_gets_big_waiting_batches_in_a_thread_and_a_fast_one_small_inline_ones(
+def test_a_slow_model_gets_waiting_batches_in_a_thread_and_a_fast_one_inline_ones(
     predict_ms: float, offload: str, expected: BatchPolicy
 ) -> None:
     assert batch_policy(predict_ms, offload, offload_ms=1.0) == expected
@@ -1533,64 +1536,102 @@ async def test_the_request_key_header_routes_the_request_in_a_canary(
     assert versions == {True: {2}, False: {1}}
 
 
-# ----------------------------------------------------------------------------------- OIP
+# ------------------------------------------------------------------------- columnar requests
 
 
-@pytest.mark.parametrize(
-    "data",
-    [
-        [21.5, 2.0, 0.1, -3.0, 4.0, None],
-        [[21.5, 2.0, 0.1], [-3.0, 4.0, None]],
-    ],
-    ids=["flat", "nested"],
-)
-def test_an_oip_tensor_of_n_by_f_holds_the_features_in_schema_order(
-    sensors_model: LoadedModel, data: list[Any]
+def columns_of(rows: list[dict[str, Any]], names: Sequence[str]) -> Columns:
+    return columns_from({n: [r.get(n) for r in rows] for n in names})
+
+
+async def test_columns_are_predicted_as_the_same_rows_are(serving: Serving) -> None:
+    rows = credit_rows(5)
+
+    by_columns = await serving.predictor.predict(columns_of(rows, SCHEMA.feature_names))
+
+    by_rows = await serving.predictor.predict(rows)
+    assert by_columns.labels == by_rows.labels
+    np.testing.assert_allclose(by_columns.proba, by_rows.proba)
+
+
+async def test_a_mixed_schemas_columns_are_logged_as_columns_with_nulls(serving: Serving) -> None:
+    rows = credit_rows(3)
+    batch = columns_of(rows, SCHEMA.feature_names)
+    batch.data["income"][1] = "61.5"  # coerced before logging, as in rows
+
+    result = await serving.predictor.predict(batch)
+    (event,) = await serving.published()
+
+    assert [str(i) for i in event.prediction_ids] == result.ids
+    assert event.features["income"][1] == 61.5
+    assert list(event.features["region"]) == [r["region"] for r in rows]
+    assert list(event.features["age"]) == [r["age"] for r in rows]
+
+
+async def test_bad_columns_are_refused_naming_the_first_bad_row_and_nothing_is_logged(
+    serving: Serving,
 ) -> None:
-    tensor = Tensor(name="input-0", shape=[2, 3], datatype="FP64", data=data)
+    batch = columns_of(credit_rows(4), SCHEMA.feature_names)
+    batch.data["utilization"][2] = 1.5
 
-    rows = rows_from([tensor], sensors_model)
+    with pytest.raises(InvalidInput, match=r"row 2: feature 'utilization' is 1.5, above"):
+        await serving.predictor.predict(batch)
 
-    assert rows == [
-        {"temperature": 21.5, "pressure": 2.0, "vibration": 0.1},
-        {"temperature": -3.0, "pressure": 4.0, "vibration": None},
+    assert len(serving.log) == 0
+
+
+async def test_a_columnar_batch_is_answered_in_columns(serving: Serving) -> None:
+    batch = columns_of(credit_rows(3), SCHEMA.feature_names)
+
+    result = await serving.predictor.predict(batch)
+    answer = orjson.loads(answer_json(result, batch, single=False))
+
+    assert answer["classes"] == result.classes
+    assert answer["predictions"]["prediction_id"] == result.ids
+    assert answer["predictions"]["prediction"] == result.labels
+    assert answer["predictions"]["probabilities"] == result.proba.tolist()
+    assert len(answer["predictions"]["probability"]) == 3
+
+
+def test_a_regression_batch_in_columns_is_answered_with_numbers_only() -> None:
+    result = Predictions(3, "primary", [], ["a", "b"], [12.5, 7.0], [], None)
+    batch = columns_of(credit_rows(2), SCHEMA.feature_names)
+
+    answer = orjson.loads(answer_json(result, batch, single=False))
+
+    assert answer == {
+        "model_version": 3,
+        "predictions": {"prediction_id": ["a", "b"], "prediction": [12.5, 7.0]},
+    }
+
+
+async def test_the_fast_path_takes_a_columnar_batch_and_refuses_too_many_rows(
+    fastpath: FastPath,
+) -> None:
+    rows = credit_rows(3)
+    body = orjson.dumps({"columns": {n: [r[n] for r in rows] for n in SCHEMA.feature_names}})
+
+    answer = await call(fastpath, "/v1/predict/batch", [body])
+
+    assert answer.status == 200
+    assert len(answer.json()["predictions"]["prediction"]) == 3
+    many = orjson.dumps({"columns": {n: [rows[0][n]] * 11 for n in SCHEMA.feature_names}})
+    refused = await call(fastpath, "/v1/predict/batch", [many])
+    assert refused.status == 422
+    assert refused.json()["message"] == "11 rows; send at most 10 per request"
+
+
+async def test_the_documented_batch_route_takes_columns_too(serving: Serving) -> None:
+    app = FastAPI()
+    app.include_router(api.router)
+    app.state.predictor, app.state.max_batch_rows = serving.predictor, 10
+    rows = credit_rows(2)
+    columns = {n: [r[n] for r in rows] for n in SCHEMA.feature_names}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://predictor") as client:
+        by_columns = await client.post("/v1/predict/batch", json={"columns": columns})
+        by_rows = await client.post("/v1/predict/batch", json={"rows": rows})
+
+    assert by_columns.status_code == 200, by_columns.text
+    assert by_columns.json()["predictions"]["prediction"] == [
+        p["prediction"] for p in by_rows.json()["predictions"]
     ]
-    RowEncoder(SENSORS).encode(rows)  # valid as they are
-
-
-def test_oip_tensors_per_feature_are_joined_into_rows(champion: LoadedModel) -> None:
-    features = credit_rows(2)
-    tensors = []
-    for spec in reversed(SCHEMA.features):  # order does not matter, names do
-        column = [r[spec.name] for r in features]
-        if spec.kind == "numeric":  # shape [N, 1]
-            tensors.append(Tensor(name=spec.name, shape=[2, 1], datatype="FP64", data=[column]))
-        else:  # shape [N]
-            tensors.append(Tensor(name=spec.name, shape=[2], datatype="BYTES", data=column))
-
-    rows = rows_from(tensors, champion)
-
-    assert rows == features
-
-
-def test_oip_refuses_feature_tensors_that_miss_a_feature(sensors_model: LoadedModel) -> None:
-    tensors = [
-        Tensor(name="temperature", shape=[1], datatype="FP64", data=[20.0]),
-        Tensor(name="vibration", shape=[1], datatype="FP64", data=[0.0]),
-    ]
-
-    with pytest.raises(InvalidInput, match=r"missing \['pressure'\]") as caught:
-        rows_from(tensors, sensors_model)
-
-    assert "one [N, 3] tensor with the features in order" in caught.value.message
-
-
-def test_oip_refuses_feature_tensors_of_different_lengths(sensors_model: LoadedModel) -> None:
-    tensors = [
-        Tensor(name="temperature", shape=[2], datatype="FP64", data=[20.0, 21.0]),
-        Tensor(name="pressure", shape=[1], datatype="FP64", data=[1.0]),
-        Tensor(name="vibration", shape=[2], datatype="FP64", data=[0.0, 0.1]),
-    ]
-
-    with pytest.raises(InvalidInput, match="same number of rows"):
-        rows_from(tensors, sensors_model)

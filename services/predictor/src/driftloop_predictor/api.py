@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from .bodies import answer_json, request_rows
 from .service import Predictor
 
 
@@ -54,7 +55,14 @@ class PredictOut(BaseModel):
 
 
 class BatchIn(BaseModel):
-    rows: list[dict[str, Any]] = Field(min_length=1, description="Feature rows.")
+    rows: list[dict[str, Any]] | None = Field(
+        default=None, min_length=1, description="Feature rows (or `columns`)."
+    )
+    columns: dict[str, list[Any]] | None = Field(
+        default=None,
+        description="Or one list of values per feature, all of one length: validated column "
+        "by column and answered in columns (`predictions` holds one list per field).",
+    )
 
 
 class BatchItem(BaseModel):
@@ -109,10 +117,11 @@ async def predict(
 async def predict_batch(
     body: BatchIn, data_plane: PredictorDep, limit: MaxRowsDep, x_request_key: RequestKey = None
 ) -> Response:
-    if len(body.rows) > limit:
-        raise InvalidInput(f"{len(body.rows)} rows; send at most {limit} per request")
-    result = await data_plane.predict(body.rows, x_request_key)
-    return Response(result.batch_json(), media_type="application/json")
+    batch = request_rows(body.model_dump(exclude_none=True), single=False)
+    if len(batch) > limit:
+        raise InvalidInput(f"{len(batch)} rows; send at most {limit} per request")
+    result = await data_plane.predict(batch, x_request_key)
+    return Response(answer_json(result, batch, single=False), media_type="application/json")
 
 
 @router.get("/model", summary="The model serving now", response_model_by_alias=True)

@@ -19,6 +19,8 @@ from driftloop_contracts.rows import RowError, validate_features
 from driftloop_core import InvalidInput
 from driftloop_ml import feature_matrix
 
+from .columns import ColumnEncoder, Columns
+
 _NUMBERS = {float, int}
 
 
@@ -33,10 +35,13 @@ class RowEncoder:
         low = [f.minimum if f.minimum is not None else -np.inf for f in schema.features]
         high = [f.maximum if f.maximum is not None else np.inf for f in schema.features]
         self._low, self._high = np.array(low), np.array(high)
+        self.columns = ColumnEncoder(schema)
 
     def encode(self, rows: Sequence[Any]) -> tuple[np.ndarray, np.ndarray | list[list[Any]]]:
         """The model's input, and the feature values to log (in schema order); InvalidInput
         if any row is wrong, naming every bad row."""
+        if isinstance(rows, Columns):
+            return self.columns.encode(rows)
         if self.numeric:
             fast = self._numeric(rows)
             if fast is not None:

@@ -18,7 +18,7 @@ from driftloop_core.httperrors import error_json
 from driftloop_core.telemetry import get_logger
 from prometheus_client import Histogram
 
-from .encoding import as_rows
+from .bodies import answer_json, parse_rows
 from .service import Predictor
 
 Scope = MutableMapping[str, Any]
@@ -73,11 +73,11 @@ class FastPath:
     async def _answer(self, receive: Receive, single: bool, key: str | None) -> tuple[int, bytes]:
         try:
             body = await self._body(receive)
-            rows = as_rows(orjson.loads(body), single)
+            rows = parse_rows(body, single)
             if len(rows) > self.max_rows:
                 raise InvalidInput(f"{len(rows)} rows; send at most {self.max_rows} per request")
             result = await self.predictor.predict(rows, key)
-            return 200, result.single_json() if single else result.batch_json()
+            return 200, answer_json(result, rows, single)
         except DriftloopError as exc:
             return exc.status_code, error_json(exc.code, exc.message, exc.details)
         except orjson.JSONDecodeError as exc:

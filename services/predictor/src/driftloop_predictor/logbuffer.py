@@ -170,11 +170,13 @@ def _columns(entries: Sequence[Logged]) -> dict[str, Any]:
     """One array per feature; numeric matrices (the fast path) stay numpy end to end."""
     names = entries[0].feature_names
     if all(isinstance(e.features, np.ndarray) for e in entries):
-        matrix = (
+        matrix = np.asarray(
             np.concatenate([e.features for e in entries])
             if len(entries) > 1
             else entries[0].features
         )
+        if matrix.dtype == object:  # a mixed schema's columnar request: one list per column
+            return {name: matrix[:, j].tolist() for j, name in enumerate(names)}
         columns = np.ascontiguousarray(np.asarray(matrix, dtype=np.float64).T)
         return dict(zip(names, columns, strict=True))
     rows: list[Any] = []

@@ -97,10 +97,11 @@ def batch_policy(
     max_wait_ms: float | None = None,
 ) -> BatchPolicy:
     """A slow model (one call over `offload_ms`) predicts in a thread, in batches of up to
-    2,048 rows gathered for up to 1 ms; a fast one inline, up to 256 rows, no wait. Measured
-    with make bench; each choice can be forced."""
+    2,048 rows gathered for up to 1 ms; a fast one inline, no wait, also up to 2,048 rows
+    (256 let only two 100-row requests share a call, and a logistic regression's fixed cost
+    per call is most of its predict). Measured with make bench; each choice can be forced."""
     slow = predict_ms > offload_ms if offload == "auto" else offload == "always"
-    rows = max_rows or (2048 if slow else 256)
+    rows = max_rows or 2048
     wait = max_wait_ms if max_wait_ms is not None else (1.0 if slow else 0.0)
     return BatchPolicy(offload=slow, max_rows=rows, max_wait_s=wait / 1000)
 

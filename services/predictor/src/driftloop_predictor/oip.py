@@ -13,17 +13,23 @@ from collections.abc import Callable, Coroutine
 from functools import wraps
 from typing import Any
 
-import numpy as np
 from driftloop_core import DriftloopError, InvalidInput, NotFound
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from . import tensors
 from .api import MaxRowsDep, PredictorDep
 from .model import LoadedModel
 from .service import Predictor
 
 DATATYPES = {"numeric": "FP64", "categorical": "BYTES"}
+INFER_DOC = (
+    "JSON (any or no Content-Type), or the binary tensor data extension: a JSON header of "
+    "`Inference-Header-Content-Length` bytes, then the inputs that carry "
+    "`parameters.binary_data_size`. Outputs are binary where the request asks "
+    "(`parameters.binary_data_output`, or `binary_data` per requested output)."
+)
 
 
 class Tensor(BaseModel):
@@ -31,17 +37,6 @@ class Tensor(BaseModel):
     shape: list[int]
     datatype: str
     data: list[Any]
-    parameters: dict[str, Any] | None = None
-
-
-class RequestedOutput(BaseModel):
-    name: str
-
-
-class InferRequest(BaseModel):
-    id: str | None = None
-    inputs: list[Tensor] = Field(min_length=1)
-    outputs: list[RequestedOutput] | None = None
     parameters: dict[str, Any] | None = None
 
 
@@ -87,6 +82,19 @@ class ModelReady(BaseModel):
 
 
 VERSION = "/models/{name}/versions/{version}"
+INFER_REQUEST = {
+    "type": "object",
+    "required": ["inputs"],
+    "properties": {
+        "id": {"type": "string"},
+        "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/Tensor"}},
+        "outputs": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"name": {"type": "string"}}},
+        },
+        "parameters": {"type": "object"},
+    },
+}
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": 'A bad request: `{"error": "..."}`.'},
     404: {"description": 'No such model or version: `{"error": "..."}`.'},
@@ -108,31 +116,6 @@ def _errors(
             return JSONResponse({"error": exc.message}, status_code=status)
 
     return wrapped
-
-
-def rows_from(tensors: list[Tensor], model: LoadedModel) -> list[dict[str, Any]]:
-    names = list(model.schema.feature_names)
-    if len(tensors) == 1 and len(tensors[0].shape) == 2 and tensors[0].shape[1] == len(names):
-        t = tensors[0]
-        try:
-            values = np.asarray(t.data, dtype=object).reshape(t.shape)
-        except ValueError:
-            raise InvalidInput(
-                f"tensor {t.name!r} has {np.asarray(t.data, dtype=object).size} values, "
-                f"its shape {t.shape} needs {int(np.prod(t.shape))}"
-            ) from None
-        return [dict(zip(names, row, strict=True)) for row in values.tolist()]
-    by_name = {t.name: t for t in tensors}
-    missing = [n for n in names if n not in by_name]
-    if missing:
-        raise InvalidInput(
-            f"send one [N, {len(names)}] tensor with the features in order {names}, "
-            f"or one tensor per feature; missing {missing}"
-        )
-    columns = [np.asarray(by_name[n].data, dtype=object).reshape(-1).tolist() for n in names]
-    if len({len(c) for c in columns}) != 1:
-        raise InvalidInput("every feature tensor must hold the same number of rows")
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def model_named(data_plane: Predictor, name: str, version: str | None = None) -> LoadedModel:
@@ -179,7 +162,9 @@ def _outputs(model: LoadedModel) -> list[TensorMetadata]:
 
 @router.get("", summary="Server metadata")
 async def server() -> ServerMetadata:
-    return ServerMetadata(name="driftloop-predictor", version="1", extensions=[])
+    return ServerMetadata(
+        name="driftloop-predictor", version="1", extensions=["binary_tensor_data"]
+    )
 
 
 @router.get("/health/live", summary="Server liveness")
@@ -208,41 +193,36 @@ async def model_ready(data_plane: PredictorDep, name: str, version: str | None =
 
 
 async def infer(
-    body: InferRequest,
+    request: Request,
     data_plane: PredictorDep,
     limit: MaxRowsDep,
     name: str,
     version: str | None = None,
 ) -> Any:
     model = model_named(data_plane, name, version)
-    key = (body.parameters or {}).get("request_key")
-    rows = rows_from(body.inputs, model)
-    if len(rows) > limit:
-        raise InvalidInput(f"{len(rows)} rows; send at most {limit} per request")
-    result = await data_plane.predict(rows, key)
+    body = tensors.decode(await request.body(), request.headers)
+    tensors.check_outputs(body, [o.name for o in _outputs(model)])
+    batch = tensors.columns_for(body.inputs, model.schema)
+    if len(batch) > limit:
+        raise InvalidInput(f"{len(batch)} rows; send at most {limit} per request")
+    key = body.parameters.get("request_key") or request.headers.get("x-request-key")
+    result = await data_plane.predict(batch, None if key is None else str(key))
     n = len(result.ids)
     if result.proba is None:  # regression: the predicted numbers, no probabilities
-        predicted = [Tensor(name="predict", datatype="FP64", shape=[n], data=result.labels)]
+        predicted = [tensors.OutputTensor("predict", "FP64", [n], result.labels)]
     else:
         predicted = [
-            Tensor(name="predict", datatype="BYTES", shape=[n], data=result.labels),
-            Tensor(
-                name="predict_proba",
-                datatype="FP64",
-                shape=[n, len(result.classes)],
-                data=result.proba.reshape(-1).tolist(),
+            tensors.OutputTensor("predict", "BYTES", [n], result.labels),
+            tensors.OutputTensor(
+                "predict_proba", "FP64", [n, len(result.classes)], result.proba.reshape(-1)
             ),
         ]
-    outputs = [
-        *predicted,
-        Tensor(name="prediction_id", datatype="BYTES", shape=[n], data=result.ids),
-    ]
-    if body.outputs:
-        wanted = {o.name for o in body.outputs}
-        outputs = [o for o in outputs if o.name in wanted]
-    return InferResponse(
-        model_name=name, model_version=str(result.model_version), id=body.id, outputs=outputs
-    )
+    outputs = [*predicted, tensors.OutputTensor("prediction_id", "BYTES", [n], result.ids)]
+    header: dict[str, Any] = {"model_name": name, "model_version": str(result.model_version)}
+    if body.id is not None:
+        header["id"] = body.id
+    content, headers = tensors.encode_response(header, outputs, body)
+    return Response(content, headers=headers)
 
 
 def _route(method: str, path: str, summary: str, model: type[BaseModel], fn: Any) -> None:
@@ -261,5 +241,20 @@ _route("GET", "/models/{name}", "Model metadata", ModelMetadata, metadata)
 _route("GET", VERSION, "Model version metadata", ModelMetadata, metadata)
 _route("GET", "/models/{name}/ready", "Model readiness", ModelReady, model_ready)
 _route("GET", f"{VERSION}/ready", "Model version readiness", ModelReady, model_ready)
-_route("POST", "/models/{name}/infer", "Inference", InferResponse, infer)
-_route("POST", f"{VERSION}/infer", "Inference on a version", InferResponse, infer)
+for _path in ("/models/{name}/infer", f"{VERSION}/infer"):
+    router.add_api_route(
+        _path,
+        _errors(infer),
+        methods=["POST"],
+        summary="Inference" if _path.count("/") == 3 else "Inference on a version",
+        description=INFER_DOC,
+        response_model=InferResponse,
+        response_model_exclude_none=True,
+        responses=ERRORS,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": INFER_REQUEST}},
+            }
+        },
+    )
