@@ -8,7 +8,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy
@@ -62,7 +62,7 @@ class TrainingConfig:
 @dataclass(frozen=True)
 class TrainedModel:
     schema: DatasetSchema
-    pipeline: Pipeline
+    pipeline: Any  # a Pipeline, or whatever estimator a user's entry point returned
     classes: tuple[str, ...]
     params: dict[str, Any]
     metrics: Metrics
@@ -110,8 +110,44 @@ def temporal_split(
     return ordered[:cut], ordered[cut:]
 
 
+class Recipe(Protocol):
+    """How a dataset's model is fitted (recipes.py): the fitted model and its parameters."""
+
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, folds: int, seed: int
+    ) -> tuple[Any, dict[str, Any]]: ...
+
+
+def search(
+    pipeline: Pipeline,
+    grid: dict[str, list[Any]],
+    x: np.ndarray,
+    y: np.ndarray,
+    folds: int,
+    seed: int,
+) -> tuple[Pipeline, dict[str, Any]]:
+    """Grid search with stratified CV; the refitted best pipeline and its parameters."""
+    searcher = GridSearchCV(
+        pipeline,
+        grid,
+        cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+        scoring="accuracy",
+        n_jobs=1,
+        refit=True,
+    )
+    try:
+        searcher.fit(x, y)
+    except ValueError as exc:  # e.g. a feature with no value at all in the training rows
+        raise TrainingError(f"scikit-learn could not fit the rows: {exc}") from exc
+    params = {k.removeprefix("model__"): v for k, v in searcher.best_params_.items()}
+    return searcher.best_estimator_, params
+
+
 def train(
-    schema: DatasetSchema, rows: Sequence[LabelledRow], config: TrainingConfig
+    schema: DatasetSchema,
+    rows: Sequence[LabelledRow],
+    config: TrainingConfig,
+    recipe: Recipe | None = None,
 ) -> TrainedModel:
     if not rows:
         raise TrainingError(f"no labelled rows for dataset {schema.name!r}: nothing to train on")
@@ -127,27 +163,20 @@ def train(
     if folds < 2:
         raise TrainingError(f"a class has {smallest} training row(s); need at least 2 per class")
     x_fit = feature_matrix(schema, [r.features for r in fit_rows])
-    estimator, grid = SEARCH_SPACES[config.family]
-    estimator = sklearn.base.clone(estimator).set_params(random_state=config.seed)
-    search = GridSearchCV(
-        build_pipeline(schema, estimator),
-        grid,
-        cv=StratifiedKFold(folds, shuffle=True, random_state=config.seed),
-        scoring="accuracy",
-        n_jobs=1,
-        refit=True,
-    )
-    try:
-        search.fit(x_fit, y_fit)
-    except ValueError as exc:  # e.g. a feature with no value at all in the training rows
-        raise TrainingError(f"scikit-learn could not fit the rows: {exc}") from exc
-    pipeline: Pipeline = search.best_estimator_
+    if recipe is None:  # the trainer's default family (see recipes.py for training specs)
+        estimator, grid = SEARCH_SPACES[config.family]
+        estimator = sklearn.base.clone(estimator).set_params(random_state=config.seed)
+        pipeline, params = search(
+            build_pipeline(schema, estimator), grid, x_fit, y_fit, folds, config.seed
+        )
+    else:
+        pipeline, params = recipe.fit(x_fit, y_fit, folds, config.seed)
     metrics = evaluate(pipeline, schema, holdout)
     return TrainedModel(
         schema=schema,
         pipeline=pipeline,
         classes=tuple(str(c) for c in pipeline.classes_),
-        params={k.removeprefix("model__"): v for k, v in search.best_params_.items()},
+        params=params,
         metrics=metrics,
         holdout=holdout,
         profile=reference_profile(
