@@ -3,28 +3,25 @@ and the registry's gate, like any trained candidate, with its lineage."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import joblib
-import numpy as np
 import pytest
 from driftloop_contracts import streams
 from driftloop_core import ContentStore
-from driftloop_ml import feature_matrix, load_artifact
+from driftloop_ml import load_artifact
 from driftloop_registry.bootstrap import build_app as build_registry
 from driftloop_registry.settings import RegistrySettings
 from driftloop_sdk.scenario import SCHEMA
 from driftloop_trainer.bootstrap import build_app as build_trainer
 from driftloop_trainer.settings import TrainerSettings
-from driftloop_trainer.training import build_pipeline
 from fastapi.testclient import TestClient
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 
 from tests.support.data import ingested, labelled_rows
+from tests.support.external_models import model_file
 from tests.support.streams import Streams
 from tests.support.wait import eventually_sync
 
@@ -63,15 +60,6 @@ def registry(
     )
     with TestClient(build_registry(settings)) as client:
         yield client
-
-
-def model_file(estimator: Any) -> bytes:
-    rows = labelled_rows(600, seed=21)
-    x = feature_matrix(SCHEMA, [r.features for r in rows])
-    fitted = build_pipeline(SCHEMA, estimator).fit(x, np.array([r.label for r in rows]))
-    buffer = io.BytesIO()
-    joblib.dump(fitted, buffer)
-    return buffer.getvalue()
 
 
 @pytest.fixture

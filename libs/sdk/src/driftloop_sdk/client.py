@@ -91,6 +91,21 @@ class DriftloopClient:
     def send_labels(self, labels: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         return self._call("POST", f"{self.endpoints.ingest}/v1/labels", json={"labels": labels})
 
+    # trainer
+    def register_model(
+        self, dataset: str, data: bytes, uploaded_by: str, filename: str | None = None
+    ) -> dict[str, Any]:
+        """Upload a model trained elsewhere: the trainer checks and evaluates it, then the
+        registry's gate judges it (find it by `run_id` in `models(dataset)`)."""
+        url = f"{self.endpoints.trainer}/v1/datasets/{dataset}/models"
+        headers = {
+            **self._auth(),
+            "X-Driftloop-User": uploaded_by,
+            "Content-Type": "application/octet-stream",
+        }
+        params = {"filename": filename} if filename else None
+        return self._call("POST", url, content=data, headers=headers, params=params)
+
     # registry
     def models(self, dataset: str | None = None) -> list[dict[str, Any]]:
         params = {"dataset": dataset} if dataset else None
