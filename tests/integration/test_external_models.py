@@ -11,6 +11,7 @@ import pytest
 from driftloop_contracts import streams
 from driftloop_core import ContentStore
 from driftloop_ml import load_artifact
+from driftloop_predictor.model import load_model
 from driftloop_registry.bootstrap import build_app as build_registry
 from driftloop_registry.settings import RegistrySettings
 from driftloop_sdk.scenario import SCHEMA
@@ -99,6 +100,7 @@ def test_an_uploaded_model_is_gated_promoted_and_keeps_its_lineage(
     assert version["status"] == "champion" and version["trigger"] == "external"
     (promoted,) = streams_io.wait(streams.MODEL_PROMOTED)
     assert load_artifact(store.get(promoted.artifact)).classes == ("no", "yes")
+    assert load_model(store, promoted).version == version["version"]  # as the predictor loads
     lineage = registry.get(f"/v1/models/{SCHEMA.name}/{version['version']}/lineage").json()
     assert lineage["trigger"] == "external"
     assert lineage["params"]["source"] == "external"
@@ -112,6 +114,8 @@ def test_an_uploaded_model_is_gated_promoted_and_keeps_its_lineage(
     assert rejected["status"] == "rejected"
     (event,) = streams_io.wait(streams.MODEL_REJECTED)
     assert event.trigger == "external" and event.reason
+    streams_io.wait_consumed(streams.MODEL_REJECTED, "trainer")  # and it changes nothing there
+    assert streams_io.dead_letters(streams.MODEL_REJECTED) == []
 
 
 @pytest.mark.usefixtures("with_rows")

@@ -10,6 +10,9 @@ import pytest
 from driftloop_contracts import DatasetRegistered, TrainingSpec, streams
 from driftloop_core import ContentStore
 from driftloop_ml import load_artifact
+from driftloop_predictor.model import load_model
+from driftloop_registry.bootstrap import build_app as build_registry
+from driftloop_registry.settings import RegistrySettings
 from driftloop_sdk.scenario import SCHEMA
 from driftloop_trainer.bootstrap import build_app
 from driftloop_trainer.settings import TrainerSettings
@@ -61,17 +64,34 @@ def trainer(settings: TrainerSettings) -> Iterator[TestClient]:
         yield client
 
 
-def test_a_dataset_registered_with_an_entry_point_trains_with_it(
-    trainer: TestClient, streams_io: Streams, store: ContentStore
+def test_a_dataset_registered_with_an_entry_point_trains_with_it_and_its_model_serves(
+    trainer: TestClient,
+    streams_io: Streams,
+    store: ContentStore,
+    tmp_path: Path,
+    redis_url: str,
 ) -> None:
     spec = TrainingSpec(entry_point="driftloop_example_models.credit:make_estimator")
     streams_io.publish(streams.DATASET_REGISTERED, registered(spec))
     knows(trainer, spec)
-    streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(400)))
-    (done,) = streams_io.wait(streams.TRAINING_COMPLETED, timeout=60)
+    registry = RegistrySettings(
+        redis_url=redis_url,
+        namespace=streams_io.namespace,
+        store_url=store.url,
+        db_path=tmp_path / "registry.sqlite3",
+    )
+    with TestClient(build_registry(registry)):
+        streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(400)))
+        (done,) = streams_io.wait(streams.TRAINING_COMPLETED, timeout=60)
+        (promoted,) = streams_io.wait(streams.MODEL_PROMOTED, timeout=60)
     assert done.params["entry_point"] == spec.entry_point
     pipeline = load_artifact(store.get(done.artifact)).pipeline
     assert type(pipeline.named_steps["tree"]).__name__ == "DecisionTreeClassifier"
+    # The predictor loads it as any promotion (sha256, schema, warm-up) and predicts with it.
+    served = load_model(store, promoted)
+    assert served.pipeline.predict_proba(
+        served.encoder.encode([r.features for r in labelled_rows(3)])[0]
+    ).shape == (3, 2)
 
 
 def test_a_spec_registered_before_the_trainer_starts_applies(
