@@ -222,6 +222,8 @@ def train_with(
 ) -> TrainedModel:
     """Train `rows` with the dataset's spec; anything a user's model raises on the way (in
     fit, on the holdout, in the profile) is a TrainingError naming its entry point."""
+    if spec is None:  # the trainer's default family, exactly as before specs existed
+        return train(schema, rows, config)
     recipe = resolve(spec, schema, config.family)
     try:
         return train(schema, rows, config, recipe)
