@@ -100,7 +100,7 @@ class EntryPointRecipe:
             estimator.fit(x, y)
         except Exception as exc:
             raise self.error(f"fit failed: {type(exc).__name__}: {exc}") from exc
-        self.check(estimator, x[:CHECK_ROWS], y)
+        self.check(estimator, x[:CHECK_ROWS])
         return estimator, {"entry_point": self.entry_point, "estimator": _name(estimator)}
 
     def build(self) -> Any:
@@ -120,7 +120,7 @@ class EntryPointRecipe:
         methods = ["fit", "predict"]
         return methods if self.schema.target.is_regression else [*methods, "predict_proba"]
 
-    def check(self, fitted: Any, x: np.ndarray, y: np.ndarray) -> None:
+    def check(self, fitted: Any, x: np.ndarray) -> None:
         """Predicts one value per row; for classification, one probability per class."""
         rows = len(x)
         try:
