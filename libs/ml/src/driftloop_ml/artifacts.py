@@ -59,3 +59,41 @@ def load_artifact(data: bytes) -> ModelArtifact:
         classes=tuple(payload["classes"]),
         library_versions=dict(payload["library_versions"]),
     )
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """What an uploaded model file holds: the estimator, and what the file says about it."""
+
+    estimator: Any
+    #: "driftloop-artifact" (this module's format) or "pickle" (joblib or plain pickle)
+    format: str
+    #: The schema a driftloop artifact was trained on (None for a bare estimator).
+    schema: DatasetSchema | None = None
+    library_versions: dict[str, str] | None = None
+
+
+def load_model_file(data: bytes) -> ModelFile:
+    """The one way an uploaded model file (trained elsewhere) is read: a driftloop artifact or
+    a joblib/pickle dump of a fitted scikit-learn estimator or pipeline.
+
+    Unpickling runs code from the file: only an admin may upload, and until trusted-artifact
+    signing exists (issue #11, which hardens this function) the file is trusted as much as
+    the admin token. ArtifactError if the bytes are not a model file this code can read.
+    """
+    import joblib  # scikit-learn's own dependency; reads joblib dumps and plain pickles
+
+    try:
+        payload = joblib.load(io.BytesIO(data))
+    except Exception as exc:  # not a pickle, truncated, or classes this process lacks
+        raise ArtifactError(
+            f"not a joblib or pickle file this trainer can load: {type(exc).__name__}: {exc}"
+        ) from exc
+    if isinstance(payload, dict) and payload.get("format") == FORMAT:
+        artifact = load_artifact(data)
+        return ModelFile(
+            artifact.pipeline, "driftloop-artifact", artifact.schema, artifact.library_versions
+        )
+    if isinstance(payload, dict):
+        raise ArtifactError("the file holds a dict, not an estimator nor a driftloop artifact")
+    return ModelFile(payload, "pickle")

@@ -19,6 +19,7 @@ from .client import DriftloopClient, DriftloopHTTPError, Endpoints
 from .datasets_cli import datasets_app
 from .deadletters import DeadLetters
 from .publisher import EventPublisher
+from .register import PENDING, describe, wait_for_verdict
 from .runner import Stack
 from .scenario import CreditScenario
 
@@ -217,6 +218,58 @@ def rollback(dataset: str, token: Token, base_port: BasePort = 8000) -> None:
             console.print_json(data=client.rollback(dataset))
         except DriftloopHTTPError as exc:
             _fail(exc)
+
+
+UploadToken = Annotated[
+    str,
+    typer.Option(
+        envvar=["TRAINER_ADMIN_TOKEN", "REGISTRY_ADMIN_TOKEN"],
+        help="The trainer's admin token (`driftloop up` prints it).",
+    ),
+]
+
+
+@models_app.command("register")
+def register(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="A joblib or pickle dump of a fitted scikit-learn estimator or pipeline taking "
+            "the schema's features in order, or a driftloop artifact.",
+        ),
+    ],
+    dataset: Annotated[str, typer.Option(help="Dataset the model predicts.")],
+    token: UploadToken,
+    uploaded_by: Annotated[
+        str, typer.Option(envvar="USER", help="Who uploads (kept in the lineage).")
+    ] = "admin",
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the gate's verdict.")] = 60.0,
+    base_port: BasePort = 8000,
+) -> None:
+    """Register a model trained elsewhere: the trainer checks it against the dataset's schema
+    and evaluates it on the newest rows; the registry's gate then promotes or rejects it like
+    a trained one. Exit 0 when promoted (or still waiting), 2 when rejected."""
+    with _client(base_port, token) as client:
+        try:
+            accepted = client.register_model(dataset, file.read_bytes(), uploaded_by, file.name)
+        except DriftloopHTTPError as exc:
+            _fail(exc)
+        metrics = accepted["metrics"]
+        console.print(
+            f"submitted: run {accepted['run_id']}, accuracy {metrics['accuracy']:.3f} on the "
+            f"{metrics['rows']} newest rows (sha256 {accepted['file_sha256'][:12]})"
+        )
+        version = wait_for_verdict(client, dataset, accepted["run_id"], wait) if wait else None
+    if version is None:
+        console.print(
+            f"the gate has not decided yet: follow it with `driftloop models --dataset {dataset}`"
+        )
+        raise typer.Exit(PENDING)
+    line, code = describe(version)
+    console.print(line)
+    raise typer.Exit(code)
 
 
 def main() -> None:  # pragma: no cover

@@ -112,6 +112,21 @@ class DriftloopClient:
     def dataset(self, name: str) -> dict[str, Any]:
         return self._call("GET", f"{self.endpoints.ingest}/v1/datasets/{name}")
 
+    # trainer
+    def register_model(
+        self, dataset: str, data: bytes, uploaded_by: str, filename: str | None = None
+    ) -> dict[str, Any]:
+        """Upload a model trained elsewhere: the trainer checks and evaluates it, then the
+        registry's gate judges it (find it by `run_id` in `models(dataset)`)."""
+        url = f"{self.endpoints.trainer}/v1/datasets/{dataset}/models"
+        headers = {
+            **self._auth(),
+            "X-Driftloop-User": uploaded_by,
+            "Content-Type": "application/octet-stream",
+        }
+        params = {"filename": filename} if filename else None
+        return self._call("POST", url, content=data, headers=headers, params=params)
+
     # registry
     def models(self, dataset: str | None = None) -> list[dict[str, Any]]:
         params = {"dataset": dataset} if dataset else None

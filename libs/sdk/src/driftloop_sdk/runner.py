@@ -173,6 +173,7 @@ class Stack:
                 "INGEST_SCHEMA_DIR": str(self.schema_dir.resolve()),
                 "REGISTRY_DB_PATH": str((self.state_dir / "registry.sqlite3").resolve()),
                 "REGISTRY_ADMIN_TOKEN": self.admin_token,
+                "TRAINER_ADMIN_TOKEN": self.admin_token,  # models trained elsewhere
                 "PYTHONUNBUFFERED": "1",
                 f"{spec.env_prefix}PORT": str(self.ports[name]),
             }

@@ -1,12 +1,17 @@
-"""HTTP: what the trainer knows about a dataset (rows, first-model attempts, pending retrains)."""
+"""HTTP: what the trainer knows about a dataset (rows, first-model attempts, pending retrains,
+its training spec), and registering a model trained elsewhere (admin)."""
 
-from typing import Any
+import hmac
+from typing import Annotated, Any
 
-from driftloop_core import NotFound
-from fastapi import APIRouter
+from driftloop_core import InvalidInput, NotFound, NotReady, Unauthorized
+from fastapi import APIRouter, Header, Request
+from pydantic import SecretStr
 
+from .registrations import TrainingSpecs
 from .repository import Repository
 from .state import DatasetState
+from .uploads import ExternalModels, ExternalOut
 
 
 def describe(state: DatasetState) -> dict[str, Any]:
@@ -34,8 +39,56 @@ def describe(state: DatasetState) -> dict[str, Any]:
     }
 
 
-def build_router(repo: Repository) -> APIRouter:
+def check_admin(token: SecretStr | None, authorization: str | None) -> None:
+    """As the registry's admin routes: a bearer token, compared in constant time."""
+    if token is None:
+        raise NotReady("model uploads are disabled: set TRAINER_ADMIN_TOKEN to enable them")
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.encode(), token.get_secret_value().encode()
+    ):
+        raise Unauthorized("send the admin token as 'Authorization: Bearer <token>'")
+
+
+def build_router(
+    repo: Repository,
+    specs: TrainingSpecs,
+    default_family: str,
+    external: ExternalModels,
+    admin_token: SecretStr | None,
+) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["trainer"])
+
+    @router.post(
+        "/datasets/{dataset}/models",
+        status_code=202,
+        summary="Register a model trained elsewhere (admin): evaluated, then gated",
+    )
+    async def register_model(
+        dataset: str,
+        request: Request,
+        authorization: Annotated[str | None, Header(description="Bearer <admin token>")] = None,
+        x_driftloop_user: Annotated[
+            str, Header(max_length=200, description="Who uploads (kept in the lineage).")
+        ] = "admin",
+        filename: str | None = None,
+    ) -> ExternalOut:
+        """The body is the file: a joblib or pickle dump of a fitted scikit-learn estimator or
+        pipeline that takes the schema's features in order, or a driftloop artifact."""
+        check_admin(admin_token, authorization)
+        data = await request.body()
+        if not data:
+            raise InvalidInput("send the model file as the request body (application/octet-stream)")
+        return await external.register(dataset, data, x_driftloop_user, filename)
+
+    @router.get("/datasets/{dataset}/training", summary="How the next run of a dataset trains")
+    async def training_spec(dataset: str) -> dict[str, Any]:
+        spec = specs.get(dataset)
+        return {
+            "dataset": dataset,
+            "registered": specs.knows(dataset),
+            "spec": spec.model_dump(exclude_none=True) if spec else {"family": default_family},
+        }
 
     @router.get("/datasets/{dataset}", summary="The trainer's state of a dataset")
     async def dataset_state(dataset: str) -> dict[str, Any]:

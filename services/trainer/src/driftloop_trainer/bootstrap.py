@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from driftloop_bus import Bus, Consumer, each
+from driftloop_bus import Bus, Consumer, Follower, datasets, each
 from driftloop_contracts import streams
 from driftloop_core import ContentStore
 from driftloop_core.http import create_app
@@ -10,11 +10,13 @@ from fastapi import FastAPI
 
 from .api import build_router
 from .handlers import TrainerHandlers
+from .registrations import TrainingSpecs
 from .repository import RECHECK, Repository
 from .rows import RowLoader
 from .runs import Executor, ThreadExecutor
 from .settings import TrainerSettings
 from .training import TrainingConfig
+from .uploads import ExternalModels
 
 GROUP = "trainer"
 
@@ -36,12 +38,15 @@ def build_app(
         cv_folds=settings.cv_folds,
         seed=settings.seed,
     )
+    specs = TrainingSpecs()
+    follow_registrations(bus, specs)
     executor = executor or ThreadExecutor(
         store,
         rows,
         lambda job: repo.newest_first(job.dataset, job.since, job.schema, job.include),
         config,
         settings.max_rows,
+        specs.get,
     )
     handlers = TrainerHandlers(repo, rows, executor, settings.rules())
     bus.consume(Consumer(streams.DATA_INGESTED, GROUP, each(handlers.on_data)))
@@ -50,4 +55,23 @@ def build_app(
     bus.consume(Consumer(streams.MODEL_PROMOTED, GROUP, each(handlers.on_promoted)))
     bus.consume(Consumer(streams.MODEL_REJECTED, GROUP, each(handlers.on_rejected)))
     bus.consume(Consumer(RECHECK, GROUP, each(handlers.on_recheck)))
-    return create_app(title="driftloop trainer", bus=bus, routers=[build_router(repo)])
+    external = ExternalModels(bus, repo, rows, store, config, settings.max_rows)
+    router = build_router(repo, specs, settings.model_family, external, settings.admin_token)
+    return create_app(
+        title="driftloop trainer",
+        bus=bus,
+        routers=[router],
+        max_body_bytes=settings.max_upload_mb * 1024 * 1024,
+    )
+
+
+def follow_registrations(bus: Bus, specs: TrainingSpecs) -> None:
+    """Start from the dataset registry state, then follow dataset.registered from the id read
+    in the same transaction: a spec registered at run time applies to the next run."""
+
+    async def replay() -> str:
+        state = await datasets.load(bus.redis, bus.keys)
+        specs.start_from(state)
+        return state.registered_from
+
+    bus.follow(Follower(streams.DATASET_REGISTERED, specs.on_registered, replay=replay))

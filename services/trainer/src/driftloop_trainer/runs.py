@@ -5,27 +5,55 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
-from driftloop_contracts import Event, TrainingCompleted, TrainingTrigger, derived_id
+from driftloop_contracts import Event, TrainingCompleted, TrainingSpec, TrainingTrigger, derived_id
 from driftloop_contracts.datasets import dumps
 from driftloop_core import ContentStore
 from driftloop_core.telemetry import get_logger
 from driftloop_ml import ModelArtifact, dump_artifact
 
 from .effects import PRODUCER, Outcome, Train, failed_event
+from .recipes import train_with
 from .rows import RowLoader
 from .state import VersionEntry
-from .training import TrainedModel, TrainingConfig, TrainingError, library_versions, train
+from .training import TrainedModel, TrainingConfig, TrainingError, library_versions
 
 log = get_logger(__name__)
 
 #: The versions a run may read, newest first (the catalogue and the run's own new version).
 Versions = Callable[[Train], AsyncIterator[VersionEntry]]
+#: A dataset's training spec as registered (None: the default family).
+Specs = Callable[[str], TrainingSpec | None]
 
 
 class Executor(Protocol):
     async def run(self, train: Train) -> Outcome: ...
+
+
+def stored_run(
+    store: ContentStore, trained: TrainedModel, versions: list[str], seed: int
+) -> dict[str, Any]:
+    """Write a run's artifact, profile and holdout to the store: the fields of its
+    training.completed besides the envelope, run id and trigger."""
+    schema, dataset = trained.schema, trained.schema.name
+    versions_info = library_versions()
+    artifact = ModelArtifact(trained.pipeline, schema, trained.classes, versions_info)
+    return {
+        "dataset": dataset,
+        "artifact": store.put(dump_artifact(artifact), kind=f"models/{dataset}", suffix=".pkl"),
+        "profile": store.put(
+            trained.profile.model_dump_json().encode(), kind=f"profiles/{dataset}", suffix=".json"
+        ),
+        "holdout": store.put(dumps(trained.holdout), kind=f"holdouts/{dataset}", suffix=".jsonl"),
+        "metrics": trained.metrics,
+        "params": trained.params,
+        "seed": seed,
+        "library_versions": versions_info,
+        "dataset_versions": tuple(versions),
+        "training_rows": trained.training_rows,
+        "dataset_schema": schema,
+    }
 
 
 def completed_event(
@@ -38,28 +66,13 @@ def completed_event(
     seed: int,
 ) -> TrainingCompleted:
     """Write the run's artifact, profile and holdout to the store; describe them as an event."""
-    schema, dataset = trained.schema, trained.schema.name
-    versions_info = library_versions()
-    artifact = ModelArtifact(trained.pipeline, schema, trained.classes, versions_info)
     return TrainingCompleted.caused_by(
         cause,
         key,
         PRODUCER,
         run_id=derived_id(cause.event_id, "run", key),
-        dataset=dataset,
         trigger=trigger,
-        artifact=store.put(dump_artifact(artifact), kind=f"models/{dataset}", suffix=".pkl"),
-        profile=store.put(
-            trained.profile.model_dump_json().encode(), kind=f"profiles/{dataset}", suffix=".json"
-        ),
-        holdout=store.put(dumps(trained.holdout), kind=f"holdouts/{dataset}", suffix=".jsonl"),
-        metrics=trained.metrics,
-        params=trained.params,
-        seed=seed,
-        library_versions=versions_info,
-        dataset_versions=tuple(versions),
-        training_rows=trained.training_rows,
-        dataset_schema=schema,
+        **stored_run(store, trained, versions, seed),
     )
 
 
@@ -73,8 +86,10 @@ class ThreadExecutor:
         versions: Versions,
         config: TrainingConfig,
         max_rows: int,
+        specs: Specs = lambda dataset: None,
     ) -> None:
         self.store = store
+        self.specs = specs
         self.rows = rows
         self.versions = versions
         self.config = config
@@ -90,7 +105,9 @@ class ThreadExecutor:
             since=str(job.since),
         )
         try:
-            trained = await asyncio.to_thread(train, job.schema, loaded.rows, self.config)
+            trained = await asyncio.to_thread(
+                train_with, self.specs(job.dataset), job.schema, loaded.rows, self.config
+            )
         except TrainingError as exc:
             log.warning("training failed", reason=str(exc))
             return failed_event(job.cause, job.dataset, job.trigger, job.key, str(exc))

@@ -3,10 +3,12 @@ from __future__ import annotations
 from typing import Literal
 
 from driftloop_core import ServiceSettings
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from .state import Rules
+
+PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin"}
 
 
 class TrainerSettings(ServiceSettings):
@@ -60,6 +62,24 @@ class TrainerSettings(ServiceSettings):
     )
     cv_folds: int = Field(default=3, ge=2, le=10, description="Folds of the hyperparameter search.")
     seed: int = Field(default=42, description="Seed of every random choice of a run.")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for registering a model trained elsewhere (POST "
+        "/v1/datasets/{dataset}/models). Unset: uploads are disabled (503).",
+    )
+    max_upload_mb: int = Field(
+        default=64, ge=1, le=2048, description="Largest model file accepted, in MB (413 above)."
+    )
+
+    @model_validator(mode="after")
+    def _no_placeholder_token(self) -> TrainerSettings:
+        token = self.admin_token.get_secret_value() if self.admin_token else None
+        if token is not None and (token.lower() in PLACEHOLDER_TOKENS or len(token) < 16):
+            raise ValueError(
+                "TRAINER_ADMIN_TOKEN must be a real secret of 16+ characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+            )
+        return self
 
     def rules(self) -> Rules:
         return Rules(

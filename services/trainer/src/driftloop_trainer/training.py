@@ -8,7 +8,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy
@@ -80,7 +80,7 @@ class TrainingConfig:
 @dataclass(frozen=True)
 class TrainedModel:
     schema: DatasetSchema
-    pipeline: Pipeline
+    pipeline: Any  # a Pipeline, or whatever estimator a user's entry point returned
     classes: tuple[str, ...]
     params: dict[str, Any]
     metrics: Metrics
@@ -128,30 +128,78 @@ def temporal_split(
     return ordered[:cut], ordered[cut:]
 
 
+class Recipe(Protocol):
+    """How a dataset's model is fitted (recipes.py): the fitted model and its parameters."""
+
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, folds: int, seed: int
+    ) -> tuple[Any, dict[str, Any]]: ...
+
+
+def search(
+    pipeline: Pipeline,
+    grid: dict[str, list[Any]],
+    x: np.ndarray,
+    y: np.ndarray,
+    folds: int,
+    seed: int,
+) -> tuple[Pipeline, dict[str, Any]]:
+    """Grid search: stratified CV on accuracy for classes, plain CV on MAE for numbers; the
+    refitted best pipeline and its parameters."""
+    regression = y.dtype.kind == "f"
+    searcher = GridSearchCV(
+        pipeline,
+        grid,
+        cv=(KFold if regression else StratifiedKFold)(folds, shuffle=True, random_state=seed),
+        scoring="neg_mean_absolute_error" if regression else "accuracy",
+        n_jobs=1,
+        refit=True,
+    )
+    try:
+        searcher.fit(x, y)
+    except ValueError as exc:  # e.g. a feature with no value at all in the training rows
+        raise TrainingError(f"scikit-learn could not fit the rows: {exc}") from exc
+    params = {k.removeprefix("model__"): v for k, v in searcher.best_params_.items()}
+    return searcher.best_estimator_, params
+
+
+def family_space(schema: DatasetSchema, family: str) -> tuple[Any, dict[str, list[Any]]]:
+    """The catalogue's estimator and grid of `family` for the schema's kind of target."""
+    spaces = REGRESSION_SEARCH_SPACES if schema.target.is_regression else SEARCH_SPACES
+    if family not in spaces:
+        kind = "regression" if schema.target.is_regression else "classification"
+        raise TrainingError(f"no {kind} family {family!r}; known: {sorted(spaces)}")
+    return spaces[family]
+
+
 def train(
-    schema: DatasetSchema, rows: Sequence[LabelledRow], config: TrainingConfig
+    schema: DatasetSchema,
+    rows: Sequence[LabelledRow],
+    config: TrainingConfig,
+    recipe: Recipe | None = None,
 ) -> TrainedModel:
     if not rows:
         raise TrainingError(f"no labelled rows for dataset {schema.name!r}: nothing to train on")
     if len(rows) < config.min_rows:
         raise TrainingError(f"need at least {config.min_rows} labelled rows, have {len(rows)}")
     fit_rows, holdout = temporal_split(rows, config.holdout_fraction)
-    if schema.target.is_regression:
-        search = _regression_search(schema, fit_rows, config)
-    else:
-        search = _classification_search(schema, fit_rows, config)
+    y_fit = _targets(schema, fit_rows)
+    folds = _folds(schema, y_fit, config)
     x_fit = feature_matrix(schema, [r.features for r in fit_rows])
-    try:
-        search.fit(x_fit, _targets(schema, fit_rows))
-    except ValueError as exc:  # e.g. a feature with no value at all in the training rows
-        raise TrainingError(f"scikit-learn could not fit the rows: {exc}") from exc
-    pipeline: Pipeline = search.best_estimator_
+    if recipe is None:  # the trainer's default family (see recipes.py for training specs)
+        estimator, grid = family_space(schema, config.family)
+        estimator = sklearn.base.clone(estimator).set_params(random_state=config.seed)
+        pipeline, params = search(
+            build_pipeline(schema, estimator), grid, x_fit, y_fit, folds, config.seed
+        )
+    else:
+        pipeline, params = recipe.fit(x_fit, y_fit, folds, config.seed)
     metrics = evaluate(pipeline, schema, holdout)
     return TrainedModel(
         schema=schema,
         pipeline=pipeline,
         classes=tuple(str(c) for c in getattr(pipeline, "classes_", ())),
-        params={k.removeprefix("model__"): v for k, v in search.best_params_.items()},
+        params=params,
         metrics=metrics,
         holdout=holdout,
         profile=reference_profile(
@@ -167,10 +215,12 @@ def _targets(schema: DatasetSchema, rows: Sequence[LabelledRow]) -> np.ndarray:
     return np.array([r.label for r in rows])
 
 
-def _classification_search(
-    schema: DatasetSchema, fit_rows: Sequence[LabelledRow], config: TrainingConfig
-) -> GridSearchCV:
-    y_fit = _targets(schema, fit_rows)
+def _folds(schema: DatasetSchema, y_fit: np.ndarray, config: TrainingConfig) -> int:
+    """Cross-validation folds the training rows allow; refuses rows nothing can be learnt from."""
+    if schema.target.is_regression:
+        if np.ptp(y_fit) == 0:
+            raise TrainingError(f"every training label is {y_fit[0]!r}: nothing to learn")
+        return min(config.cv_folds, len(y_fit))
     classes = sorted(set(y_fit.tolist()))
     if len(classes) < 2:
         raise TrainingError(f"training rows hold one class only ({classes}); need at least two")
@@ -178,36 +228,7 @@ def _classification_search(
     folds = min(config.cv_folds, smallest)
     if folds < 2:
         raise TrainingError(f"a class has {smallest} training row(s); need at least 2 per class")
-    estimator, grid = SEARCH_SPACES[config.family]
-    return GridSearchCV(
-        build_pipeline(schema, sklearn.base.clone(estimator).set_params(random_state=config.seed)),
-        grid,
-        cv=StratifiedKFold(folds, shuffle=True, random_state=config.seed),
-        scoring="accuracy",
-        n_jobs=1,
-        refit=True,
-    )
-
-
-def _regression_search(
-    schema: DatasetSchema, fit_rows: Sequence[LabelledRow], config: TrainingConfig
-) -> GridSearchCV:
-    """Regressors of the family, chosen by the lowest cross-validated MAE."""
-    if config.family not in REGRESSION_SEARCH_SPACES:
-        known = sorted(REGRESSION_SEARCH_SPACES)
-        raise TrainingError(f"no regression family {config.family!r}; known: {known}")
-    y_fit = _targets(schema, fit_rows)
-    if np.ptp(y_fit) == 0:
-        raise TrainingError(f"every training label is {y_fit[0]!r}: nothing to learn")
-    estimator, grid = REGRESSION_SEARCH_SPACES[config.family]
-    return GridSearchCV(
-        build_pipeline(schema, sklearn.base.clone(estimator).set_params(random_state=config.seed)),
-        grid,
-        cv=KFold(min(config.cv_folds, len(fit_rows)), shuffle=True, random_state=config.seed),
-        scoring="neg_mean_absolute_error",
-        n_jobs=1,
-        refit=True,
-    )
+    return folds
 
 
 def reference_profile(

@@ -24,7 +24,9 @@ class TrainingRequested(Event):
     reason: str = Field(default="requested", description="Free text kept in the lineage.")
 
 
-TrainingTrigger = Literal["initial", "drift", "requested"]
+#: Why a candidate exists: trained (initial, drift, requested) or uploaded ("external": a
+#: model trained elsewhere, evaluated by the trainer on the dataset's newest rows).
+TrainingTrigger = Literal["initial", "drift", "requested", "external"]
 
 
 class TrainingCompleted(Event):
