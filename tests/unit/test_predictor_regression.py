@@ -16,11 +16,12 @@ from driftloop_ml import ModelArtifact, dump_artifact, feature_matrix
 from driftloop_predictor.batcher import MicroBatcher
 from driftloop_predictor.logbuffer import PredictionLog
 from driftloop_predictor.model import LoadedModel, ModelHolder, load_model
-from driftloop_predictor.oip import InferRequest, Tensor, infer, metadata_of
+from driftloop_predictor.oip import infer, metadata_of
 from driftloop_predictor.service import Predictor
 from driftloop_sdk.scenario import HouseScenario
 from driftloop_trainer.training import build_pipeline
 from sklearn.linear_model import Ridge
+from starlette.requests import Request
 
 from tests.unit.test_predictor import FakePublish
 
@@ -114,18 +115,28 @@ async def test_oip_answers_a_regression_model_with_an_fp64_predict_tensor(
     predictor, _, _ = served
     rows = ROWS.features[:2]
     inputs = [
-        Tensor(name=name, shape=[2], datatype="FP64", data=[r[name] for r in rows])
-        if isinstance(rows[0][name], float)
-        else Tensor(name=name, shape=[2], datatype="BYTES", data=[r[name] for r in rows])
-        for name in SCHEMA.feature_names
+        {"name": n, "shape": [2], "datatype": "FP64", "data": [r[n] for r in rows]}
+        if isinstance(rows[0][n], float)
+        else {"name": n, "shape": [2], "datatype": "BYTES", "data": [r[n] for r in rows]}
+        for n in SCHEMA.feature_names
     ]
 
-    response = await infer(InferRequest(inputs=inputs), predictor, 100, "houses")
+    response = await infer(request_of({"inputs": inputs}), predictor, 100, "houses")
 
-    outputs = {o.name: o for o in response.outputs}
+    outputs = {o["name"]: o for o in orjson.loads(response.body)["outputs"]}
     assert set(outputs) == {"predict", "prediction_id"}
-    assert outputs["predict"].datatype == "FP64" and outputs["predict"].shape == [2]
-    assert np.all(np.isfinite(outputs["predict"].data))
+    assert outputs["predict"]["datatype"] == "FP64" and outputs["predict"]["shape"] == [2]
+    assert np.all(np.isfinite(outputs["predict"]["data"]))
+
+
+def request_of(body: dict[str, Any]) -> Request:
+    """An HTTP request carrying `body` as JSON with no Content-Type, as tritonclient sends."""
+    raw = orjson.dumps(body)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    return Request({"type": "http", "method": "POST", "path": "/", "headers": []}, receive)
 
 
 def test_oip_metadata_of_a_regression_model_has_no_predict_proba(model: LoadedModel) -> None:
