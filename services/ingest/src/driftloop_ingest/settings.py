@@ -42,10 +42,12 @@ class IngestSettings(ServiceSettings):
         "version (1: a version per delivery, as before).",
     )
     feedback_wait_s: float = Field(
-        default=2.0,
+        default=0.5,
         ge=0.0,
         description="...or once the first gathered label has waited this long, whichever "
-        "comes first: the longest a label waits to become a training row is about 1.5x this.",
+        "comes first: the longest a label waits to become a training row is about 1.5x this "
+        "(at 2 s the e2e loop, ~2,000 labelled rows a second, served 8,000 post-drift rows "
+        "before its retrain's rows arrived).",
     )
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, description="Largest CSV upload.")
 
