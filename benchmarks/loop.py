@@ -7,7 +7,12 @@ group has drained; without and with labels sent back (a fresh stack each); CPU p
 Streams and groups are discovered, never named.
 
     python -m benchmarks.loop [--predictions 20000] [--seconds 20] [--inflight 8]
+        [--labels both|on|off] [--labels-via stream|http]
         [--skip-memory] [--skip-throughput] [--json .driftloop/bench-loop.json]
+
+Labels go back as users send them: `stream` publishes one feedback.received event per answer
+with the SDK's EventPublisher (one XADD), `http` posts them to ingest's /v1/labels. CPU is
+also reported in microseconds per prediction, a figure that holds on a shared machine.
 """
 
 from __future__ import annotations
@@ -206,10 +211,12 @@ async def drive(
     requests: int | None = None,
     seconds: float | None = None,
     labels: bool = False,
+    via: str = "stream",
 ) -> Drive:
     """K predict requests in flight until `requests` are done or `seconds` have passed; with
-    `labels`, each answer's true labels are posted to ingest at once (K posts in flight at
-    most), else they are kept in `answered`."""
+    `labels`, each answer's true labels are sent back at once (`via` the feedback.received
+    stream with the SDK, or posted to ingest, K posts in flight at most), else they are kept
+    in `answered`."""
     out, issued, tasks = Drive(), 0, set[asyncio.Task[None]]()
     label_slots = asyncio.Semaphore(inflight)
     start = time.monotonic()
@@ -217,6 +224,7 @@ async def drive(
     predict_url = f"{stack.url('predictor')}/v1/predict/batch"
     labels_url = f"{stack.url('ingest')}/v1/labels"
     limits = httpx.Limits(max_connections=2 * inflight + 2, max_keepalive_connections=2 * inflight)
+    publisher = EventPublisher(stack.redis_url, namespace=stack.namespace, producer="bench")
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
 
         async def post_labels(body: bytes) -> None:
@@ -246,6 +254,10 @@ async def drive(
                 if not labels:
                     out.answered.extend(pairs)
                     continue
+                if via == "stream":  # one XADD, a few hundred microseconds: inline
+                    publisher.send_labels(pairs)
+                    out.label_posts += 1
+                    continue
                 await label_slots.acquire()
                 task = asyncio.create_task(post_labels(json.dumps({"labels": pairs}).encode()))
                 tasks.add(task)
@@ -253,6 +265,7 @@ async def drive(
 
         await asyncio.gather(*(worker() for _ in range(inflight)))
         await asyncio.gather(*list(tasks))
+    publisher.close()
     out.total_s = time.monotonic() - start
     return out
 
@@ -301,12 +314,15 @@ def memory_run(work: Path, n: int, inflight: int) -> dict[str, Any]:
         }
 
 
-def throughput_run(work: Path, seconds: float, inflight: int, labels: bool) -> dict[str, Any]:
+def throughput_run(
+    work: Path, seconds: float, inflight: int, labels: bool, via: str
+) -> dict[str, Any]:
     with ready_stack(work / f"loop-labels-{'on' if labels else 'off'}") as (stack, r):
         batches = make_batches(200)
         before, streams = snapshot(r, detail=False), stream_keys(r)
+        lengths = {text(k): r.xlen(k) for k in streams}
         cpu0, t0 = cpu_seconds(stack), time.monotonic()
-        d = asyncio.run(drive(stack, batches, inflight, seconds=seconds, labels=labels))
+        d = asyncio.run(drive(stack, batches, inflight, seconds=seconds, labels=labels, via=via))
         cpu_mid, t_mid = cpu_seconds(stack), time.monotonic()
         drain = wait_drained(r, streams)
         cpu1, after = cpu_seconds(stack), snapshot(r, detail=False)
@@ -314,8 +330,13 @@ def throughput_run(work: Path, seconds: float, inflight: int, labels: bool) -> d
         cpu = {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0}
         drive_cpu = {k: round(cpu_mid[k] - cpu0[k], 2) for k in cpu0}
         figures = {k: v for k, v in asdict(d).items() if k != "answered"}
+        entries = {k: r.xlen(k) - lengths.get(k, 0) for k in map(text, stream_keys(r))}
+        micros = {k: round(v * 1e6 / max(d.predictions, 1), 1) for k, v in cpu.items()}
         return figures | {
             "labels": labels,
+            "labels_via": via if labels else "-",
+            "cpu_us_per_prediction": micros,
+            "entries_added": {k: n for k, n in sorted(entries.items()) if n},
             "drain_s": round(drain, 2),
             "answered_per_s": round(d.predictions / max(d.predict_s, 1e-9)),
             "sustained_per_s": round(d.predictions / (d.total_s + drain)),
@@ -378,6 +399,13 @@ def markdown(results: dict[str, Any]) -> str:
             split["sum of processes"] = (sum(a for a, _ in procs), sum(b for _, b in procs))
             rows.append([t["labels"], *(f"{a:.2f} + {b:.2f}" for a, b in split.values())])
         out += table(["labels", *split], rows)
+        out.append("\nCPU microseconds per prediction (drive + drain), per process")
+        names = [n for n in runs[0]["cpu_us_per_prediction"] if n != "machine busy"]
+        rows = []
+        for t in runs:
+            micros = [t["cpu_us_per_prediction"][n] for n in names]
+            rows.append([t["labels"], t["labels_via"], *micros, round(sum(micros), 1)])
+        out += table(["labels", "via", *names, "sum"], rows)
     return "\n".join(out)
 
 
@@ -386,6 +414,13 @@ def main() -> None:
     parser.add_argument("--predictions", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--inflight", type=int, default=8)
+    parser.add_argument("--labels", choices=("both", "on", "off"), default="both")
+    parser.add_argument(
+        "--labels-via",
+        choices=("stream", "http"),
+        default="stream",
+        help="send labels back with the SDK (feedback.received) or POST /v1/labels",
+    )
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--json", type=Path, default=Path(".driftloop/bench-loop.json"))
@@ -395,9 +430,10 @@ def main() -> None:
         if not args.skip_memory:
             results["memory"] = memory_run(Path(tmp), args.predictions, args.inflight)
         if not args.skip_throughput:
+            which = {"both": (False, True), "on": (True,), "off": (False,)}[args.labels]
             results["throughput"] = [
-                throughput_run(Path(tmp), args.seconds, args.inflight, labels)
-                for labels in (False, True)
+                throughput_run(Path(tmp), args.seconds, args.inflight, labels, args.labels_via)
+                for labels in which
             ]
     print(markdown(results))
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -203,7 +203,7 @@ def evalsha_calls(io: Streams) -> int:
 
 
 def test_the_join_costs_one_script_call_per_stream_entry(start: Start, streams_io: Streams) -> None:
-    start()
+    start(feedback_rows=1)  # rows taken by the call that joins them: no feedback-due event
     logs = [logged(100, seed=s) for s in range(3)]
     before = evalsha_calls(streams_io)
 
@@ -217,13 +217,47 @@ def test_the_join_costs_one_script_call_per_stream_entry(start: Start, streams_i
     assert join_keys(streams_io) == []
 
 
+def test_joined_answers_are_gathered_into_one_version_once_enough_are_joined(
+    start: Start, streams_io: Streams, store: ContentStore
+) -> None:
+    start(feedback_rows=250, feedback_wait_s=600)
+    logs = [logged(100, seed=s) for s in range(3)]
+    publish_and_wait(streams_io, streams.PREDICTION_LOGGED, *logs)
+
+    for event in logs:  # three deliveries: the third brings the rows gathered to 300
+        publish_and_wait(streams_io, streams.FEEDBACK_RECEIVED, labels(event.prediction_ids))
+
+    versions = [e for e in streams_io.read(streams.DATA_INGESTED) if e.source == "feedback"]
+    assert [v.rows for v in versions] == [300]
+    assert len(feedback_rows(streams_io, store)) == 300
+    assert join_keys(streams_io) == []
+
+
+def test_gathered_answers_that_wait_too_long_are_taken_by_a_feedback_due_event(
+    start: Start, streams_io: Streams, store: ContentStore
+) -> None:
+    start(feedback_rows=10_000, feedback_wait_s=1)
+    predictions = logged(50)
+    publish_and_wait(streams_io, streams.PREDICTION_LOGGED, predictions)
+
+    publish_and_wait(streams_io, streams.FEEDBACK_RECEIVED, labels(predictions.prediction_ids))
+
+    rows = eventually_sync(
+        lambda: len(r := feedback_rows(streams_io, store)) == 50 and r, what="50 feedback rows"
+    )
+    assert {r.features["income"] for r in rows} == set(predictions.features["income"])
+    eventually_sync(lambda: join_keys(streams_io) == [], what="no join state left")
+    assert [e.rows for e in streams_io.read(streams.DATA_INGESTED)] == [50]
+
+
 @pytest.mark.parametrize("claimant", ["label", "prediction log"])
 def test_a_pair_claimed_by_a_delivery_whose_commit_failed_is_emitted_once_by_its_retry(
     claimant: str, start: Start, streams_io: Streams, store: ContentStore
 ) -> None:
     failpoint = Keys(streams_io.namespace).failpoint("ingest.before_commit")
     streams_io.redis.set(failpoint, "disarmed")  # it fires once per namespace: not yet
-    start(failpoints="ingest.before_commit=error")
+    # Rows taken as they are joined: the failed delivery took the row, its retry commits it.
+    start(failpoints="ingest.before_commit=error", feedback_rows=1)
     predictions = logged(1)
     ids = predictions.prediction_ids
     if claimant == "label":  # the prediction waits; a label (sent twice) completes the pair

@@ -257,3 +257,38 @@ async def test_a_run_whose_claim_another_event_holds_does_not_train(
     outputs = await handlers.on_data(event)
 
     assert not any(isinstance(o, Publish) for o in outputs)
+
+
+# --------------------------------------------------------------------- reading versions
+
+
+def gone(event: DataIngested) -> DataIngested:
+    """The same version announced, but its blob no longer in the store."""
+    return event.model_copy(update={"blob": event.blob.model_copy(update={"sha256": "0" * 64})})
+
+
+async def test_a_new_version_is_recorded_from_its_event_without_reading_its_blob(
+    repo: Repository, redis: Redis, namespace: str, store: ContentStore
+) -> None:
+    handlers = handlers_for(repo, store, Rules(min_initial_rows=10_000))
+    event = gone(ingested(store, labelled_rows(50)))
+
+    await commit(redis, namespace, await handlers.on_data(event))
+
+    assert (await repo.load("demo")).rows == 50
+    assert len(repo.rows.cache) == 0  # nothing was read
+
+
+async def test_a_run_skips_a_version_whose_blob_cannot_be_read_and_trains_on_the_rest(
+    repo: Repository, redis: Redis, namespace: str, store: ContentStore
+) -> None:
+    handlers = handlers_for(repo, store, Rules(min_initial_rows=300))
+    missing = gone(ingested(store, labelled_rows(50, seed=1)))
+    good = ingested(store, labelled_rows(400, seed=2))
+    await commit(redis, namespace, await handlers.on_data(missing))
+
+    outputs = await handlers.on_data(good)
+
+    (done,) = [o.event for o in outputs if isinstance(o, Publish)]
+    assert isinstance(done, TrainingCompleted)
+    assert done.dataset_versions == (good.version,)  # the other skipped, with a warning

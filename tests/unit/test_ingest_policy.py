@@ -21,7 +21,15 @@ from driftloop_contracts import (
 from driftloop_contracts.codec import decode_body
 from driftloop_ingest.announcements import labelled_event_body
 from driftloop_ingest.entries import EntryCache, LoggedEntry
-from driftloop_ingest.join import LabelSide, Pair, PredictionSide, label_sides, prediction_sides
+from driftloop_ingest.join import (
+    Gathered,
+    Joined,
+    LabelSide,
+    Pair,
+    PredictionSide,
+    label_sides,
+    prediction_sides,
+)
 from driftloop_ingest.policy import (
     AnnounceLabelled,
     Effect,
@@ -125,21 +133,28 @@ def pair(
     return Pair(str(uuid.uuid4()), side, prediction, LabelSide(label, AT_MS + 1000), cause)  # type: ignore[arg-type]
 
 
+def joined(pairs: list[Pair]) -> Joined:
+    """What the join claims with INGEST_FEEDBACK_ROWS=1: the pairs, and the answered ones as
+    the rows it took."""
+    return Joined(pairs, [Gathered(p.prediction, p.label, p.cause) for p in pairs if p.side == "a"])
+
+
 def entries(**extra: LoggedEntry | None) -> dict[str, LoggedEntry | None]:
     columns = {name: [f[name] for f in ROWS.features] for name in SCHEMA.feature_names}
     return {ENTRY: LoggedEntry(columns), **extra}
 
 
 def test_nothing_joined_decides_nothing() -> None:
-    assert decide_joined(SCHEMAS, [], entries(), NOW) == []
+    assert decide_joined(SCHEMAS, joined([]), entries(), NOW) == []
 
 
 def test_joined_pairs_are_forgotten_announced_and_become_training_rows() -> None:
     pairs = [pair(0), pair(2)]
 
-    effects = decide_joined(SCHEMAS, pairs, entries(), NOW)
+    effects = decide_joined(SCHEMAS, joined(pairs), entries(), NOW)
 
-    assert of_type(effects, Forget) == [Forget(tuple(pairs))]
+    (forget,) = of_type(effects, Forget)
+    assert {id(c.cause) for c in forget.claimed} == {id(CAUSE)}
     assert of_type(effects, AnnounceLabelled) == [
         AnnounceLabelled("demo", 1, "primary", tuple(pairs))
     ]
@@ -151,10 +166,19 @@ def test_joined_pairs_are_forgotten_announced_and_become_training_rows() -> None
     assert rows[1].observed_at == datetime.fromtimestamp((AT_MS + 2) / 1000, UTC)
 
 
+def test_rows_taken_by_an_event_that_joined_nothing_become_a_version_announcing_nothing() -> None:
+    rows = joined([pair(0), pair(1)]).rows
+
+    effects = decide_joined(SCHEMAS, Joined([], rows), entries(), NOW)
+
+    assert [type(e) for e in effects] == [Forget, StoreVersion]
+    assert len(of_type(effects, StoreVersion)[0].rows) == 2
+
+
 def test_each_dataset_version_and_role_is_announced_apart_in_order_of_arrival() -> None:
     pairs = [pair(0), pair(1, version=2, role="canary"), pair(2), pair(3, side="s", role="shadow")]
 
-    announced = of_type(decide_joined(SCHEMAS, pairs, entries(), NOW), AnnounceLabelled)
+    announced = of_type(decide_joined(SCHEMAS, joined(pairs), entries(), NOW), AnnounceLabelled)
 
     assert [(a.model_version, a.role, len(a.pairs)) for a in announced] == [
         (1, "primary", 2),
@@ -166,7 +190,7 @@ def test_each_dataset_version_and_role_is_announced_apart_in_order_of_arrival() 
 def test_shadow_pairs_are_announced_but_never_become_training_rows() -> None:
     shadow = pair(0, side="s", role="shadow", version=2)
 
-    effects = decide_joined(SCHEMAS, [shadow], entries(), NOW)
+    effects = decide_joined(SCHEMAS, joined([shadow]), entries(), NOW)
 
     assert [type(e) for e in effects] == [Forget, AnnounceLabelled]
 
@@ -174,7 +198,7 @@ def test_shadow_pairs_are_announced_but_never_become_training_rows() -> None:
 def test_a_trimmed_entry_still_announces_its_pairs_and_counts_the_rows_it_cannot_give() -> None:
     pairs = [pair(0), pair(1, entry="1-0"), pair(2, entry="1-0")]
 
-    effects = decide_joined(SCHEMAS, pairs, entries(**{"1-0": None}), NOW)
+    effects = decide_joined(SCHEMAS, joined(pairs), entries(**{"1-0": None}), NOW)
 
     assert of_type(effects, AnnounceLabelled)[0].pairs == tuple(pairs)
     assert of_type(effects, SkipTrainingRows) == [SkipTrainingRows("entry_trimmed", 2)]
@@ -182,7 +206,7 @@ def test_a_trimmed_entry_still_announces_its_pairs_and_counts_the_rows_it_cannot
 
 
 def test_answers_of_a_dataset_ingest_does_not_manage_are_announced_only() -> None:
-    effects = decide_joined(SCHEMAS, [pair(0, dataset="loans")], {}, NOW)
+    effects = decide_joined(SCHEMAS, joined([pair(0, dataset="loans")]), {}, NOW)
 
     assert of_type(effects, SkipTrainingRows) == [SkipTrainingRows("unknown_dataset", 1)]
     assert len(of_type(effects, AnnounceLabelled)) == 1
@@ -190,7 +214,7 @@ def test_answers_of_a_dataset_ingest_does_not_manage_are_announced_only() -> Non
 
 
 def test_a_label_that_is_not_a_class_is_rejected_as_feedback_and_still_announced() -> None:
-    effects = decide_joined(SCHEMAS, [pair(0, label="maybe"), pair(1)], entries(), NOW)
+    effects = decide_joined(SCHEMAS, joined([pair(0, label="maybe"), pair(1)]), entries(), NOW)
 
     (reject,) = of_type(effects, Reject)
     assert (reject.source, reject.cause) == ("feedback", CAUSE)

@@ -10,8 +10,9 @@ import asyncio
 import uuid
 from typing import Annotated, Any, cast
 
-from driftloop_bus import Bus, Publish
-from driftloop_contracts import FeedbackReceived, Label, RejectedRow, streams
+import orjson
+from driftloop_bus import Bus, Publish, PublishBody
+from driftloop_contracts import Label, RejectedRow, streams
 from driftloop_core import ContentStore, InvalidInput, NotReady
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field
 from .announcements import PRODUCER, ingested_event, rejected_event
 from .candidates import Candidate, candidate_from_json
 from .csvrows import candidates_from_csv
+from .labelbody import feedback_body, labels_of
 from .service import Schemas, ingest
 
 
@@ -44,6 +46,16 @@ class LabelsIn(BaseModel):
 class LabelsOut(BaseModel):
     event_id: uuid.UUID = Field(description="The feedback.received event the labels went out in.")
     labels: int
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema with its $defs put in place (one level: LabelsIn's Label)."""
+    defs = schema.pop("$defs", {})
+    text = orjson.dumps(schema).decode()
+    for name, definition in defs.items():
+        text = text.replace(f'{{"$ref":"#/$defs/{name}"}}', orjson.dumps(definition).decode())
+    inlined: dict[str, Any] = orjson.loads(text)
+    return inlined
 
 
 class IngestApi:
@@ -79,13 +91,15 @@ class IngestApi:
             rejected=result.rejected,
         )
 
-    async def send_labels(self, labels: list[Label]) -> LabelsOut:
-        event = FeedbackReceived(producer=PRODUCER, labels=tuple(labels))
+    async def send_labels(self, raw: bytes) -> LabelsOut:
+        """One feedback.received entry for the request's labels."""
+        labels = labels_of(raw)
+        body, event_id = feedback_body(labels, PRODUCER)
         try:
-            await self.bus.publish(Publish(streams.FEEDBACK_RECEIVED, event))
+            await self.bus.publish(PublishBody(streams.FEEDBACK_RECEIVED, body))
         except Exception as exc:
             raise NotReady(f"could not publish to Redis: {exc}") from exc
-        return LabelsOut(event_id=event.event_id, labels=len(labels))
+        return LabelsOut(event_id=event_id, labels=len(labels))
 
 
 async def _api(request: Request) -> IngestApi:
@@ -133,9 +147,16 @@ async def post_csv(dataset: str, request: Request, api: Api, response: Response)
     "/labels",
     status_code=status.HTTP_202_ACCEPTED,
     summary="True labels for earlier predictions (joined by prediction id, in any order)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _inlined(LabelsIn.model_json_schema())}},
+        }
+    },
 )
-async def post_labels(body: LabelsIn, api: Api) -> LabelsOut:
-    return await api.send_labels(body.labels)
+async def post_labels(request: Request, api: Api) -> LabelsOut:
+    # The body is read and checked by labelbody (no model per label); LabelsIn documents it.
+    return await api.send_labels(await request.body())
 
 
 async def _csv_text(request: Request, limit: int) -> str:

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from .api import IngestApi, router
 from .consumer import IngestConsumer
 from .datasets_api import router as datasets_router
+from .due import FEEDBACK_DUE, DueTicker
 from .entries import EntryCache
 from .following import follow_registrations
 from .gc_tuning import tune_gc_at_start
@@ -43,10 +44,18 @@ def build_app(
     follow_registrations(bus, schemas, before=partial(seed, settings.schema_dir, registrar))
     if warning := settings.retention_warning():
         log.warning(warning)
+    join = JoinState(
+        bus.redis,
+        bus.keys,
+        settings.label_wait_s,
+        rows=settings.feedback_rows,
+        wait_s=settings.feedback_wait_s,
+    )
+    ticker = DueTicker(bus, join, settings.feedback_wait_s)
     consumer = IngestConsumer(
         store=store,
         schemas=schemas,
-        join=JoinState(bus.redis, bus.keys, settings.label_wait_s),
+        join=join,
         redis=bus.redis,
         predictions_key=bus.key(streams.PREDICTION_LOGGED),
         cache=EntryCache(settings.entry_cache),
@@ -57,11 +66,13 @@ def build_app(
         Consumer(streams.PREDICTION_LOGGED, GROUP, consumer.on_predictions, batch_size=size)
     )
     bus.consume(Consumer(streams.FEEDBACK_RECEIVED, GROUP, consumer.on_feedback, batch_size=size))
+    bus.consume(Consumer(FEEDBACK_DUE, GROUP, consumer.on_due, batch_size=size))
     return create_app(
         title="driftloop ingest",
         bus=bus,
         routers=[router, datasets_router],
-        on_startup=[tune_gc_at_start],
+        on_startup=[tune_gc_at_start, ticker.start],
+        on_shutdown=[ticker.stop],
         max_body_bytes=settings.max_upload_bytes,
         state={
             "ingest": IngestApi(bus, store, schemas, settings.max_upload_bytes),

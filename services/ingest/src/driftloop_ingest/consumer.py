@@ -22,8 +22,9 @@ from driftloop_core import ContentStore
 from redis.asyncio import Redis
 
 from .announcements import ingested_event, labelled_event_body, rejected_event
+from .due import FeedbackDue
 from .entries import EntryCache, LoggedEntry, read_entries
-from .join import JoinState, Pair, SideWrite, label_sides, prediction_sides
+from .join import Gathered, JoinState, SideWrite, label_sides, prediction_sides
 from .metrics import PAIRS_JOINED, TRAINING_ROWS_SKIPPED
 from .policy import (
     AnnounceLabelled,
@@ -87,22 +88,26 @@ class IngestConsumer:
     async def on_feedback(self, events: Sequence[FeedbackReceived]) -> list[Output]:
         return await self._joined([SideWrite("l", e, label_sides(e)) for e in events], {})
 
+    async def on_due(self, events: Sequence[FeedbackDue]) -> list[Output]:
+        """Gathered rows waited long enough: take them (the first event that gets there)."""
+        return await self._joined([SideWrite("f", e, ()) for e in events], {})
+
     async def _joined(
         self, writes: Sequence[SideWrite], own: Mapping[str, LoggedEntry]
     ) -> list[Output]:
-        pairs = await self.join.write(writes)
-        entries = await self._entries(pairs, own)
-        outputs = await self.apply(decide_joined(self.schemas, pairs, entries, self.clock()))
+        joined = await self.join.write(writes)
+        entries = await self._entries(joined.rows, own)
+        outputs = await self.apply(decide_joined(self.schemas, joined, entries, self.clock()))
         outputs.append(AfterCommit(partial(self.cache.put, {**entries, **own})))
         return outputs
 
     async def _entries(
-        self, pairs: Sequence[Pair], own: Mapping[str, LoggedEntry]
+        self, rows: Sequence[Gathered], own: Mapping[str, LoggedEntry]
     ) -> dict[str, LoggedEntry | None]:
-        """The entries of the answered pairs: this delivery's, cached, or read back."""
+        """The entries of the gathered rows: this delivery's, cached, or read back."""
         found: dict[str, LoggedEntry | None] = {}
         missing: list[str] = []
-        for entry_id in {p.prediction.entry_id for p in pairs if p.side == "a"}:
+        for entry_id in {r.prediction.entry_id for r in rows}:
             entry = own.get(entry_id) or self.cache.get(entry_id)
             if entry is None:
                 missing.append(entry_id)
@@ -135,7 +140,7 @@ class IngestConsumer:
             count = partial(PAIRS_JOINED.labels(role=effect.role).inc, len(effect.pairs))
             return [PublishBody(streams.PREDICTION_LABELLED, body), AfterCommit(count)]
         if isinstance(effect, Forget):
-            return [self.join.forget(effect.pairs)]
+            return [self.join.forget(effect.claimed)]
         skipped = TRAINING_ROWS_SKIPPED.labels(reason=effect.reason)
         return [AfterCommit(partial(skipped.inc, effect.rows))]
 

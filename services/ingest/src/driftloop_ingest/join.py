@@ -18,6 +18,15 @@ and gets the same pairs back, writing nothing. A labelled prediction leaves noth
 shadow logged after its answer was joined finds no label and expires, as does every side that
 waits longer than INGEST_LABEL_WAIT_S.
 
+Answered pairs (not shadows) are also gathered, for training rows, in one list,
+``<ns>ingest:join:rows`` (each the two packed sides; ``rows:since`` holds when the first came).
+The script call that finds it holding INGEST_FEEDBACK_ROWS rows, or its first row older than
+INGEST_FEEDBACK_WAIT_S, takes it whole into its event's claim, so the rows become one dataset
+version committed with that event, exactly once, as pairs are. A ``feedback-due`` event (side
+``f``, no ids), published when gathered rows wait too long with no label coming, takes them
+too. (One version per delivery had been hundreds of small versions a minute, each written,
+announced and recorded by the trainer.)
+
 One script call per stream entry writes that entry's side for every prediction id in it (two
 Redis calls per id) and answers with one JSON string; its ids and sides go in as two JSON
 arguments. redis-py spends about a microsecond of Python per argument or reply item and more
@@ -26,9 +35,10 @@ per command, which had been most of ingest's CPU per label.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import orjson
 from driftloop_bus import Keys, RedisWrite
@@ -37,20 +47,24 @@ from driftloop_contracts.columnar import epoch_ms
 from redis.asyncio import Redis
 
 OWNER = "ingest"
-Side = Literal["a", "s", "l"]
+Side = Literal["a", "s", "l", "f"]
 PredictionSideName = Literal["a", "s"]
 _ROLE_CODES: dict[str, str] = {"primary": "p", "canary": "c", "shadow": "s"}
 _ROLES: dict[str, Role] = {"p": "primary", "c": "canary", "s": "shadow"}
 
-# ARGV: side ('a', 's' or 'l'), claimant event id, ttl, key prefix, the prediction ids (a JSON
-# array), their packed sides (a JSON array). Key names are built here from the prefix: the bus
-# commits across streams and keys in one MULTI, so driftloop runs on one Redis node anyway.
+# ARGV: side ('a', 's', 'l', or 'f' to take the gathered rows only), claimant event id, ttl,
+# key prefix, the prediction ids (a JSON array), their packed sides (a JSON array), now (ms),
+# the rows and the age (ms) at which the gathered rows are taken. Reply: [pairs, taken rows].
+# Key names are built here from the prefix: the bus commits across streams and keys in one
+# MULTI, so driftloop runs on one Redis node anyway.
 _JOIN = """
 local side, ttl, prefix = ARGV[1], ARGV[3], ARGV[4]
 local claims = prefix .. 'claims:' .. ARGV[2]
 local done = redis.call('GET', claims)
 if done then return done end  -- a redelivery: the same pairs, nothing written again
 local ids, values = cjson.decode(ARGV[5]), cjson.decode(ARGV[6])
+local now, max_rows, max_wait = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local rows, since = prefix .. 'rows', prefix .. 'rows:since'
 local out = {}
 for i, id in ipairs(ids) do
   local value = values[i]
@@ -77,8 +91,23 @@ for i, id in ipairs(ids) do
     end
   end
 end
-if #out == 0 then return false end
-local reply = cjson.encode(out)
+local gathered = 0
+for _, pair in ipairs(out) do  -- answered pairs become training rows; shadows never do
+  if pair[2] == 'a' then
+    redis.call('RPUSH', rows, pair[3] .. '\\n' .. pair[4])
+    gathered = gathered + 1
+  end
+end
+if gathered > 0 then redis.call('SET', since, now, 'NX') end
+local taken = {}
+local waiting = redis.call('LLEN', rows)
+if waiting > 0 and (side == 'f' or waiting >= max_rows
+    or now - tonumber(redis.call('GET', since) or now) >= max_wait) then
+  taken = redis.call('LRANGE', rows, 0, -1)
+  redis.call('DEL', rows, since)
+end
+if #out == 0 and #taken == 0 then return false end
+local reply = cjson.encode({out, taken})
 redis.call('SET', claims, reply, 'EX', ttl)
 return reply
 """
@@ -133,6 +162,26 @@ class Pair(NamedTuple):
     cause: Event
 
 
+class Gathered(NamedTuple):
+    """An answered pair gathered for training, taken by `cause` with the rest of the list."""
+
+    prediction: PredictionSide
+    label: LabelSide
+    cause: Event
+
+    @classmethod
+    def unpack(cls, text: str, cause: Event) -> Gathered:
+        prediction, label = text.split("\n", 1)  # a packed prediction has no newline
+        return cls(PredictionSide.unpack(prediction), LabelSide.unpack(label), cause)
+
+
+class Joined(NamedTuple):
+    """What the writes of one delivery claimed: pairs to announce, rows to train on."""
+
+    pairs: list[Pair]
+    rows: list[Gathered]
+
+
 def prediction_sides(event: PredictionsLogged, entry_id: str) -> list[tuple[str, str]]:
     """(prediction id, packed side) for every row of a prediction.logged entry: what
     PredictionSide.pack gives, with what the rows share worked out once."""
@@ -163,11 +212,24 @@ class SideWrite:
 
 
 class JoinState:
-    """The join's keys (``<ns>ingest:join:...``); sides expire after `ttl_s`."""
+    """The join's keys (``<ns>ingest:join:...``); sides expire after `ttl_s`; gathered rows
+    are taken at `rows` of them or `wait_s` after the first."""
 
-    def __init__(self, redis: Redis, keys: Keys, ttl_s: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        ttl_s: int,
+        *,
+        rows: int = 1,
+        wait_s: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._redis = redis
         self._ttl = ttl_s
+        self._rows = rows
+        self._wait_ms = int(wait_s * 1000)
+        self._clock = clock
         self._script = redis.register_script(_JOIN)
         self._prefix = keys.owned(OWNER, "join", "")
 
@@ -176,34 +238,55 @@ class JoinState:
         claims of an event (name ``claims``, suffix its event id)."""
         return f"{self._prefix}{name}:{suffix}"
 
-    async def write(self, writes: Sequence[SideWrite]) -> list[Pair]:
+    async def gathered_since(self) -> float | None:
+        """When the oldest gathered row came (epoch seconds), if any waits."""
+        since = await self._redis.get(self.key("rows", "since"))
+        return int(since) / 1000 if since else None
+
+    async def write(self, writes: Sequence[SideWrite]) -> Joined:
         """Write each entry's side (one script call per entry, one round trip in all) and
-        return the pairs the writing events claimed."""
+        return the pairs and gathered rows the writing events claimed."""
         # A prediction id twice in one entry is one write (the last, as SET would keep).
-        writes = [SideWrite(w.side, w.cause, [*dict(w.items).items()]) for w in writes if w.items]
+        writes = [
+            SideWrite(w.side, w.cause, [*dict(w.items).items()])
+            for w in writes
+            if w.items or w.side == "f"
+        ]
         if not writes:
-            return []
+            return Joined([], [])
+        now_ms = int(self._clock() * 1000)
         async with self._redis.pipeline(transaction=False) as pipe:
             for w in writes:
                 ids = orjson.dumps([prediction_id for prediction_id, _ in w.items])
                 sides = orjson.dumps([packed for _, packed in w.items])
                 args: list[str | int | bytes] = [w.side, str(w.cause.event_id), self._ttl]
-                args += [self._prefix, ids, sides]
+                args += [self._prefix, ids, sides, now_ms, self._rows, self._wait_ms]
                 await self._script(args=args, client=pipe)
             replies: list[bytes | None] = await pipe.execute()
-        return [pair for w, reply in zip(writes, replies, strict=True) for pair in _pairs(w, reply)]
+        joined = Joined([], [])
+        for w, reply in zip(writes, replies, strict=True):
+            pairs, rows = _claimed(w, reply)
+            joined.pairs.extend(pairs)
+            joined.rows.extend(rows)
+        return joined
 
-    def forget(self, pairs: Sequence[Pair]) -> RedisWrite:
-        """Delete the claims of the events that claimed the pairs, in the delivery's commit:
-        one DEL, one key per event."""
-        claimants = {id(p.cause): p.cause for p in pairs}.values()
+    def forget(self, claimed: Sequence[Pair | Gathered]) -> RedisWrite:
+        """Delete the claims of the events that claimed the pairs and rows, in the delivery's
+        commit: one DEL, one key per event."""
+        claimants = {id(p.cause): p.cause for p in claimed}.values()
         keys = [self.key("claims", cause.event_id) for cause in claimants]
         return RedisWrite(lambda pipe: pipe.delete(*keys) if keys else None)
 
 
-def _pairs(write: SideWrite, reply: bytes | None) -> list[Pair]:
+def _claimed(write: SideWrite, reply: bytes | None) -> tuple[list[Pair], list[Gathered]]:
     if not reply:
-        return []
+        return [], []
+    pairs, rows = orjson.loads(reply)  # Lua's cjson writes an empty list as {}
+    taken = [Gathered.unpack(row, write.cause) for row in rows or ()]
+    return _pairs(write, pairs or []), taken
+
+
+def _pairs(write: SideWrite, claimed: list[list[Any]]) -> list[Pair]:
     return [
         Pair(
             prediction_id=write.items[index - 1][0],
@@ -212,5 +295,5 @@ def _pairs(write: SideWrite, reply: bytes | None) -> list[Pair]:
             label=LabelSide.unpack(label),
             cause=write.cause,
         )
-        for index, side, prediction, label in orjson.loads(reply)
+        for index, side, prediction, label in claimed
     ]

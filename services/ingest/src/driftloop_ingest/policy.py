@@ -2,8 +2,9 @@
 
 * Records: one dataset version per dataset per delivery, one rejection per event with bad rows.
 * Joined pairs: their join state is forgotten; every pair is announced in a prediction.labelled
-  event per (dataset, model version, role); answered pairs (primary, canary) also become
-  feedback training rows, with the features of their prediction.logged entry. Shadow pairs
+  event per (dataset, model version, role). Answered pairs (primary, canary) are gathered in
+  the join state; when a delivery takes the gathered rows they become one feedback training
+  version per dataset, with the features of their prediction.logged entries. Shadow pairs
   never become training rows: the shadow model's answer was never given.
 """
 
@@ -21,7 +22,7 @@ from driftloop_core import NotFound
 
 from .candidates import Candidates, rejected_row
 from .entries import LoggedEntry
-from .join import Pair
+from .join import Gathered, Joined, Pair
 from .service import Schemas
 from .validation import ValidRows, validate
 
@@ -58,10 +59,10 @@ class AnnounceLabelled:
 
 @dataclass(frozen=True)
 class Forget:
-    """Delete what is left of the pairs' join state (the claims of the events that completed
-    them; their sides went when they were claimed), in the commit."""
+    """Delete what is left of the join state of the pairs and rows (the claims of the events
+    that claimed them; their sides went when they were claimed), in the commit."""
 
-    pairs: tuple[Pair, ...]
+    claimed: tuple[Pair | Gathered, ...]
 
 
 @dataclass(frozen=True)
@@ -115,19 +116,19 @@ def _all_rejected(event: RecordsSubmitted, reason: str) -> tuple[RejectedRow, ..
 
 def decide_joined(
     schemas: Schemas,
-    pairs: Sequence[Pair],
+    joined: Joined,
     entries: Mapping[str, LoggedEntry | None],
     now: datetime,
 ) -> list[Effect]:
-    """`entries`: the prediction.logged entries of the answered pairs (None: trimmed)."""
-    if not pairs:
+    """`entries`: the prediction.logged entries of the gathered rows (None: trimmed)."""
+    pairs = joined.pairs
+    if not pairs and not joined.rows:
         return []
-    effects: list[Effect] = [Forget(tuple(pairs))]
+    effects: list[Effect] = [Forget((*pairs, *joined.rows))]
     effects += _announcements(schemas, pairs)
-    by_dataset: dict[str, list[Pair]] = defaultdict(list)
-    for pair in pairs:
-        if pair.side == "a":
-            by_dataset[pair.prediction.dataset].append(pair)
+    by_dataset: dict[str, list[Gathered]] = defaultdict(list)
+    for row in joined.rows:
+        by_dataset[row.prediction.dataset].append(row)
     for dataset, answered in by_dataset.items():
         effects += _training_rows(schemas, dataset, answered, entries, now)
     return effects
@@ -167,7 +168,7 @@ def _numeric_label(text: str) -> bool:
 def _training_rows(
     schemas: Schemas,
     dataset: str,
-    answered: list[Pair],
+    answered: list[Gathered],
     entries: Mapping[str, LoggedEntry | None],
     now: datetime,
 ) -> list[Effect]:
@@ -196,6 +197,6 @@ def _training_rows(
     return effects
 
 
-def _features(pair: Pair, entries: Mapping[str, LoggedEntry | None]) -> FeatureRow | None:
+def _features(pair: Gathered, entries: Mapping[str, LoggedEntry | None]) -> FeatureRow | None:
     entry = entries.get(pair.prediction.entry_id)
     return entry.row(pair.prediction.row) if entry is not None else None

@@ -38,9 +38,10 @@ class TrainerHandlers:
         self.rules = rules
 
     async def on_data(self, event: DataIngested) -> list[Output]:
-        # Read it now: a version whose blob cannot be read never enters the catalogue (the
-        # event is retried, then dead-lettered with the reason).
-        await self.rows.read(event.blob)
+        # The catalogue entry comes from the event alone: the blob is read when a run (or a
+        # count across an onset) needs its rows. Reading and parsing every small feedback
+        # version on arrival had been most of the trainer's CPU per label. A blob that cannot
+        # be read then is skipped with a warning (RowLoader._readable), not a failed run.
         state = await self.repo.load(
             event.dataset, adding=VersionEntry.of(event), schema=event.dataset_schema
         )
