@@ -14,7 +14,7 @@ from driftloop_contracts.rows import RowError, validate_label
 from driftloop_ingest.announcements import labelled_event_body
 from driftloop_ingest.candidates import Candidates
 from driftloop_ingest.entries import LoggedEntry
-from driftloop_ingest.join import LabelSide, Pair, PredictionSide
+from driftloop_ingest.join import Gathered, Joined, LabelSide, Pair, PredictionSide
 from driftloop_ingest.policy import AnnounceLabelled, Reject, StoreVersion, decide_joined
 from driftloop_ingest.service import Schemas
 from driftloop_ingest.validation import validate
@@ -90,6 +90,11 @@ def pair(row: int, label: str, prediction: float = 250.0) -> Pair:
     return Pair(str(uuid.uuid4()), "a", side, LabelSide(label, AT_MS + 1000), CAUSE)
 
 
+def joined(pairs: list[Pair]) -> Joined:
+    """The pairs announced by a delivery that also took them (gathered) for training."""
+    return Joined(pairs, [Gathered(p.prediction, p.label, p.cause) for p in pairs])
+
+
 def entries() -> dict[str, LoggedEntry | None]:
     columns = {name: [f[name] for f in ROWS.features] for name in HOUSES.feature_names}
     return {ENTRY: LoggedEntry(columns)}
@@ -98,7 +103,7 @@ def entries() -> dict[str, LoggedEntry | None]:
 def test_joined_regression_labels_are_announced_as_numbers() -> None:
     pairs = [pair(0, "240.5"), pair(1, "260")]
 
-    effects = decide_joined(SCHEMAS, pairs, entries(), NOW)
+    effects = decide_joined(SCHEMAS, joined(pairs), entries(), NOW)
 
     (announce,) = [e for e in effects if isinstance(e, AnnounceLabelled)]
     assert announce.numeric and announce.pairs == tuple(pairs)
@@ -112,7 +117,7 @@ def test_joined_regression_labels_are_announced_as_numbers() -> None:
 
 
 def test_a_feedback_label_that_is_no_number_is_rejected_and_not_announced() -> None:
-    effects = decide_joined(SCHEMAS, [pair(0, "cheap"), pair(1, "260")], entries(), NOW)
+    effects = decide_joined(SCHEMAS, joined([pair(0, "cheap"), pair(1, "260")]), entries(), NOW)
 
     (announce,) = [e for e in effects if isinstance(e, AnnounceLabelled)]
     assert len(announce.pairs) == 1
