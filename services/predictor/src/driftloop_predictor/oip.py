@@ -1,7 +1,8 @@
 """The Open Inference Protocol (KServe v2) REST endpoints, so existing OIP clients work.
 
-The model name is the dataset. Inputs are either one tensor of shape [N, F] with the features in
-schema order (numeric schemas), or one tensor per feature named after it (shape [N] or [N, 1]).
+The model name is the dataset: every dataset this predictor serves is a model. Inputs are
+either one tensor of shape [N, F] with the features in schema order (numeric schemas), or one
+tensor per feature named after it (shape [N] or [N, 1]).
 Outputs: ``predict`` (class labels), ``predict_proba`` ([N, classes]) and ``prediction_id``
 (send it back with the true label). Errors use the protocol's ``{"error": ...}`` shape.
 """
@@ -134,10 +135,8 @@ def rows_from(tensors: list[Tensor], model: LoadedModel) -> list[dict[str, Any]]
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
-def model_named(data_plane: Predictor, name: str, version: str | None = None) -> LoadedModel:
-    model = data_plane.model()
-    if model.promoted.dataset != name:
-        raise NotFound(f"no model named {name!r}; this predictor serves {model.promoted.dataset!r}")
+async def model_named(data_plane: Predictor, name: str, version: str | None = None) -> LoadedModel:
+    model = await data_plane.model(name)  # NotFound names the datasets that serve
     if version is not None and version != str(model.version):
         raise NotFound(f"model {name!r} serves version {model.version}, not {version}")
     return model
@@ -180,21 +179,21 @@ async def live() -> Live:
 
 @router.get(
     "/health/ready",
-    summary="Server readiness: a model is loaded",
+    summary="Server readiness: a model serves (any dataset)",
     response_model=Ready,
     responses={503: {"model": Ready, "description": "No model is loaded yet."}},
 )
 async def ready(data_plane: PredictorDep) -> JSONResponse:
-    ok = data_plane.holder.current is not None
+    ok = bool(data_plane.models.datasets())
     return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
 
 async def metadata(data_plane: PredictorDep, name: str, version: str | None = None) -> Any:
-    return metadata_of(name, model_named(data_plane, name, version))
+    return metadata_of(name, await model_named(data_plane, name, version))
 
 
 async def model_ready(data_plane: PredictorDep, name: str, version: str | None = None) -> Any:
-    model_named(data_plane, name, version)
+    await model_named(data_plane, name, version)
     return ModelReady(name=name, ready=True)
 
 
@@ -205,12 +204,12 @@ async def infer(
     name: str,
     version: str | None = None,
 ) -> Any:
-    model = model_named(data_plane, name, version)
+    model = await model_named(data_plane, name, version)
     key = (body.parameters or {}).get("request_key")
     rows = rows_from(body.inputs, model)
     if len(rows) > limit:
         raise InvalidInput(f"{len(rows)} rows; send at most {limit} per request")
-    result = await data_plane.predict(rows, key)
+    result = await data_plane.predict(rows, key, name)
     n = len(result.ids)
     outputs = [
         Tensor(name="predict", datatype="BYTES", shape=[n], data=result.labels),
