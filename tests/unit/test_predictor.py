@@ -31,7 +31,7 @@ from driftloop_core import ContentStore, IntegrityError, InvalidInput, NotReady
 from driftloop_ml import ModelArtifact, dump_artifact, feature_matrix
 from driftloop_predictor.batcher import BatchPolicy, MicroBatcher
 from driftloop_predictor.encoding import RowEncoder, as_rows, prediction_ids
-from driftloop_predictor.fastpath import FastPath, Message, Receive, Scope, Send
+from driftloop_predictor.fastpath import FastPath, Message, Receive, Scope, Send, per_dataset
 from driftloop_predictor.logbuffer import LOGS_DROPPED, Logged, PredictionLog, encode_events
 from driftloop_predictor.model import (
     LoadedModel,
@@ -1594,3 +1594,50 @@ def test_oip_refuses_feature_tensors_of_different_lengths(sensors_model: LoadedM
 
     with pytest.raises(InvalidInput, match="same number of rows"):
         rows_from(tensors, sensors_model)
+
+
+# --------------------------------------------------------------- per-dataset fast-path routes
+
+
+async def test_the_fast_path_answers_a_dataset_named_in_the_path(
+    fastpath: FastPath, serving: Serving
+) -> None:
+    assert serving.holder.current is not None
+    dataset = serving.holder.current.promoted.dataset
+    row = credit_rows(1)[0]
+
+    one = await call(fastpath, f"/v1/models/{dataset}/predict", [orjson.dumps({"features": row})])
+    many = await call(
+        fastpath, f"/v1/models/{dataset}/predict/batch", [orjson.dumps({"rows": [row, row]})]
+    )
+
+    assert (one.status, one.json()["model_version"]) == (200, 1)
+    assert (many.status, len(many.json()["predictions"])) == (200, 2)
+    assert {e.dataset for e in await serving.published()} == {dataset}
+
+
+async def test_the_fast_path_answers_404_for_a_dataset_that_does_not_serve(
+    fastpath: FastPath,
+) -> None:
+    body = orjson.dumps({"features": credit_rows(1)[0]})
+
+    answer = await call(fastpath, "/v1/models/nope/predict", [body])
+
+    assert answer.status == 404
+    assert "no model serves dataset 'nope'" in answer.json()["message"]
+
+
+async def test_paths_that_only_look_like_per_dataset_routes_go_to_the_wrapped_app(
+    fastpath: FastPath, downstream: Downstream
+) -> None:
+    for path in ("/v1/models//predict", "/v1/models/a/b/predict", "/v1/models/demo"):
+        assert (await call(fastpath, path, [b"{}"])).status == 218
+    assert (await call(fastpath, "/v1/models/demo/predict", [b""], method="GET")).status == 218
+
+
+def test_a_per_dataset_path_is_cut_into_route_and_dataset() -> None:
+    assert per_dataset("/v1/models/loans/predict") == (True, "loans")
+    assert per_dataset("/v1/models/loans/predict/batch") == (False, "loans")
+    assert per_dataset("/v1/models/predict/batch") == (None, None)
+    assert per_dataset("/v1/models/predict/predict") == (True, "predict")
+    assert per_dataset("/v1/models/loans/explain") == (None, None)
