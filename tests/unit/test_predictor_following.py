@@ -333,3 +333,21 @@ async def test_a_dataset_that_cannot_load_again_answers_not_ready() -> None:
         await holders.holder("a")
     # Room is made before loading (the bound holds at the peak): b was unloaded, and loads again.
     assert (await holders.holder("b")).current.version == 2  # type: ignore[union-attr]
+
+
+async def test_a_promoted_rollout_candidate_serves_as_champion_without_loading_it_again() -> None:
+    holders, follow, loader = world()
+    await follow.on_promoted(promoted(1))
+    await follow.on_rollout(rollout(2))
+    candidate_model = (await holders.holder("demo")).rollout.model  # type: ignore[union-attr]
+    champion_event = promoted(2).model_copy(update={"artifact": rollout(2).artifact})
+
+    await follow.on_promoted(champion_event)
+    await follow.on_rollout(rollout(2, "ended"))
+
+    champion = (await holders.holder("demo")).current
+    assert champion is not None and champion.version == 2
+    assert champion.promoted is champion_event  # it answers as the champion, reason and all
+    assert champion.pipeline is candidate_model.pipeline
+    assert loader.asked == [("demo", 1), ("demo", 2)]  # v2 loaded once, for the canary
+    assert counted("models_loaded") == 1

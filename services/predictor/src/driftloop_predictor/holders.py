@@ -10,6 +10,7 @@ refused, counted and logged, and what served that dataset goes on serving.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +35,8 @@ MODELS_BYTES = Gauge(
 DATASETS_SERVED = Gauge("driftloop_predictor_datasets", "Datasets with a champion to serve.")
 MODEL_LOADS = Counter(
     "driftloop_predictor_model_loads_total",
-    "Models loaded, by why: promoted, rollout, reload (after the bound unloaded them).",
+    "Models loaded, by why: promoted, rollout, reload (after the bound unloaded them), "
+    "from_rollout (a promoted rollout candidate, already in memory).",
     ["reason"],
 )
 MODEL_UNLOADS = Counter(
@@ -156,6 +158,9 @@ class Holders:
         """Make room under the bound, then load; None (refused, counted, logged) if the
         bound or the artifact does not allow it."""
         served = self._served.get(event.dataset, Served())
+        if (reused := _candidate_promoted(served, event)) is not None:
+            MODEL_LOADS.labels(reason="from_rollout").inc()
+            return reused
         replaced = served.holder.current if isinstance(event, ModelPromoted) else None
         if isinstance(event, RolloutChanged) and served.holder.rollout is not None:
             replaced = served.holder.rollout.model
@@ -257,6 +262,17 @@ class Holders:
         MODELS_LOADED.set(sum(u.models for u in usage))
         MODELS_BYTES.set(sum(u.bytes for u in usage))
         DATASETS_SERVED.set(len(self.datasets()))
+
+
+def _candidate_promoted(served: Served, event: Event) -> LoadedModel | None:
+    """The rollout candidate itself when it is the model promoted (a canary promoted to all):
+    no second load, no second copy in memory."""
+    rollout = served.holder.rollout
+    if not isinstance(event, ModelPromoted) or rollout is None:
+        return None
+    if rollout.model.promoted.artifact.sha256 != event.artifact.sha256:
+        return None
+    return dataclasses.replace(rollout.model, promoted=event)
 
 
 class OneModel:
