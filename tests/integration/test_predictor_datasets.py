@@ -131,15 +131,19 @@ def test_an_ended_rollout_unloads_its_candidate_and_a_canary_is_per_dataset(
         )
         eventually_sync(lambda: serving(client, "loans") == 1, what="loans v1")
         streams_io.publish(streams.MODEL_ROLLOUT, rollout(after, 2, dataset="loans", share=1.0))
-        eventually_sync(lambda: metric(client, "driftloop_predictor_models_loaded") == 3,
-                        what="the canary loaded")  # fmt: skip
+        eventually_sync(
+            lambda: metric(client, "driftloop_predictor_models_loaded") == 3,
+            what="the canary loaded",
+        )
         assert predict(client, "loans", **{"X-Request-Key": "k"})["model_version"] == 2
         assert predict(client, "demo", **{"X-Request-Key": "k"})["model_version"] == 1
 
         ended = rollout(after, 2, dataset="loans", stage="ended", outcome="aborted", share=0.0)
         streams_io.publish(streams.MODEL_ROLLOUT, ended)
-        eventually_sync(lambda: metric(client, "driftloop_predictor_models_loaded") == 2,
-                        what="the candidate unloaded")  # fmt: skip
+        eventually_sync(
+            lambda: metric(client, "driftloop_predictor_models_loaded") == 2,
+            what="the candidate unloaded",
+        )
         assert client.get("/v1/models/loans").json()["rollout"] is None
         assert predict(client, "loans", **{"X-Request-Key": "k"})["model_version"] == 1
 
@@ -224,6 +228,7 @@ def test_prediction_logs_carry_each_rows_dataset(
             return sum(len(e.prediction_ids) for e in events) == 3 * len(DATASETS)
 
         eventually_sync(all_logged, what="every prediction logged")
-    counts = {name: sum(len(e.prediction_ids) for e in events if e.dataset == name)
-              for name in DATASETS}  # fmt: skip
+    counts = {
+        name: sum(len(e.prediction_ids) for e in events if e.dataset == name) for name in DATASETS
+    }
     assert counts == dict.fromkeys(DATASETS, 3)

@@ -351,3 +351,14 @@ async def test_a_promoted_rollout_candidate_serves_as_champion_without_loading_i
     assert champion.pipeline is candidate_model.pipeline
     assert loader.asked == [("demo", 1), ("demo", 2)]  # v2 loaded once, for the canary
     assert counted("models_loaded") == 1
+
+
+async def test_datasets_loaded_again_side_by_side_end_within_the_bound_and_all_answer() -> None:
+    holders, follow, _ = world(max_models=1)
+    for name in ("a", "b", "c"):
+        await follow.on_promoted(promoted(1, name))  # a and b unloaded, c loaded
+
+    answered = await asyncio.gather(holders.holder("a"), holders.holder("b"))
+
+    assert [h.current.promoted.dataset for h in answered] == ["a", "b"]  # type: ignore[union-attr]
+    assert len(loaded(holders)) == 1 and counted("models_loaded") == 1

@@ -27,9 +27,10 @@ PROMOTED_AT = Gauge(
 )
 MODEL_SWAPS = Counter("driftloop_predictor_model_swaps_total", "Models swapped in.")
 ROLLOUT_SHARE = Gauge(
-    "driftloop_predictor_canary_share", "Share of requests the canary answers, by dataset.",
+    "driftloop_predictor_canary_share",
+    "Share of requests the canary answers, by dataset.",
     ["dataset"],
-)  # fmt: skip
+)
 log = get_logger(__name__)
 Hook = Callable[[], Awaitable[None]]
 

@@ -23,7 +23,7 @@ from driftloop_ml import ArtifactError
 from prometheus_client import Counter, Gauge
 
 from .model import LoadedModel, ModelHolder, Rollout
-from .room import Evict, Loaded, make_room
+from .room import Evict, Loaded, fit, make_room
 
 MODELS_LOADED = Gauge(
     "driftloop_predictor_models_loaded", "Models in memory: champions and rollout candidates."
@@ -84,7 +84,7 @@ class Served:
     holder: ModelHolder = field(default_factory=ModelHolder)
     champion: ModelPromoted | None = None
     rollout: RolloutChanged | None = None
-    reloading: asyncio.Task[None] | None = None
+    reloading: asyncio.Task[ModelHolder] | None = None
 
     @property
     def loaded(self) -> bool:
@@ -132,7 +132,7 @@ class Holders:
             raise NotFound(f"no model serves dataset {name!r}; {self._serving()}")
         self._served.move_to_end(name)
         if not served.loaded:
-            await self._reload(name, served)
+            return await self._reload(name, served)
         return served.holder
 
     def _resolve(self, dataset: str | None) -> str:
@@ -175,8 +175,9 @@ class Holders:
         )
         if not isinstance(decision, Evict):
             MODEL_REFUSALS.labels(reason="bound").inc()
-            log.error(refused, dataset=event.dataset, version=event.model_version,
-                      error=decision.reason)  # fmt: skip
+            log.error(
+                refused, dataset=event.dataset, version=event.model_version, error=decision.reason
+            )
             return None
         for name in decision.datasets:
             self._unload(name, "bound")
@@ -206,7 +207,7 @@ class Holders:
         previous = served.holder.swap(model)
         if previous is not None:
             MODEL_UNLOADS.labels(reason="replaced").inc()
-        self._measure()
+        self._trim(event.dataset)
         return previous
 
     def serve_rollout(self, event: RolloutChanged, model: LoadedModel) -> None:
@@ -215,7 +216,7 @@ class Holders:
             MODEL_UNLOADS.labels(reason="replaced").inc()
         served.rollout = event
         served.holder.rollout = Rollout(event.stage, model, event.share)  # type: ignore[arg-type]
-        self._measure()
+        self._trim(event.dataset)
 
     def end_rollout(self, dataset: str) -> None:
         served = self._served.get(dataset)
@@ -235,26 +236,48 @@ class Holders:
         log.info("models unloaded", dataset=dataset, reason=reason, models=dropped)
         self._measure()
 
-    async def _reload(self, dataset: str, served: Served) -> None:
+    async def _reload(self, dataset: str, served: Served) -> ModelHolder:
+        """The dataset loaded again; the requests waiting meanwhile share one load. If other
+        loads unloaded it again before they resumed, they are answered from what was loaded
+        for them (the bound is exceeded by that much while they finish)."""
         if served.reloading is None or served.reloading.done():
             served.reloading = asyncio.create_task(self._load_again(dataset, served))
-        await asyncio.shield(served.reloading)
-        if not served.loaded:
+        loaded = await asyncio.shield(served.reloading)
+        if served.loaded:
+            return served.holder
+        if loaded.current is None:
             raise NotReady(
                 f"the model of {dataset!r} was unloaded to stay under the memory bound and "
                 "could not be loaded again; see the predictor's log"
             )
+        return loaded
 
-    async def _load_again(self, dataset: str, served: Served) -> None:
+    async def _load_again(self, dataset: str, served: Served) -> ModelHolder:
         champion, rollout = served.champion, served.rollout
         if champion is not None:
             model = await self.load(champion, "reload", "model not loaded again")
             if model is not None and served.champion is champion and not served.loaded:
                 served.holder.current = model  # unless a promotion got there first
-        if rollout is not None and served.loaded:
+        if rollout is not None and served.loaded and served.holder.rollout is None:
             candidate = await self.load(rollout, "reload", "rollout candidate not loaded again")
             if candidate is not None and served.rollout is rollout:
                 served.holder.rollout = Rollout(rollout.stage, candidate, rollout.share)  # type: ignore[arg-type]
+        loaded = ModelHolder()  # what this load put in, whatever unloads it later
+        loaded.current, loaded.rollout = served.holder.current, served.holder.rollout
+        self._trim(dataset)
+        return loaded
+
+    def _trim(self, keep: str) -> None:
+        """Back under the bound after a model went in: loads that ran side by side each made
+        room for themselves alone."""
+        decision = fit(
+            [s.usage(name) for name, s in self._served.items()],
+            keep,
+            max_models=self.max_models,
+            max_bytes=self.max_bytes,
+        )
+        for name in decision.datasets if isinstance(decision, Evict) else ():
+            self._unload(name, "bound")
         self._measure()
 
     def _measure(self) -> None:

@@ -53,13 +53,34 @@ def make_room(
     """
     if max_bytes is not None and size > max_bytes:
         return Refuse(f"model of {size:,} bytes is larger than PREDICTOR_MAX_MODEL_MB allows")
-    models = sum(entry.models for entry in loaded) - freed + 1
-    used = sum(entry.bytes for entry in loaded) - freed_bytes + size
+    return fit(
+        loaded,
+        dataset,
+        extra=1 - freed,
+        extra_bytes=size - freed_bytes,
+        max_models=max_models,
+        max_bytes=max_bytes,
+    )
+
+
+def fit(
+    loaded: Sequence[Loaded],
+    keep: str,
+    *,
+    extra: int = 0,
+    extra_bytes: int = 0,
+    max_models: int,
+    max_bytes: int | None,
+) -> Evict | Refuse:
+    """The least recently used datasets (never `keep`) to unload so that what is loaded, plus
+    `extra` models of `extra_bytes`, is within the bound."""
+    models = sum(entry.models for entry in loaded) + extra
+    used = sum(entry.bytes for entry in loaded) + extra_bytes
     evicted: list[str] = []
     for entry in loaded:
         if models <= max_models and (max_bytes is None or used <= max_bytes):
             break
-        if entry.dataset == dataset or entry.models == 0:
+        if entry.dataset == keep or entry.models == 0:
             continue
         evicted.append(entry.dataset)
         models -= entry.models
