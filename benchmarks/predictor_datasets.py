@@ -1,6 +1,7 @@
 """`make bench`: one predictor serving 1 dataset against one serving 20, side by side.
 
-Twenty generated schemas (5 to 24 numeric features), a LogisticRegression fitted on each. One
+Twenty generated schemas (10 numeric features each, named and ranged per dataset, so that
+round-robin traffic costs the same per row as traffic to one), a LogisticRegression on each. One
 predictor has only the first dataset promoted, the other all twenty; both run at once (each
 pinned to core 0, wrk on core 1, concurrency 16), logging every prediction to a real Redis,
 and wrk drives one at a time, interleaved. Measured: req/s with single rows and 100-row
@@ -75,10 +76,13 @@ class Run:
 def generated(count: int) -> list[Dataset]:
     out = []
     for i in range(count):
-        width = 5 + (i * 7) % 20
+        width, name = 10, f"d{i:02d}"
         schema = DatasetSchema(
-            name=f"d{i:02d}",
-            features=tuple(FeatureSpec(name=f"x{j}", kind="numeric") for j in range(width)),
+            name=name,
+            features=tuple(
+                FeatureSpec(name=f"{name}_x{j}", kind="numeric", minimum=-100.0, maximum=100.0)
+                for j in range(width)
+            ),
             target=TargetSpec(name="y", classes=("0", "1")),
         )
         x, y = make_classification(
@@ -112,7 +116,8 @@ def promote(redis_url: str, namespace: str, store: ContentStore, d: Dataset) -> 
 
 
 def body(d: Dataset, rows: int) -> bytes:
-    named = [{f"x{j}": round(float(v), 6) for j, v in enumerate(r)} for r in d.x[:rows]]
+    names = d.schema.feature_names
+    named = [{n: round(float(v), 6) for n, v in zip(names, r, strict=True)} for r in d.x[:rows]]
     return orjson.dumps({"features": named[0]} if rows == 1 else {"rows": named})
 
 
