@@ -189,6 +189,10 @@ def start(redis_url: str, namespace: str, store: Path, expected: int) -> Server:
         "DRIFTLOOP_DATASET": "d00",
         "PREDICTOR_PORT": str(port),
         "LOG_LEVEL": "WARNING",
+        # LR predicts in well under a millisecond; on a busy machine the timing at load can
+        # still call one model slow (thread, 1 ms wait) and another fast: pin it, so both
+        # setups batch alike.
+        "PREDICTOR_OFFLOAD": "never",
     }
     server = Server(namespace, [sys.executable, "-m", "driftloop_predictor"], env, port)
     deadline = time.monotonic() + 120
