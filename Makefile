@@ -53,11 +53,14 @@ test-faults: setup ## Fault injection, fast variants
 faults: setup ## Fault injection, full variants (Redis down 30 s, ...): prints the table
 	.venv/bin/python -m tests.faults.report
 
-bench: setup /usr/bin/wrk ## Predictor vs plain FastAPI and the in-process limit (20 s x 3 runs)
+bench: setup /usr/bin/wrk ## Predictor vs plain FastAPI and the in-process limit (20 s x 3 runs); 1 vs 20 datasets
 	.venv/bin/python -m benchmarks.predictor --seconds 20 --runs 3
+	.venv/bin/python -m benchmarks.predictor_datasets --seconds 10 --runs 3
+	.venv/bin/python -m benchmarks.predictor_routes
 
 bench-quick: setup /usr/bin/wrk ## The same, 5 s x 1 run
 	.venv/bin/python -m benchmarks.predictor --seconds 5 --runs 1
+	.venv/bin/python -m benchmarks.predictor_datasets --seconds 5 --runs 1
 
 bench-drift: setup ## Drift scenarios through the running system: delays, false alarms, recovery
 	.venv/bin/python -m benchmarks.drift

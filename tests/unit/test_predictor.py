@@ -34,7 +34,7 @@ from driftloop_predictor.batcher import BatchPolicy, MicroBatcher
 from driftloop_predictor.bodies import answer_json
 from driftloop_predictor.columns import Columns, columns_from
 from driftloop_predictor.encoding import RowEncoder, as_rows, prediction_ids
-from driftloop_predictor.fastpath import FastPath, Message, Receive, Scope, Send
+from driftloop_predictor.fastpath import FastPath, Message, Receive, Scope, Send, per_dataset
 from driftloop_predictor.logbuffer import LOGS_DROPPED, Logged, PredictionLog, encode_events
 from driftloop_predictor.model import (
     LoadedModel,
@@ -687,7 +687,8 @@ async def test_requests_for_different_models_never_share_a_predict_call(
     assert all((call >= 100).all() for call in second.calls)
     assert sorted(np.concatenate(first.calls).ravel().tolist()) == [0.0, 1.0, 2.0]
     assert sorted(np.concatenate(second.calls).ravel().tolist()) == [100.0, 101.0, 102.0, 103.0]
-    assert len(second.calls) == 2  # the last two, queued one after the other, went together
+    # every queued request of a model joins its call, even with another model's between them
+    assert (len(first.calls), len(second.calls)) == (1, 1)
     for (_, _, x), answer in zip(queued, answers, strict=True):
         np.testing.assert_array_equal(answer[:, 0], x[:, 0])
 
@@ -701,7 +702,7 @@ async def test_a_predict_call_takes_at_most_the_policys_max_rows_from_the_queue(
 
     answers = await asyncio.gather(*(batcher.predict(key, predict, x, policy) for x in requests))
 
-    assert [len(call) for call in predict.calls] == [4, 3, 3]
+    assert [len(call) for call in predict.calls] == [4, 4, 2]  # a 1-row request fills up 3
     for x, answer in zip(requests, answers, strict=True):
         np.testing.assert_array_equal(answer[:, 0], x[:, 0])
 
@@ -1635,3 +1636,50 @@ async def test_the_documented_batch_route_takes_columns_too(serving: Serving) ->
     assert by_columns.json()["predictions"]["prediction"] == [
         p["prediction"] for p in by_rows.json()["predictions"]
     ]
+
+
+# --------------------------------------------------------------- per-dataset fast-path routes
+
+
+async def test_the_fast_path_answers_a_dataset_named_in_the_path(
+    fastpath: FastPath, serving: Serving
+) -> None:
+    assert serving.holder.current is not None
+    dataset = serving.holder.current.promoted.dataset
+    row = credit_rows(1)[0]
+
+    one = await call(fastpath, f"/v1/models/{dataset}/predict", [orjson.dumps({"features": row})])
+    many = await call(
+        fastpath, f"/v1/models/{dataset}/predict/batch", [orjson.dumps({"rows": [row, row]})]
+    )
+
+    assert (one.status, one.json()["model_version"]) == (200, 1)
+    assert (many.status, len(many.json()["predictions"])) == (200, 2)
+    assert {e.dataset for e in await serving.published()} == {dataset}
+
+
+async def test_the_fast_path_answers_404_for_a_dataset_that_does_not_serve(
+    fastpath: FastPath,
+) -> None:
+    body = orjson.dumps({"features": credit_rows(1)[0]})
+
+    answer = await call(fastpath, "/v1/models/nope/predict", [body])
+
+    assert answer.status == 404
+    assert "no model serves dataset 'nope'" in answer.json()["message"]
+
+
+async def test_paths_that_only_look_like_per_dataset_routes_go_to_the_wrapped_app(
+    fastpath: FastPath, downstream: Downstream
+) -> None:
+    for path in ("/v1/models//predict", "/v1/models/a/b/predict", "/v1/models/demo"):
+        assert (await call(fastpath, path, [b"{}"])).status == 218
+    assert (await call(fastpath, "/v1/models/demo/predict", [b""], method="GET")).status == 218
+
+
+def test_a_per_dataset_path_is_cut_into_route_and_dataset() -> None:
+    assert per_dataset("/v1/models/loans/predict") == (True, "loans")
+    assert per_dataset("/v1/models/loans/predict/batch") == (False, "loans")
+    assert per_dataset("/v1/models/predict/batch") == (None, None)
+    assert per_dataset("/v1/models/predict/predict") == (True, "predict")
+    assert per_dataset("/v1/models/loans/explain") == (None, None)

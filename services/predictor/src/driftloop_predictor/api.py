@@ -1,4 +1,4 @@
-"""HTTP: predict one row or a batch; see which model serves.
+"""HTTP: predict one row or a batch, for the default dataset or a named one; see what serves.
 
 The two predict routes are answered by fastpath.FastPath in production; they are declared here
 too, calling the same data plane, so that they are documented in OpenAPI and usable without it.
@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from driftloop_contracts import DatasetSchema, Metrics
-from driftloop_core import InvalidInput
+from driftloop_core import InvalidInput, NotReady
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from .bodies import answer_json, request_rows
+from .holders import Served
 from .service import Predictor
 
 
@@ -105,10 +106,30 @@ class ModelOut(BaseModel):
     rollout: RolloutOut | None
 
 
+class ServedOut(BaseModel):
+    """What serves one dataset, without loading it."""
+
+    dataset: str
+    model_version: int
+    promoted_at: datetime
+    reason: str
+    loaded: bool = Field(
+        description="In memory now. False: unloaded to stay under the memory bound; "
+        "its next request loads it again."
+    )
+    rollout: RolloutOut | None
+
+
+class ServingOut(BaseModel):
+    default: str | None = Field(description="The dataset /v1/predict answers for, if any.")
+    datasets: list[ServedOut]
+
+
 @router.post("/predict", response_model=PredictOut, summary="Predict one row")
 async def predict(
     body: PredictIn, data_plane: PredictorDep, x_request_key: RequestKey = None
 ) -> Response:
+    """The default dataset: DRIFTLOOP_DATASET when set, else the only one served."""
     result = await data_plane.predict([body.features], x_request_key)
     return Response(result.single_json(), media_type="application/json")
 
@@ -124,11 +145,61 @@ async def predict_batch(
     return Response(answer_json(result, batch, single=False), media_type="application/json")
 
 
-@router.get("/model", summary="The model serving now", response_model_by_alias=True)
+@router.post(
+    "/models/{dataset}/predict", response_model=PredictOut, summary="Predict one row of a dataset"
+)
+async def predict_dataset(
+    dataset: str, body: PredictIn, data_plane: PredictorDep, x_request_key: RequestKey = None
+) -> Response:
+    result = await data_plane.predict([body.features], x_request_key, dataset)
+    return Response(result.single_json(), media_type="application/json")
+
+
+@router.post(
+    "/models/{dataset}/predict/batch",
+    response_model=BatchOut,
+    summary="Predict many rows of a dataset",
+)
+async def predict_dataset_batch(
+    dataset: str,
+    body: BatchIn,
+    data_plane: PredictorDep,
+    limit: MaxRowsDep,
+    x_request_key: RequestKey = None,
+) -> Response:
+    batch = request_rows(body.model_dump(exclude_none=True), single=False)
+    if len(batch) > limit:
+        raise InvalidInput(f"{len(batch)} rows; send at most {limit} per request")
+    result = await data_plane.predict(batch, x_request_key, dataset)
+    return Response(answer_json(result, batch, single=False), media_type="application/json")
+
+
+@router.get("/model", summary="The model serving the default dataset", response_model_by_alias=True)
 async def model(data_plane: PredictorDep) -> ModelOut:
-    m = data_plane.model()
+    return await model_out(data_plane, None)
+
+
+@router.get("/models", summary="What serves each dataset")
+async def models(data_plane: PredictorDep) -> ServingOut:
+    served = data_plane.models
+    listed = [served_out(name, s) for name in served.datasets() if (s := served.peek(name))]
+    return ServingOut(default=served.default, datasets=listed)
+
+
+@router.get(
+    "/models/{dataset}", summary="The model serving one dataset", response_model_by_alias=True
+)
+async def dataset_model(dataset: str, data_plane: PredictorDep) -> ModelOut:
+    return await model_out(data_plane, dataset)
+
+
+async def model_out(data_plane: Predictor, dataset: str | None) -> ModelOut:
+    holder = await data_plane.models.holder(dataset)
+    m = holder.current
+    if m is None:
+        raise NotReady("no model is loaded yet: none has been promoted, or loading failed")
     e = m.promoted
-    rollout = data_plane.holder.rollout
+    rollout = holder.rollout
     return ModelOut(
         dataset=e.dataset,
         model_version=e.model_version,
@@ -141,6 +212,25 @@ async def model(data_plane: PredictorDep) -> ModelOut:
         offload=m.offload,
         rollout=RolloutOut(
             stage=rollout.stage, model_version=rollout.model.version, share=rollout.share
+        )
+        if rollout
+        else None,
+    )
+
+
+def served_out(dataset: str, served: Served) -> ServedOut:
+    e, rollout = served.champion, served.rollout
+    assert e is not None  # listed datasets have a champion
+    return ServedOut(
+        dataset=dataset,
+        model_version=e.model_version,
+        promoted_at=e.occurred_at,
+        reason=getattr(e, "reason", "rollout"),
+        loaded=served.loaded,
+        rollout=RolloutOut(
+            stage=rollout.stage,  # an ended rollout is never kept
+            model_version=rollout.model_version,
+            share=rollout.share,
         )
         if rollout
         else None,

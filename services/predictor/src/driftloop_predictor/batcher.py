@@ -111,16 +111,22 @@ class MicroBatcher:
         return sum(len(p.x) for p in self._queue)
 
     def _take(self) -> list[_Pending]:
+        """The first request and every queued one for the same model, up to its max_rows.
+        With many datasets served, their requests interleave in the queue: taking only the
+        adjacent ones would make every batch one request."""
         first = self._queue.popleft()
         batch, rows, limit = [first], len(first.x), first.policy.max_rows
-        while (
-            self._queue
-            and self._queue[0].key is first.key
-            and rows + len(self._queue[0].x) <= limit
-        ):
+        others: deque[_Pending] = deque()
+        while self._queue and rows < limit:
             nxt = self._queue.popleft()
-            batch.append(nxt)
-            rows += len(nxt.x)
+            if nxt.key is first.key and rows + len(nxt.x) <= limit:
+                batch.append(nxt)
+                rows += len(nxt.x)
+            else:
+                others.append(nxt)
+        if others:
+            others.extend(self._queue)
+            self._queue = others
         return batch
 
     def close(self) -> None:

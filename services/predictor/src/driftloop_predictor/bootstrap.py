@@ -15,8 +15,9 @@ from . import api, oip
 from .batcher import MicroBatcher
 from .fastpath import FastPath
 from .following import Following
+from .holders import Holders
 from .logbuffer import PredictionLog
-from .model import LoadedModel, ModelHolder, load_model
+from .model import LoadedModel, load_model
 from .service import Predictor
 from .settings import PredictorSettings
 
@@ -26,11 +27,10 @@ def build_app(
     *,
     bus: Bus | None = None,
     store: ContentStore | None = None,
-    holder: ModelHolder | None = None,
+    holders: Holders | None = None,
 ) -> FastPath:
     bus = bus or Bus(settings)
     store = store or ContentStore(settings.store_url)
-    holder = holder or ModelHolder()
 
     async def publish_logs(bodies: Sequence[bytes]) -> None:
         await bus.publish(*(PublishBody(streams.PREDICTION_LOGGED, b) for b in bodies))
@@ -42,7 +42,6 @@ def build_app(
         max_buffer=settings.log_buffer_max,
     )
     batcher = MicroBatcher()
-    predictor = Predictor(holder, prediction_log, batcher)
 
     def load(event: ModelPromoted | RolloutChanged) -> LoadedModel:
         return load_model(
@@ -54,15 +53,21 @@ def build_app(
             settings.microbatch_max_wait_ms,
         )
 
+    holders = holders or Holders(
+        load,
+        default=settings.default_dataset(),
+        max_models=settings.max_models,
+        max_bytes=settings.max_model_bytes(),
+    )
+    predictor = Predictor(holders, prediction_log, batcher)
+
     async def before_swap() -> None:
         await bus.failpoints.hit("predictor.before_swap")
 
-    following = Following(settings.dataset, holder, load, before_swap)
-    follow_from(bus, following)
+    follow_from(bus, Following(holders, before_swap))
 
     async def readiness() -> dict[str, Any]:
-        current = holder.current
-        return {"ready": current is not None, "model_version": current.version if current else None}
+        return ready(holders)
 
     async def stop_batcher() -> None:
         batcher.close()
@@ -81,6 +86,16 @@ def build_app(
     return FastPath(
         predictor, app, max_body_bytes=settings.max_body_bytes, max_rows=settings.max_batch_rows
     )
+
+
+def ready(holders: Holders) -> dict[str, Any]:
+    """Ready when a model serves: the default dataset's if one is set, else any."""
+    names = holders.datasets()
+    target = holders.default or (names[0] if len(names) == 1 else None)
+    served = holders.peek(target) if target else None
+    ok = served is not None if holders.default else bool(names)
+    version = served.champion.model_version if served and served.champion else None
+    return {"ready": ok, "model_version": version, "datasets": names}
 
 
 def follow_from(bus: Bus, following: Following) -> None:

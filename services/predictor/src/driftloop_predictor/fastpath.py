@@ -1,9 +1,11 @@
 """The predict routes as a bare ASGI handler in front of the FastAPI app.
 
 FastAPI's request handling costs ~4x a bare ASGI handler per request, more than a logistic
-regression's predict. So POST /v1/predict and /v1/predict/batch are answered here (same data
-plane, same error shape); everything else, including those routes' OpenAPI documentation,
-goes to the FastAPI app. An ``X-Request-Key`` header makes canary routing sticky.
+regression's predict. So POST /v1/predict and /v1/predict/batch (the default dataset) and
+/v1/models/{dataset}/predict and .../predict/batch are answered here (same data plane, same
+error shape; the dataset is cut from the path, no regex); everything else, including those
+routes' OpenAPI documentation, goes to the FastAPI app. An ``X-Request-Key`` header makes
+canary routing sticky.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 JSON_HEADERS = [(b"content-type", b"application/json")]
+MODELS = "/v1/models/"
+#: Route labels of the per-dataset routes (one label for every dataset), by single row or not.
+PER_DATASET = {True: MODELS + "{dataset}/predict", False: MODELS + "{dataset}/predict/batch"}
 log = get_logger(__name__)
 
 
@@ -48,12 +53,17 @@ class FastPath:
         self.routes = {"/v1/predict": True, "/v1/predict/batch": False}
         self._timers = {
             (route, status): REQUEST_SECONDS.labels(route=route, status=str(status))
-            for route in self.routes
-            for status in (200, 413, 422, 500, 503)
+            for route in (*self.routes, *PER_DATASET.values())
+            for status in (200, 404, 413, 422, 500, 503)
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        single = self.routes.get(scope.get("path", "")) if scope["type"] == "http" else None
+        path: str = scope.get("path", "") if scope["type"] == "http" else ""
+        single, dataset, route = self.routes.get(path), None, path
+        if single is None and path.startswith(MODELS):
+            single, dataset = per_dataset(path)
+            if single is not None:
+                route = PER_DATASET[single]
         if single is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
@@ -63,20 +73,22 @@ class FastPath:
             if name == b"x-request-key":
                 key = value.decode("latin-1")
                 break
-        status, payload = await self._answer(receive, single, key)
+        status, payload = await self._answer(receive, single, key, dataset)
         await send({"type": "http.response.start", "status": status, "headers": JSON_HEADERS})
         await send({"type": "http.response.body", "body": payload})
-        timer = self._timers.get((scope["path"], status))
+        timer = self._timers.get((route, status))
         if timer is not None:
             timer.observe(time.perf_counter() - started)
 
-    async def _answer(self, receive: Receive, single: bool, key: str | None) -> tuple[int, bytes]:
+    async def _answer(
+        self, receive: Receive, single: bool, key: str | None, dataset: str | None
+    ) -> tuple[int, bytes]:
         try:
             body = await self._body(receive)
             rows = parse_rows(body, single)
             if len(rows) > self.max_rows:
                 raise InvalidInput(f"{len(rows)} rows; send at most {self.max_rows} per request")
-            result = await self.predictor.predict(rows, key)
+            result = await self.predictor.predict(rows, key, dataset)
             return 200, answer_json(result, rows, single)
         except DriftloopError as exc:
             return exc.status_code, error_json(exc.code, exc.message, exc.details)
@@ -108,6 +120,21 @@ class FastPath:
                 raise _TooLarge
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def per_dataset(path: str) -> tuple[bool | None, str | None]:
+    """(single row?, dataset) of /v1/models/{dataset}/predict[/batch]; (None, None) if the
+    path is neither."""
+    rest = path[len(MODELS) :]
+    if rest.endswith("/predict"):
+        single, dataset = True, rest[: -len("/predict")]
+    elif rest.endswith("/predict/batch"):
+        single, dataset = False, rest[: -len("/predict/batch")]
+    else:
+        return None, None
+    if not dataset or "/" in dataset:
+        return None, None
+    return single, dataset
 
 
 class _TooLarge(Exception):

@@ -1,7 +1,8 @@
 """The Open Inference Protocol (KServe v2) REST endpoints, so existing OIP clients work.
 
-The model name is the dataset. Inputs are either one tensor of shape [N, F] with the features in
-schema order (numeric schemas), or one tensor per feature named after it (shape [N] or [N, 1]).
+The model name is the dataset: every dataset this predictor serves is a model. Inputs are
+either one tensor of shape [N, F] with the features in schema order (numeric schemas), or one
+tensor per feature named after it (shape [N] or [N, 1]).
 Outputs: ``predict`` (class labels), ``predict_proba`` ([N, classes]) and ``prediction_id``
 (regression: ``predict`` as FP64 numbers, no ``predict_proba``)
 (send it back with the true label). Errors use the protocol's ``{"error": ...}`` shape.
@@ -118,10 +119,8 @@ def _errors(
     return wrapped
 
 
-def model_named(data_plane: Predictor, name: str, version: str | None = None) -> LoadedModel:
-    model = data_plane.model()
-    if model.promoted.dataset != name:
-        raise NotFound(f"no model named {name!r}; this predictor serves {model.promoted.dataset!r}")
+async def model_named(data_plane: Predictor, name: str, version: str | None = None) -> LoadedModel:
+    model = await data_plane.model(name)  # NotFound names the datasets that serve
     if version is not None and version != str(model.version):
         raise NotFound(f"model {name!r} serves version {model.version}, not {version}")
     return model
@@ -174,21 +173,21 @@ async def live() -> Live:
 
 @router.get(
     "/health/ready",
-    summary="Server readiness: a model is loaded",
+    summary="Server readiness: a model serves (any dataset)",
     response_model=Ready,
     responses={503: {"model": Ready, "description": "No model is loaded yet."}},
 )
 async def ready(data_plane: PredictorDep) -> JSONResponse:
-    ok = data_plane.holder.current is not None
+    ok = bool(data_plane.models.datasets())
     return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
 
 async def metadata(data_plane: PredictorDep, name: str, version: str | None = None) -> Any:
-    return metadata_of(name, model_named(data_plane, name, version))
+    return metadata_of(name, await model_named(data_plane, name, version))
 
 
 async def model_ready(data_plane: PredictorDep, name: str, version: str | None = None) -> Any:
-    model_named(data_plane, name, version)
+    await model_named(data_plane, name, version)
     return ModelReady(name=name, ready=True)
 
 
@@ -199,14 +198,14 @@ async def infer(
     name: str,
     version: str | None = None,
 ) -> Any:
-    model = model_named(data_plane, name, version)
+    model = await model_named(data_plane, name, version)
     body = tensors.decode(await request.body(), request.headers)
     tensors.check_outputs(body, [o.name for o in _outputs(model)])
     batch = tensors.columns_for(body.inputs, model.schema)
     if len(batch) > limit:
         raise InvalidInput(f"{len(batch)} rows; send at most {limit} per request")
     key = body.parameters.get("request_key") or request.headers.get("x-request-key")
-    result = await data_plane.predict(batch, None if key is None else str(key))
+    result = await data_plane.predict(batch, None if key is None else str(key), name)
     n = len(result.ids)
     if result.proba is None:  # regression: the predicted numbers, no probabilities
         predicted = [tensors.OutputTensor("predict", "FP64", [n], result.labels)]

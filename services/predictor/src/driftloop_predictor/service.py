@@ -22,6 +22,7 @@ from prometheus_client import Counter
 
 from .batcher import MicroBatcher
 from .encoding import prediction_ids
+from .holders import Models, OneModel
 from .logbuffer import Logged, PredictionLog
 from .model import LoadedModel, ModelHolder, Rollout
 
@@ -83,25 +84,34 @@ def in_canary(key: str | None, share: float) -> bool:
 
 
 class Predictor:
-    def __init__(self, holder: ModelHolder, log: PredictionLog, batcher: MicroBatcher) -> None:
-        self.holder = holder
+    def __init__(
+        self, models: Models | ModelHolder, log: PredictionLog, batcher: MicroBatcher
+    ) -> None:
+        self.models: Models = OneModel(models) if isinstance(models, ModelHolder) else models
         self.log = log
         self.batcher = batcher
         self._roles = {r: ROWS_PREDICTED.labels(role=r) for r in ("primary", "canary", "shadow")}
         self._shadows: set[asyncio.Task[None]] = set()
 
-    def model(self) -> LoadedModel:
-        model = self.holder.current
+    async def model(self, dataset: str | None = None) -> LoadedModel:
+        """The champion serving `dataset` (None: the default dataset)."""
+        model = (await self.models.holder(dataset)).current
         if model is None:
             raise NotReady("no model is loaded yet: none has been promoted, or loading failed")
         return model
 
-    async def predict(self, rows: Sequence[Any], key: str | None = None) -> Predictions:
-        """Answer `rows` with the champion, or with a canary for its share of keys."""
+    async def predict(
+        self, rows: Sequence[Any], key: str | None = None, dataset: str | None = None
+    ) -> Predictions:
+        """Answer `rows` with `dataset`'s champion (None: the default dataset), or with its
+        canary for the canary's share of keys."""
         if not rows:
             raise InvalidInput("no rows to predict: send at least one")
-        model = self.model()  # one read: a swap during this request does not mix models
-        rollout = self.holder.rollout
+        holder = await self.models.holder(dataset)
+        model = holder.current  # one read: a swap during this request does not mix models
+        if model is None:
+            raise NotReady("no model is loaded yet: none has been promoted, or loading failed")
+        rollout = holder.rollout
         role = "primary"
         if rollout is not None and rollout.stage == "canary" and in_canary(key, rollout.share):
             model, role = rollout.model, "canary"

@@ -6,7 +6,9 @@ from pydantic_settings import SettingsConfigDict
 
 
 class PredictorSettings(ServiceSettings):
-    """Predictor: serve the promoted model, log every prediction. Env prefix PREDICTOR_."""
+    """Predictor: serve every dataset's promoted model, log every prediction. Env prefix
+    PREDICTOR_. DRIFTLOOP_DATASET, when set, is what /v1/predict answers for; unset, it
+    answers for the only dataset served."""
 
     model_config = SettingsConfigDict(
         env_prefix="PREDICTOR_", populate_by_name=True, extra="ignore"
@@ -18,6 +20,20 @@ class PredictorSettings(ServiceSettings):
         ge=1,
         description="Server processes on the port, each loading and swapping models itself. "
         "More pays on a machine with cores to spare; measure with make bench.",
+    )
+    max_models: int = Field(
+        default=64,
+        ge=1,
+        description="Most models in memory at once, champions and rollout candidates of every "
+        "dataset. Past it the least recently used datasets are unloaded and loaded again on "
+        "their next request; a dataset whose own models exceed it is refused (counted).",
+    )
+    max_model_mb: float | None = Field(
+        default=None,
+        gt=0,
+        description="Most megabytes of models in memory, estimated by their artifacts' sizes; "
+        "unset: no byte bound. Past it as for max_models; one model larger than this is "
+        "refused and counted in driftloop_predictor_model_refusals_total{reason=bound}.",
     )
     max_batch_rows: int = Field(default=10_000, ge=1, description="Rows per batch request.")
     microbatch_max_rows: int | None = Field(
@@ -56,3 +72,10 @@ class PredictorSettings(ServiceSettings):
         description="Predictions held while Redis is unreachable; beyond it the oldest are "
         "dropped and counted in driftloop_predictor_logs_dropped_total.",
     )
+
+    def default_dataset(self) -> str | None:
+        """DRIFTLOOP_DATASET if it was set (its default "demo" is not a choice)."""
+        return self.dataset if "dataset" in self.model_fields_set else None
+
+    def max_model_bytes(self) -> int | None:
+        return int(self.max_model_mb * 1024 * 1024) if self.max_model_mb else None
