@@ -70,15 +70,21 @@ class DriftloopClient:
         return response.json()
 
     # predictor
-    def predict(self, features: Mapping[str, Any]) -> dict[str, Any]:
+    def predict(self, features: Mapping[str, Any], dataset: str | None = None) -> dict[str, Any]:
+        """One row; `dataset` names the model (else the predictor's default dataset)."""
+        url = f"{self._predict_url(dataset)}/predict"
+        return self._call("POST", url, json={"features": features})
+
+    def predict_batch(
+        self, rows: Sequence[Mapping[str, Any]], dataset: str | None = None
+    ) -> dict[str, Any]:
         return self._call(
-            "POST", f"{self.endpoints.predictor}/v1/predict", json={"features": features}
+            "POST", f"{self._predict_url(dataset)}/predict/batch", json={"rows": rows}
         )
 
-    def predict_batch(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        return self._call(
-            "POST", f"{self.endpoints.predictor}/v1/predict/batch", json={"rows": rows}
-        )
+    def _predict_url(self, dataset: str | None) -> str:
+        base = f"{self.endpoints.predictor}/v1"
+        return base if dataset is None else f"{base}/models/{dataset}"
 
     def serving_model(self) -> dict[str, Any]:
         return self._call("GET", f"{self.endpoints.predictor}/v1/model")
@@ -134,6 +140,10 @@ class DriftloopClient:
             list[dict[str, Any]],
             self._request("GET", f"{self.endpoints.registry}/v1/models", params=params),
         )
+
+    def champion(self, dataset: str) -> dict[str, Any]:
+        """The version the registry has promoted for `dataset` (404 before the first)."""
+        return self._call("GET", f"{self.endpoints.registry}/v1/models/{dataset}/champion")
 
     def lineage(self, dataset: str, version: int) -> dict[str, Any]:
         return self._call("GET", f"{self.endpoints.registry}/v1/models/{dataset}/{version}/lineage")

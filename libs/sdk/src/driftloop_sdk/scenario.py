@@ -129,3 +129,46 @@ class HouseScenario:
             for i in range(n)
         ]
         return LabelledRows(features, [repr(round(float(p), 2)) for p in price])
+
+
+SOILS = ("clay", "sand", "loam")
+PLANT_SCHEMA = DatasetSchema(
+    name="plants",
+    features=(
+        FeatureSpec(name="height", kind="numeric", minimum=0, maximum=100),
+        FeatureSpec(name="leaf_width", kind="numeric", minimum=0, maximum=30),
+        FeatureSpec(name="soil", kind="categorical", categories=SOILS),
+    ),
+    target=TargetSpec(name="species", classes=("fern", "ivy", "moss")),
+)
+
+
+class PlantScenario:
+    """A multiclass dataset with a drift switch: three species told apart by height and leaf
+    width. After the drift the plants grow taller (covariate shift) and the species' leaf
+    widths swap (concept drift): a model trained before is wrong after."""
+
+    schema = PLANT_SCHEMA
+
+    def __init__(self, seed: int = 7) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def draw(self, n: int, phase: Phase) -> LabelledRows:
+        rng = self.rng
+        after = phase == "after"
+        species = rng.choice(3, n)
+        heights = np.array([10.0, 30.0, 50.0]) + (15.0 if after else 0.0)
+        widths = np.array([16.0, 10.0, 4.0]) if after else np.array([4.0, 10.0, 16.0])
+        height = (heights[species] + rng.normal(0, 6, n)).clip(0, 100)
+        width = (widths[species] + rng.normal(0, 2, n)).clip(0, 30)
+        soil = rng.choice(SOILS, n)
+        features = [
+            {
+                "height": round(float(height[i]), 1),
+                "leaf_width": round(float(width[i]), 2),
+                "soil": str(soil[i]),
+            }
+            for i in range(n)
+        ]
+        labels = [PLANT_SCHEMA.target.classes[s] for s in species]
+        return LabelledRows(features, labels)
