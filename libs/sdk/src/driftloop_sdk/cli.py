@@ -141,6 +141,9 @@ def publish_labels(
 def predict(
     features: Annotated[str | None, typer.Option(help="One row as JSON.")] = None,
     file: Annotated[Path | None, typer.Option(help="JSON lines of feature rows.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="The dataset whose model answers (default: the predictor's).")
+    ] = None,
     base_port: BasePort = 8000,
 ) -> None:
     """Ask the predictor for predictions."""
@@ -150,11 +153,11 @@ def predict(
     with _client(base_port) as client:
         try:
             if features is not None:
-                console.print_json(data=client.predict(json.loads(features)))
+                console.print_json(data=client.predict(json.loads(features), dataset))
             else:
                 assert file is not None
                 rows = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
-                console.print_json(data=client.predict_batch(rows))
+                console.print_json(data=client.predict_batch(rows, dataset))
         except DriftloopHTTPError as exc:
             _fail(exc)
 
