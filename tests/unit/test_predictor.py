@@ -1222,6 +1222,31 @@ async def test_stop_flushes_what_is_buffered() -> None:
     assert publish.ids() == list(entry.ids)
 
 
+class SwallowingLog(PredictionLog):
+    """A flush loop whose cancellation gets lost, as Python 3.11's `asyncio.wait_for` loses
+    one that lands as its wait completes (seen as a shutdown hung for minutes)."""
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await super()._run()
+                return
+            except asyncio.CancelledError:
+                continue
+
+
+async def test_stop_ends_the_flush_loop_even_if_a_cancellation_is_lost() -> None:
+    publish = FakePublish()
+    log = SwallowingLog(publish, batch_size=1000, flush_ms=60_000, max_buffer=10_000)
+    entry = logged(3)
+    await log.start()
+    log.add(entry)
+
+    await asyncio.wait_for(log.stop(timeout=1.0), 5)
+
+    assert publish.ids() == list(entry.ids)
+
+
 async def test_stop_keeps_the_buffer_when_publishing_fails() -> None:
     publish = FakePublish(failing=[1])
     log = prediction_log(publish, flush_ms=60_000)

@@ -66,6 +66,7 @@ class PredictionLog:
         self._rows = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def add(self, entry: Logged) -> None:
         """Never blocks and never raises: the request path calls this."""
@@ -92,18 +93,27 @@ class PredictionLog:
         self._task = asyncio.create_task(self._run(), name="prediction-log")
 
     async def stop(self, timeout: float = 5.0) -> None:
+        """Stop the background task by a flag, then publish what is left.
+
+        Not by cancelling it alone: on Python 3.11 `asyncio.wait_for` can swallow a
+        cancellation that lands as its inner wait completes, and the loop then ran forever,
+        hanging the service's shutdown."""
+        self._stopping = True
+        self._wake.set()
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            _, running = await asyncio.wait({self._task}, timeout=timeout)
+            for task in running:  # a publish stuck on a dead connection
+                task.cancel()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.flush(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.flush()
 
     async def _run(self) -> None:
         backoff = self._flush_s
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._flush_s)
+                async with asyncio.timeout(self._flush_s):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.flush()
@@ -114,7 +124,8 @@ class PredictionLog:
                     "prediction logs not published, will retry", error=str(exc), buffered=self._rows
                 )
                 backoff = min(backoff * 2, 5.0)
-                await asyncio.sleep(backoff)
+                if not self._stopping:
+                    await asyncio.sleep(backoff)
             LOGS_BUFFERED.set(self._rows)
 
     async def flush(self) -> None:
