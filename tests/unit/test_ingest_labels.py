@@ -7,7 +7,7 @@ import uuid
 
 import orjson
 import pytest
-from driftloop_contracts import FeedbackReceived, streams
+from driftloop_contracts import FeedbackReceived, Label, streams
 from driftloop_contracts.codec import decode_body
 from driftloop_core import InvalidInput
 from driftloop_ingest.labelbody import feedback_body, labels_of
@@ -42,8 +42,8 @@ def test_a_prediction_id_is_sent_on_in_its_canonical_form() -> None:
         (b'{"labels": [{"prediction_id": "x", "label": "yes"}]}', "labels[0].prediction_id"),
         (b'{"labels": [{"prediction_id": null, "label": "yes"}]}', "labels[0].prediction_id"),
         (
-            b'{"labels": [{"prediction_id": "%s", "label": 1}]}' % str(uuid.uuid4()).encode(),
-            "a string",
+            b'{"labels": [{"prediction_id": "%s", "label": true}]}' % str(uuid.uuid4()).encode(),
+            "a class name or a number",
         ),
         (b'{"labels": ["yes"]}', "labels[0]"),
     ],
@@ -52,3 +52,11 @@ def test_a_bad_body_is_refused_saying_what_to_fix(raw: bytes, says: str) -> None
     with pytest.raises(InvalidInput, match=None) as refused:
         labels_of(raw)
     assert says in refused.value.message
+
+
+def test_a_numeric_label_is_kept_as_its_text_as_the_label_model_does() -> None:
+    prediction_id = str(uuid.uuid4())
+    body = b'{"labels": [{"prediction_id": "%s", "label": 251.5}]}' % prediction_id.encode()
+
+    assert labels_of(body) == [{"prediction_id": prediction_id, "label": "251.5"}]
+    assert Label.model_validate({"prediction_id": prediction_id, "label": 251.5}).label == "251.5"

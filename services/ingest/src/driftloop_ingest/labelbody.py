@@ -13,7 +13,7 @@ from driftloop_contracts import utcnow
 from driftloop_core import InvalidInput
 
 MAX_LABELS = 50_000
-SHAPE = 'send {"labels": [{"prediction_id": "<uuid>", "label": "<class>"}, ...]}'
+SHAPE = 'send {"labels": [{"prediction_id": "<uuid>", "label": "<class or number>"}, ...]}'
 
 
 def labels_of(raw: bytes) -> list[dict[str, str]]:
@@ -30,8 +30,13 @@ def labels_of(raw: bytes) -> list[dict[str, str]]:
 
 
 def _label(index: int, item: Any) -> dict[str, str]:
-    if not isinstance(item, dict) or not isinstance(label := item.get("label"), str):
-        raise InvalidInput(f"labels[{index}]: needs a prediction_id and a label (a string)")
+    label = item.get("label") if isinstance(item, dict) else None
+    if isinstance(label, int | float) and not isinstance(label, bool):
+        label = str(label)  # a regression label, kept as its text (as `Label` does)
+    if not isinstance(label, str):
+        raise InvalidInput(
+            f"labels[{index}]: needs a prediction_id and a label (a class name or a number)"
+        )
     try:
         return {"prediction_id": str(uuid.UUID(item.get("prediction_id"))), "label": label}
     except (TypeError, ValueError, AttributeError):
