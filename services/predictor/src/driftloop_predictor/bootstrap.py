@@ -31,16 +31,7 @@ def build_app(
 ) -> FastPath:
     bus = bus or Bus(settings)
     store = store or ContentStore(settings.store_url)
-
-    async def publish_logs(bodies: Sequence[bytes]) -> None:
-        await bus.publish(*(PublishBody(streams.PREDICTION_LOGGED, b) for b in bodies))
-
-    prediction_log = PredictionLog(
-        publish_logs,
-        batch_size=settings.log_batch_size,
-        flush_ms=settings.log_flush_ms,
-        max_buffer=settings.log_buffer_max,
-    )
+    prediction_log = _prediction_log(settings, bus)
     batcher = MicroBatcher()
 
     def load(event: ModelPromoted | RolloutChanged) -> LoadedModel:
@@ -85,6 +76,20 @@ def build_app(
     app.state.max_batch_rows = settings.max_batch_rows
     return FastPath(
         predictor, app, max_body_bytes=settings.max_body_bytes, max_rows=settings.max_batch_rows
+    )
+
+
+def _prediction_log(settings: PredictorSettings, bus: Bus) -> PredictionLog:
+    """The buffer of predictions, published as prediction.logged events in the background."""
+
+    async def publish_logs(bodies: Sequence[bytes]) -> None:
+        await bus.publish(*(PublishBody(streams.PREDICTION_LOGGED, b) for b in bodies))
+
+    return PredictionLog(
+        publish_logs,
+        batch_size=settings.log_batch_size,
+        flush_ms=settings.log_flush_ms,
+        max_buffer=settings.log_buffer_max,
     )
 
 
