@@ -7,10 +7,9 @@ HTTP shell turns into ``{"error", "message", "details?"}``.
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from driftloop_core import NotReady, Unauthorized
+from driftloop_core.auth import check_bearer
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, Field, SecretStr
 
@@ -43,13 +42,8 @@ def admin(
 ) -> str:
     """The actor of an admin action, once its bearer token checks out."""
     token: SecretStr | None = request.app.state.admin_token
-    if token is None:
-        raise NotReady("admin actions are disabled: set REGISTRY_ADMIN_TOKEN to enable them")
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.encode(), token.get_secret_value().encode()
-    ):
-        raise Unauthorized("send the admin token as 'Authorization: Bearer <token>'")
+    unset = "admin actions are disabled: set REGISTRY_ADMIN_TOKEN to enable them"
+    check_bearer(token, authorization, unset)
     return "admin"
 
 

@@ -1,10 +1,10 @@
 """HTTP: what the trainer knows about a dataset (rows, first-model attempts, pending retrains,
 its training spec), and registering a model trained elsewhere (admin)."""
 
-import hmac
 from typing import Annotated, Any
 
-from driftloop_core import InvalidInput, NotFound, NotReady, Unauthorized
+from driftloop_core import InvalidInput, NotFound
+from driftloop_core.auth import check_bearer
 from fastapi import APIRouter, Header, Request
 from pydantic import SecretStr
 
@@ -41,13 +41,8 @@ def describe(state: DatasetState) -> dict[str, Any]:
 
 def check_admin(token: SecretStr | None, authorization: str | None) -> None:
     """As the registry's admin routes: a bearer token, compared in constant time."""
-    if token is None:
-        raise NotReady("model uploads are disabled: set TRAINER_ADMIN_TOKEN to enable them")
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.encode(), token.get_secret_value().encode()
-    ):
-        raise Unauthorized("send the admin token as 'Authorization: Bearer <token>'")
+    unset = "model uploads are disabled: set TRAINER_ADMIN_TOKEN to enable them"
+    check_bearer(token, authorization, unset)
 
 
 def build_router(
