@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from driftloop_core import InvalidInput, NotFound
 from driftloop_core.auth import check_bearer
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from pydantic import SecretStr
 
 from .registrations import TrainingSpecs
@@ -45,51 +45,70 @@ def check_admin(token: SecretStr | None, authorization: str | None) -> None:
     check_bearer(token, authorization, unset)
 
 
-def build_router(
-    repo: Repository,
-    specs: TrainingSpecs,
-    default_family: str,
-    external: ExternalModels,
-    admin_token: SecretStr | None,
-) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["trainer"])
+class TrainerApi:
+    """What the routes read: the repository, the training specs, uploads and the admin token."""
 
-    @router.post(
-        "/datasets/{dataset}/models",
-        status_code=202,
-        summary="Register a model trained elsewhere (admin): evaluated, then gated",
-    )
-    async def register_model(
-        dataset: str,
-        request: Request,
-        authorization: Annotated[str | None, Header(description="Bearer <admin token>")] = None,
-        x_driftloop_user: Annotated[
-            str, Header(max_length=200, description="Who uploads (kept in the lineage).")
-        ] = "admin",
-        filename: str | None = None,
-    ) -> ExternalOut:
-        """The body is the file: a joblib or pickle dump of a fitted scikit-learn estimator or
-        pipeline that takes the schema's features in order, or a driftloop artifact."""
-        check_admin(admin_token, authorization)
-        data = await request.body()
-        if not data:
-            raise InvalidInput("send the model file as the request body (application/octet-stream)")
-        return await external.register(dataset, data, x_driftloop_user, filename)
+    def __init__(
+        self,
+        repo: Repository,
+        specs: TrainingSpecs,
+        default_family: str,
+        external: ExternalModels,
+        admin_token: SecretStr | None,
+    ) -> None:
+        self.repo = repo
+        self.specs = specs
+        self.default_family = default_family
+        self.external = external
+        self.admin_token = admin_token
 
-    @router.get("/datasets/{dataset}/training", summary="How the next run of a dataset trains")
-    async def training_spec(dataset: str) -> dict[str, Any]:
-        spec = specs.get(dataset)
-        return {
-            "dataset": dataset,
-            "registered": specs.knows(dataset),
-            "spec": spec.model_dump(exclude_none=True) if spec else {"family": default_family},
-        }
 
-    @router.get("/datasets/{dataset}", summary="The trainer's state of a dataset")
-    async def dataset_state(dataset: str) -> dict[str, Any]:
-        state = await repo.load(dataset)
-        if state.schema is None and state.champion is None:
-            raise NotFound(f"the trainer has no data for dataset {dataset!r}")
-        return describe(state)
+def trainer_api(request: Request) -> TrainerApi:
+    api: TrainerApi = request.app.state.trainer
+    return api
 
-    return router
+
+ApiDep = Annotated[TrainerApi, Depends(trainer_api)]
+router = APIRouter(prefix="/v1", tags=["trainer"])
+
+
+@router.post(
+    "/datasets/{dataset}/models",
+    status_code=202,
+    summary="Register a model trained elsewhere (admin): evaluated, then gated",
+)
+async def register_model(
+    dataset: str,
+    request: Request,
+    api: ApiDep,
+    authorization: Annotated[str | None, Header(description="Bearer <admin token>")] = None,
+    x_driftloop_user: Annotated[
+        str, Header(max_length=200, description="Who uploads (kept in the lineage).")
+    ] = "admin",
+    filename: str | None = None,
+) -> ExternalOut:
+    """The body is the file: a joblib or pickle dump of a fitted scikit-learn estimator or
+    pipeline that takes the schema's features in order, or a driftloop artifact."""
+    check_admin(api.admin_token, authorization)
+    data = await request.body()
+    if not data:
+        raise InvalidInput("send the model file as the request body (application/octet-stream)")
+    return await api.external.register(dataset, data, x_driftloop_user, filename)
+
+
+@router.get("/datasets/{dataset}/training", summary="How the next run of a dataset trains")
+async def training_spec(dataset: str, api: ApiDep) -> dict[str, Any]:
+    spec = api.specs.get(dataset)
+    return {
+        "dataset": dataset,
+        "registered": api.specs.knows(dataset),
+        "spec": spec.model_dump(exclude_none=True) if spec else {"family": api.default_family},
+    }
+
+
+@router.get("/datasets/{dataset}", summary="The trainer's state of a dataset")
+async def dataset_state(dataset: str, api: ApiDep) -> dict[str, Any]:
+    state = await api.repo.load(dataset)
+    if state.schema is None and state.champion is None:
+        raise NotFound(f"the trainer has no data for dataset {dataset!r}")
+    return describe(state)

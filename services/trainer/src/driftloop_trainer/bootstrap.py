@@ -8,7 +8,7 @@ from driftloop_core import ContentStore
 from driftloop_core.http import create_app
 from fastapi import FastAPI
 
-from .api import build_router
+from .api import TrainerApi, router
 from .handlers import TrainerHandlers
 from .registrations import TrainingSpecs
 from .repository import RECHECK, Repository
@@ -56,12 +56,13 @@ def build_app(
     bus.consume(Consumer(streams.MODEL_REJECTED, GROUP, each(handlers.on_rejected)))
     bus.consume(Consumer(RECHECK, GROUP, each(handlers.on_recheck)))
     external = ExternalModels(bus, repo, rows, store, config, settings.max_rows)
-    router = build_router(repo, specs, settings.model_family, external, settings.admin_token)
+    api = TrainerApi(repo, specs, settings.model_family, external, settings.admin_token)
     return create_app(
         title="driftloop trainer",
         bus=bus,
         routers=[router],
         max_body_bytes=settings.max_upload_mb * 1024 * 1024,
+        state={"trainer": api},
     )
 
 
