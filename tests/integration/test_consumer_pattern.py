@@ -264,6 +264,44 @@ async def test_a_slow_handler_keeps_its_lease_and_runs_once_across_two_replicas(
             await bus.stop()
 
 
+async def test_an_entry_reaching_the_reclaimer_while_this_replica_handles_it_runs_once(
+    redis_url: str, namespace: str, redis: Redis
+) -> None:
+    """A stalled event loop can let an entry's idle time pass before its lease is renewed;
+    the reclaimer (same consumer name) then hands it over a second time. The replica already
+    working on it must not start it again."""
+    key = streams.TRAINING_REQUESTED.key(namespace)
+    await redis.xgroup_create(key, GROUP, id="0", mkstream=True)
+    await add(redis, namespace, request("once"))
+    ((_, entries),) = await redis.xreadgroup(GROUP, "c1", {key: ">"}, count=1)
+    (entry_id, fields) = entries[0]
+    calls: list[str] = []
+    release = asyncio.Event()
+
+    async def slow(event: TrainingRequested) -> Sequence[Publish]:
+        calls.append(event.reason)
+        if len(calls) == 1:
+            await release.wait()
+        return []
+
+    bus = Bus(settings(redis_url, namespace))
+    bus.consume(Consumer(streams.TRAINING_REQUESTED, GROUP, each(slow)))
+    (runner,) = bus.runners
+    try:
+        first = asyncio.create_task(
+            runner.on_delivery({"message_ids": [entry_id], "data": [fields]})
+        )
+        await eventually(lambda: _true(calls == ["once"]), what="the handler to start")
+        await runner.on_reclaim({"message_ids": [entry_id], "data": fields})
+        await runner.on_delivery({"message_ids": [entry_id], "data": [fields]})
+        release.set()
+        await first
+        assert calls == ["once"]
+        assert await pending(redis, namespace) == 0
+    finally:
+        await bus.redis.aclose()
+
+
 async def test_a_follower_without_replay_sees_only_events_published_after_its_start(
     redis_url: str, namespace: str, redis: Redis
 ) -> None:

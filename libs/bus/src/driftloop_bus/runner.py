@@ -123,6 +123,10 @@ class GroupRunner(Generic[E]):
         self.dlq_key = client.keys.dead_letters(consumer.stream)
         self.error_key = client.keys.errors(self.stream_key, consumer.group)
         self._labels = {"stream": consumer.stream.name, "group": consumer.group}
+        # Entries this replica is working on. The reclaimer and the main reader share the
+        # consumer name, so an entry whose lease has not been renewed yet (a stalled event
+        # loop) can reach both paths at once; the second one leaves it to the first.
+        self._in_flight: set[bytes] = set()
 
     def _seen_key(self, event: Event) -> str:
         return self.client.keys.seen(self.consumer.group, event.event_id)
@@ -134,6 +138,8 @@ class GroupRunner(Generic[E]):
 
     async def on_reclaim(self, raw_message: Mapping[str, Any]) -> None:
         for entry in raw_entries(raw_message):
+            if entry.entry_id in self._in_flight:
+                continue  # this replica is handling it right now
             attempts = await self._delivery_count(entry.entry_id)
             if attempts > self.settings.max_attempts:
                 last = cast(bytes | None, await self.redis.hget(self.error_key, entry.entry_id))
@@ -157,8 +163,16 @@ class GroupRunner(Generic[E]):
         """Decode, deduplicate, handle and commit, holding the entries' lease throughout: a
         reclaimer must never take an entry this replica is still working on."""
         exclusive = self.consumer.exclusive or contextlib.nullcontext()
-        async with self._lease([e.entry_id for e in entries]), exclusive:
-            await self._process_leased(entries, attempt)
+        mine = [e for e in entries if e.entry_id not in self._in_flight]
+        if not mine:
+            return
+        ids = [e.entry_id for e in mine]
+        self._in_flight.update(ids)
+        try:
+            async with self._lease(ids), exclusive:
+                await self._process_leased(mine, attempt)
+        finally:
+            self._in_flight.difference_update(ids)
 
     async def _process_leased(self, entries: list[_Entry], attempt: int) -> None:
         outcome = _Outcome()
