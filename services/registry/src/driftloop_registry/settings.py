@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from driftloop_bus.secrets import check_secret
 from driftloop_core import ServiceSettings
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
-
-PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin"}
 
 
 class RegistrySettings(ServiceSettings):
@@ -68,9 +67,5 @@ class RegistrySettings(ServiceSettings):
     @model_validator(mode="after")
     def _no_placeholder_token(self) -> RegistrySettings:
         token = self.admin_token.get_secret_value() if self.admin_token else None
-        if token is not None and (token.lower() in PLACEHOLDER_TOKENS or len(token) < 16):
-            raise ValueError(
-                "REGISTRY_ADMIN_TOKEN must be a real secret of 16+ characters "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
-            )
+        check_secret("REGISTRY_ADMIN_TOKEN", token)
         return self

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+from driftloop_bus.secrets import check_secret
 from driftloop_core import ServiceSettings
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from .state import Rules
-
-PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin"}
 
 
 class TrainerSettings(ServiceSettings):
@@ -74,11 +73,7 @@ class TrainerSettings(ServiceSettings):
     @model_validator(mode="after")
     def _no_placeholder_token(self) -> TrainerSettings:
         token = self.admin_token.get_secret_value() if self.admin_token else None
-        if token is not None and (token.lower() in PLACEHOLDER_TOKENS or len(token) < 16):
-            raise ValueError(
-                "TRAINER_ADMIN_TOKEN must be a real secret of 16+ characters "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
-            )
+        check_secret("TRAINER_ADMIN_TOKEN", token)
         return self
 
     def rules(self) -> Rules:
