@@ -51,6 +51,8 @@ def load_model_file(
                 artifact.pipeline, "driftloop-artifact", artifact.schema, artifact.library_versions
             )
         return ModelFile(load_trusted(data, trusted_modules, "the skops file"), "skops")
+    if not allow_pickle and not is_pickle(data):
+        raise ArtifactError(f"not a skops file: {SAVE_WITH_SKOPS}")
     if not allow_pickle:
         raise PickleRefused(
             "joblib and pickle files are not accepted (unpickling runs whatever code the file "
