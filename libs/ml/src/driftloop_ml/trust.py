@@ -23,13 +23,13 @@ import skops.io as sio
 from skops.io.exceptions import UntrustedTypesFoundException
 
 from .errors import ArtifactError, UntrustedTypes
+from .trees import check_trees
 
 TRUSTED_TYPES: tuple[str, ...] = (
     "numpy.dtype",  # the dtype parameters of SimpleImputer and OneHotEncoder
     # The node storage of DecisionTree*, RandomForest*, ExtraTrees*, GradientBoosting* and
     # AdaBoost over trees. skops leaves these out of its defaults: a crafted file with
-    # out-of-range node indices can crash predict. The bytes loaded here are the trainer's
-    # (content-addressed, sha256-checked) or an admin's upload.
+    # out-of-range node indices can crash predict. trees.py checks every one at load.
     "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # HistGradientBoosting*
 )
@@ -72,8 +72,15 @@ def refused_types(types: Iterable[str], modules: Sequence[str]) -> list[str]:
 
 
 def load_trusted(data: bytes, modules: Sequence[str], what: str) -> Any:
-    """The object a skops file holds, if every type in it is trusted; UntrustedTypes naming
-    the others (nothing of the file constructed), ArtifactError if it is not a skops file."""
+    """The object a skops file holds, if every type in it is trusted and its trees are sound
+    (trees.py); UntrustedTypes naming the others (nothing of the file constructed),
+    ArtifactError if it is not a skops file."""
+    obj = _load(data, modules, what)
+    check_trees(obj)
+    return obj
+
+
+def _load(data: bytes, modules: Sequence[str], what: str) -> Any:
     try:
         return sio.loads(data, trusted=list(TRUSTED_TYPES))
     except UntrustedTypesFoundException:
