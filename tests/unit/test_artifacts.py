@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import skops.io as sio
 from driftloop_contracts import DatasetSchema
+from driftloop_core import ServiceSettings
 from driftloop_ml import (
     FORMAT,
     ArtifactError,
@@ -28,6 +29,7 @@ from driftloop_ml import (
 from driftloop_ml.trust import covered
 from driftloop_sdk.scenario import CreditScenario
 from driftloop_trainer.training import build_pipeline
+from pydantic import ValidationError
 from sklearn.linear_model import LogisticRegression
 
 SCHEMA: DatasetSchema = CreditScenario.schema
@@ -178,3 +180,18 @@ def test_a_module_prefix_covers_its_submodules_and_nothing_beside_them() -> None
 def test_trusted_modules_are_read_as_comma_separated_prefixes() -> None:
     assert parse_modules(" my_models, other.pkg.,, ") == ("my_models", "other.pkg")
     assert parse_modules("") == ()
+
+
+def test_trusted_modules_are_a_setting_of_every_service_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DRIFTLOOP_TRUSTED_MODULES", "my_models, other.pkg")
+    assert ServiceSettings().trusted_modules == ("my_models", "other.pkg")
+    monkeypatch.delenv("DRIFTLOOP_TRUSTED_MODULES")
+    assert ServiceSettings().trusted_modules == ()
+
+
+@pytest.mark.parametrize("modules", ["os", "my_models,builtins", "posix.system", "subprocess"])
+def test_modules_that_run_code_cannot_be_trusted(modules: str) -> None:
+    with pytest.raises(ValidationError, match=r"names modules that run code or commands"):
+        ServiceSettings(trusted_modules=modules)

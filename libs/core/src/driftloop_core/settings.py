@@ -14,6 +14,27 @@ from driftloop_bus.settings import env
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
+#: Top-level modules whose functions run code, commands or unpickling: never trusted.
+CODE_RUNNERS = frozenset(
+    [
+        "builtins",
+        "code",
+        "codeop",
+        "ctypes",
+        "importlib",
+        "marshal",
+        "nt",
+        "os",
+        "pickle",
+        "posix",
+        "runpy",
+        "shutil",
+        "socket",
+        "subprocess",
+        "sys",
+    ]
+)
+
 
 class ServiceSettings(BusSettings):
     """Settings every driftloop service has."""
@@ -49,4 +70,16 @@ class ServiceSettings(BusSettings):
     def _modules(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(m.strip().strip(".") for m in value.split(",") if m.strip().strip("."))
+        return value
+
+    @field_validator("trusted_modules")
+    @classmethod
+    def _no_code_runners(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Trusting a module trusts every function in it: never those that run code."""
+        refused = sorted(m for m in value if m.split(".")[0] in CODE_RUNNERS)
+        if refused:
+            raise ValueError(
+                f"DRIFTLOOP_TRUSTED_MODULES names modules that run code or commands: {refused}; "
+                "name only your own model package (e.g. my_models)"
+            )
         return value
