@@ -239,8 +239,10 @@ def register(
         typer.Argument(
             exists=True,
             dir_okay=False,
-            help="A joblib or pickle dump of a fitted scikit-learn estimator or pipeline taking "
-            "the schema's features in order, or a driftloop artifact.",
+            help="A skops file of a fitted scikit-learn estimator or pipeline taking the "
+            'schema\'s features in order (`skops.io.dump(model, "model.skops")`), or a '
+            "driftloop artifact; joblib/pickle files only if the trainer allows them "
+            "(TRAINER_ALLOW_PICKLE_UPLOADS).",
         ),
     ],
     dataset: Annotated[str, typer.Option(help="Dataset the model predicts.")],

@@ -42,6 +42,7 @@ def build_app(
             settings.offload_threshold_ms,
             settings.microbatch_max_rows,
             settings.microbatch_max_wait_ms,
+            settings.trusted_modules,
         )
 
     holders = holders or Holders(

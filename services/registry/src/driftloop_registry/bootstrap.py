@@ -44,7 +44,7 @@ def build_app(
     )
     service = RegistryService(
         Repository(db),
-        Judge(store or ContentStore(settings.store_url), gate),
+        Judge(store or ContentStore(settings.store_url), gate, settings.trusted_modules),
         truth or RedisServingTruth(bus.redis, bus.keys),
         bus.keys,
         bus.commit,

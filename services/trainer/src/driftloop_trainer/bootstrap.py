@@ -9,6 +9,7 @@ from driftloop_core.http import create_app
 from fastapi import FastAPI
 
 from .api import TrainerApi, router
+from .external import FilePolicy
 from .handlers import TrainerHandlers
 from .registrations import TrainingSpecs
 from .repository import RECHECK, Repository
@@ -55,7 +56,8 @@ def build_app(
     bus.consume(Consumer(streams.MODEL_PROMOTED, GROUP, each(handlers.on_promoted)))
     bus.consume(Consumer(streams.MODEL_REJECTED, GROUP, each(handlers.on_rejected)))
     bus.consume(Consumer(RECHECK, GROUP, each(handlers.on_recheck)))
-    external = ExternalModels(bus, repo, rows, store, config, settings.max_rows)
+    files = FilePolicy(settings.trusted_modules, settings.allow_pickle_uploads)
+    external = ExternalModels(bus, repo, rows, store, config, settings.max_rows, files)
     api = TrainerApi(repo, specs, settings.model_family, external, settings.admin_token)
     return create_app(
         title="driftloop trainer",

@@ -69,6 +69,12 @@ class TrainerSettings(ServiceSettings):
     max_upload_mb: int = Field(
         default=64, ge=1, le=2048, description="Largest model file accepted, in MB (413 above)."
     )
+    allow_pickle_uploads: bool = Field(
+        default=False,
+        description="Accept joblib/pickle model uploads (unpickling runs the file's code: only "
+        "if you trust every admin's files). Off: only skops files (415 for a pickle). Either "
+        "way the model is stored as a skops artifact.",
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_token(self) -> TrainerSettings:

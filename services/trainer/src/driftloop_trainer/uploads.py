@@ -43,6 +43,7 @@ class ExternalModels:
         store: ContentStore,
         config: TrainingConfig,
         max_rows: int,
+        files: external.FilePolicy | None = None,
     ) -> None:
         self.bus = bus
         self.repo = repo
@@ -50,6 +51,7 @@ class ExternalModels:
         self.store = store
         self.config = config
         self.max_rows = max_rows
+        self.files = files or external.FilePolicy()
 
     async def register(
         self, dataset: str, data: bytes, uploaded_by: str, filename: str | None
@@ -60,7 +62,7 @@ class ExternalModels:
                 f"the trainer has no rows of dataset {dataset!r}: ingest labelled rows first, "
                 "the model is evaluated on the newest of them"
             )
-        file = await asyncio.to_thread(external.read, data, schema)
+        file = await asyncio.to_thread(external.read, data, schema, self.files)
         loaded = await self.rows.load(
             self.repo.newest_first(dataset, None, schema), None, self.max_rows
         )
