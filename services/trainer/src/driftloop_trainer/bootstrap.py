@@ -19,6 +19,7 @@ from .training import TrainingConfig
 from .uploads import ExternalModels
 
 GROUP = "trainer"
+SIGNS = "the trainer signs each training.completed (its artifact) with it"
 
 
 def build_app(
@@ -48,14 +49,15 @@ def build_app(
         settings.max_rows,
         specs.get,
     )
-    handlers = TrainerHandlers(repo, rows, executor, settings.rules())
+    signer = settings.signer(SIGNS)
+    handlers = TrainerHandlers(repo, rows, executor, settings.rules(), signer=signer)
     bus.consume(Consumer(streams.DATA_INGESTED, GROUP, each(handlers.on_data)))
     bus.consume(Consumer(streams.DRIFT_DETECTED, GROUP, each(handlers.on_drift)))
     bus.consume(Consumer(streams.TRAINING_REQUESTED, GROUP, each(handlers.on_request)))
     bus.consume(Consumer(streams.MODEL_PROMOTED, GROUP, each(handlers.on_promoted)))
     bus.consume(Consumer(streams.MODEL_REJECTED, GROUP, each(handlers.on_rejected)))
     bus.consume(Consumer(RECHECK, GROUP, each(handlers.on_recheck)))
-    external = ExternalModels(bus, repo, rows, store, config, settings.max_rows)
+    external = ExternalModels(bus, repo, rows, store, config, settings.max_rows, signer=signer)
     api = TrainerApi(repo, specs, settings.model_family, external, settings.admin_token)
     return create_app(
         title="driftloop trainer",
