@@ -126,7 +126,8 @@ class RegistryService:
             decision = await asyncio.to_thread(self.judge, event, champion)
             self.repo.record_decision(row.dataset, row.version, decision)
             log.info("gate", version=row.version, promote=decision.promote, reason=decision.reason)
-        return announce(self.keys, await self._sealed(actions.verdict(event, row.version, decision)))
+        verdict = actions.verdict(event, row.version, decision)
+        return announce(self.keys, await self._sealed(verdict))
 
     async def _sealed(self, events: Sequence[Event]) -> list[Event]:
         """Numbered after the serving state's last sequence of each dataset, and signed.
