@@ -10,8 +10,8 @@ from typing import TypeVar
 from driftloop_contracts import ModelPromoted, RolloutChanged, TrainingCompleted
 from driftloop_core.signing import Signer, Verifier
 
-E = TypeVar("E", ModelPromoted, RolloutChanged, TrainingCompleted)
-D = TypeVar("D", ModelPromoted, RolloutChanged)
+E = TypeVar("E", bound=ModelPromoted | RolloutChanged | TrainingCompleted)
+D = TypeVar("D", bound=ModelPromoted | RolloutChanged)
 
 #: Decisions made in memory are numbered from here, above any a test's registry reaches.
 _sequence = itertools.count(1_000)

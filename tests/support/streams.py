@@ -39,7 +39,7 @@ class Streams:
         for event in events:
             if isinstance(event, ModelPromoted | RolloutChanged) and event.signature is None:
                 number = self.redis.hincrby(serving.sequences_key(keys), event.dataset, 1)
-                event = sealed(event, int(number))  # type: ignore[arg-type]
+                event = sealed(event, int(number))
             elif isinstance(event, TrainingCompleted) and event.signature is None:
                 event = signed(event)  # as the trainer publishes it
             with self.redis.pipeline(transaction=True) as pipe:

@@ -15,8 +15,8 @@ from driftloop_core.signing import (
     check_decision,
     generate,
 )
+from driftloop_sdk.scenario import SCHEMA
 
-from tests.support.data import SCHEMA
 from tests.support.events import blob, completed
 
 

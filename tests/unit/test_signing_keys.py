@@ -29,8 +29,8 @@ def test_generated_private_keys_are_for_their_owner_only(tmp_path: Path) -> None
 
 def test_generated_keys_sign_and_verify_as_the_services_read_them(tmp_path: Path) -> None:
     files = keys.generate(tmp_path / "keys")
-    trainer = KeySettings(signing_key_file=files.private("trainer"), **EMPTY)  # type: ignore[arg-type]
-    registry = KeySettings(trainer_public_key_file=files.public("trainer"), **EMPTY)  # type: ignore[arg-type]
+    trainer = KeySettings(signing_key_file=files.private("trainer"), **EMPTY)
+    registry = KeySettings(trainer_public_key_file=files.public("trainer"), **EMPTY)
 
     run = trainer.signer("x").sign(completed())
 
