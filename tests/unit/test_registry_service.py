@@ -393,3 +393,19 @@ async def test_a_champion_in_the_serving_state_it_did_not_sign_is_not_judged_aga
     with pytest.raises(UnreadableServingState, match="not signed by this registry"):
         await registry.service.on_training_completed(completed())
     assert len(registry.judge.shown) == 1  # only the first candidate was judged
+
+
+async def test_an_admin_action_on_a_forged_serving_state_says_why_and_publishes_nothing(
+    registry: Registry,
+) -> None:
+    await two_versions(registry)
+    champion = await registry.service.truth.champion("demo")
+    assert champion is not None
+    unsigned = champion.model_copy(update={"signature": None})
+    registry.redis.hset(serving.champions_key(KEYS), "demo", unsigned.model_dump_json())
+    published = len(registry.streams.entries)
+
+    with pytest.raises(NotReady, match="not signed by this registry"):
+        await registry.service.promote("demo", 2, "admin")
+
+    assert len(registry.streams.entries) == published

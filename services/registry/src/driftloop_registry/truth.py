@@ -11,6 +11,7 @@ from typing import Protocol, TypeVar, cast
 from driftloop_bus import Keys
 from driftloop_bus.serving import champions_key, last_sequence, rollouts_key
 from driftloop_contracts import ModelPromoted, RolloutChanged
+from driftloop_core import NotReady
 from driftloop_core.signing import Verifier, check_decision, refuse
 from pydantic import ValidationError
 from redis.asyncio import Redis
@@ -27,8 +28,10 @@ class ServingTruth(Protocol):
         """The sequence of the dataset's last decision (0 before the first)."""
 
 
-class UnreadableServingState(Exception):
-    """The serving state holds something that is not the event it should be."""
+class UnreadableServingState(NotReady):
+    """The serving state holds something that is not the event it should be, or that this
+    registry did not sign: nothing is decided on it (a delivery is retried, then
+    dead-lettered; an admin action answers 503 saying why)."""
 
 
 class RedisServingTruth:
