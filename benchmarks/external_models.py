@@ -37,6 +37,7 @@ from fastapi.testclient import TestClient
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
+from benchmarks.keys import signer
 from tests.support.data import ingested, labelled_rows
 from tests.support.streams import Streams
 
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     args = parser.parse_args()
     configure_logging("trainer", "WARNING")
+    signer()  # the trainer signs what it admits
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as tmp:
         store = ContentStore(str(Path(tmp) / "store"))
         settings = TrainerSettings(

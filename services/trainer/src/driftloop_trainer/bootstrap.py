@@ -20,6 +20,7 @@ from .training import TrainingConfig
 from .uploads import ExternalModels
 
 GROUP = "trainer"
+SIGNS = "the trainer signs each training.completed (its artifact) with it"
 
 
 def build_app(
@@ -49,7 +50,8 @@ def build_app(
         settings.max_rows,
         specs.get,
     )
-    handlers = TrainerHandlers(repo, rows, executor, settings.rules())
+    signer = settings.signer(SIGNS)
+    handlers = TrainerHandlers(repo, rows, executor, settings.rules(), signer=signer)
     bus.consume(Consumer(streams.DATA_INGESTED, GROUP, each(handlers.on_data)))
     bus.consume(Consumer(streams.DRIFT_DETECTED, GROUP, each(handlers.on_drift)))
     bus.consume(Consumer(streams.TRAINING_REQUESTED, GROUP, each(handlers.on_request)))
@@ -57,7 +59,9 @@ def build_app(
     bus.consume(Consumer(streams.MODEL_REJECTED, GROUP, each(handlers.on_rejected)))
     bus.consume(Consumer(RECHECK, GROUP, each(handlers.on_recheck)))
     files = FilePolicy(settings.trusted_modules, settings.allow_pickle_uploads)
-    external = ExternalModels(bus, repo, rows, store, config, settings.max_rows, files)
+    external = ExternalModels(
+        bus, repo, rows, store, config, settings.max_rows, files, signer=signer
+    )
     api = TrainerApi(repo, specs, settings.model_family, external, settings.admin_token)
     return create_app(
         title="driftloop trainer",

@@ -4,13 +4,14 @@ from typing import Literal
 
 from driftloop_bus.secrets import check_secret
 from driftloop_core import ServiceSettings
+from driftloop_core.signing import KeySettings
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from .state import Rules
 
 
-class TrainerSettings(ServiceSettings):
+class TrainerSettings(ServiceSettings, KeySettings):
     """Trainer: when to train, on which rows, with which model. Env prefix TRAINER_."""
 
     model_config = SettingsConfigDict(env_prefix="TRAINER_", populate_by_name=True, extra="ignore")
@@ -80,6 +81,7 @@ class TrainerSettings(ServiceSettings):
     def _no_placeholder_token(self) -> TrainerSettings:
         token = self.admin_token.get_secret_value() if self.admin_token else None
         check_secret("TRAINER_ADMIN_TOKEN", token)
+        self.signer("the trainer signs each artifact it trains or admits")  # refuse to start
         return self
 
     def rules(self) -> Rules:

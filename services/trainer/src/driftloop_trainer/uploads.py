@@ -10,6 +10,7 @@ import uuid
 from driftloop_bus import Bus, Publish
 from driftloop_contracts import Metrics, TrainingCompleted, derived_id, streams
 from driftloop_core import ContentStore, NotFound, NotReady
+from driftloop_core.signing import Signer
 from driftloop_core.telemetry import get_logger
 from pydantic import BaseModel, Field
 
@@ -44,7 +45,11 @@ class ExternalModels:
         config: TrainingConfig,
         max_rows: int,
         files: external.FilePolicy | None = None,
+        *,
+        signer: Signer,
     ) -> None:
+        #: An uploaded model, once admitted, is signed like a trained one.
+        self.signer = signer
         self.bus = bus
         self.repo = repo
         self.rows = rows
@@ -74,12 +79,14 @@ class ExternalModels:
             stored_run, self.store, trained, loaded.versions, self.config.seed
         )
         event_id = uuid.uuid4()
-        event = TrainingCompleted(
-            event_id=event_id,
-            producer=PRODUCER,
-            run_id=derived_id(event_id, "run", "external"),
-            trigger="external",
-            **fields,
+        event = self.signer.sign(
+            TrainingCompleted(
+                event_id=event_id,
+                producer=PRODUCER,
+                run_id=derived_id(event_id, "run", "external"),
+                trigger="external",
+                **fields,
+            )
         )
         try:
             await self.bus.publish(Publish(streams.TRAINING_COMPLETED, event))
