@@ -37,6 +37,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from tests.support.data import labelled_rows, promoted, trained
+from tests.support.signing import signed
 from tests.support.streams import Streams
 from tests.support.wait import eventually_sync
 
@@ -157,7 +158,8 @@ def test_a_running_registry_rejects_a_candidate_that_is_a_planted_pickle(
         min_accuracy=0.3,
     )
     good = trained(store, labelled_rows(300))
-    attack = good.model_copy(update={"artifact": planted_pickle(store, marker)})
+    # Signed with the trainer's key: even a run the trainer vouches for never unpickles.
+    attack = signed(good.model_copy(update={"artifact": planted_pickle(store, marker)}))
     with TestClient(build_registry(settings)):
         streams_io.publish(streams.TRAINING_COMPLETED, attack)
         (rejected,) = streams_io.wait(streams.MODEL_REJECTED)
