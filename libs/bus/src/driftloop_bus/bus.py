@@ -79,12 +79,14 @@ class Bus:
         self.keys = Keys(settings.namespace)
         self.redis: Redis = redis or Redis.from_url(
             settings.redis_url,
+            **settings.redis_auth(),
             socket_connect_timeout=5,
             socket_timeout=15,
             health_check_interval=30,
         )
         self.broker = broker or RedisBroker(
             settings.redis_url,
+            **settings.redis_auth(),
             logger=logging.getLogger("faststream"),
             graceful_timeout=30,
         )
