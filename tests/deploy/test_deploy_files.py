@@ -78,7 +78,11 @@ def metrics_in(text: str) -> set[str]:
     ids=["compose", "compose-with-local-images"],
 )
 def test_the_compose_files_are_valid(files: list[str]) -> None:
-    env = {**os.environ, "REGISTRY_ADMIN_TOKEN": "compose-config-check-7Qp2Zk9", "BASE_IMAGE": "python:3.12-slim"}
+    env = {
+        **os.environ,
+        "REGISTRY_ADMIN_TOKEN": "compose-config-check-7Qp2Zk9",
+        "BASE_IMAGE": "python:3.12-slim",
+    }
     args = [a for f in files for a in ("-f", f)]
     config = yaml.safe_load(run(tool("docker-compose"), *args, "config", env=env))
     services = config["services"]

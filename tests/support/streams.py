@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from driftloop_bus import Keys, datasets, serving
 from driftloop_contracts import DatasetRegistered, Event, ModelPromoted, RolloutChanged, Stream
 from driftloop_contracts.codec import decode, encode
-from redis import Redis
+from driftloop_sdk.redis_users import RedisLogin
 
 from .wait import eventually_sync
 
@@ -15,8 +15,8 @@ E = TypeVar("E", bound=Event)
 
 
 class Streams:
-    def __init__(self, redis_url: str, namespace: str) -> None:
-        self.redis = Redis.from_url(redis_url)
+    def __init__(self, redis_url: str, namespace: str, login: RedisLogin | None = None) -> None:
+        self.redis = (login or RedisLogin()).connect(redis_url)
         self.namespace = namespace
 
     def close(self) -> None:

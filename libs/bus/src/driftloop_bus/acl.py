@@ -29,7 +29,7 @@ log = structlog.get_logger(__name__)
 
 #: Every connection may do this much, whatever its keys (no key names leak: no SCAN/KEYS).
 CONNECTION = "+ping +echo +select +client|setname +client|getname +client|id +hello +info"
-TRANSACTIONS = "+multi +exec +discard +watch +unwatch"
+TRANSACTIONS = "+multi +exec +discard +unwatch"  # WATCH has keys: in the selectors
 #: On input streams, in a consumer group. No XADD: a consumer cannot forge its own input.
 CONSUME = (
     "+xreadgroup +xack +xautoclaim +xclaim +xpending +xgroup|create +xgroup|createconsumer "
@@ -41,11 +41,11 @@ FOLLOW = "+xread +xrange +xrevrange +xlen +xinfo|stream"
 PUBLISH = "+xadd +xtrim +xlen +xrange +xrevrange +xinfo|groups +xinfo|stream +xpending"
 #: On a service's own keys (and the streams only it publishes and consumes).
 OWN = (
-    "+@read +@write +eval +evalsha +eval_ro +evalsha_ro +script|load "
+    "+@read +@write +watch +eval +evalsha +eval_ro +evalsha_ro +script|load +script|exists "
     "-@dangerous -scan -randomkey -keys -@pubsub"
 )
 #: On another service's keys the service reads (e.g. the registry's serving state).
-READ = "+@read -@dangerous -scan -randomkey -keys -@pubsub"
+READ = "+@read +watch -@dangerous -scan -randomkey -keys -@pubsub"
 
 REDIS_7_ONLY = {"+eval_ro", "+evalsha_ro"}
 SERVICES = ("ingest", "trainer", "registry", "predictor", "drift-monitor")
