@@ -40,7 +40,7 @@ def test_a_placeholder_password_is_refused_at_start_naming_the_setting() -> None
 def test_a_placeholder_in_the_password_file_is_refused_too(tmp_path: Path) -> None:
     secret = tmp_path / "password"
     secret.write_text("changeme\n")
-    with pytest.raises(ValidationError, match="REDIS_PASSWORD_FILE.*must be a real secret"):
+    with pytest.raises(ValidationError, match=r"REDIS_PASSWORD_FILE.*must be a real secret"):
         BusSettings(redis_password_file=secret)
 
 
