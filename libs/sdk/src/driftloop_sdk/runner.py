@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import httpx
 from driftloop_contracts import DatasetSchema
+from redis import Redis
 
 from . import redis_users
 from .client import Endpoints
@@ -137,7 +137,7 @@ class Stack:
         assert found is not None, "stack not started"
         return found
 
-    def connect(self, user: str = "admin") -> Any:
+    def connect(self, user: str = "admin") -> Redis:
         """A redis-py client logged in as `user` (close it)."""
         return self.login(user).connect(self.redis_url)
 
