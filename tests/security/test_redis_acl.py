@@ -212,3 +212,25 @@ def test_driftloop_up_keeps_its_passwords_0600_and_redis_refuses_the_default_use
     with Stack(state, services=[], sink=None) as again:  # generated once, kept
         assert again.login("predictor") == first
         assert again.connect("predictor").ping()
+
+
+def test_the_cli_logs_in_from_the_state_folder_and_says_who_to_be_when_refused(
+    tmp_path: Path,
+) -> None:
+    from driftloop_sdk.cli import app
+    from typer.testing import CliRunner
+
+    state = tmp_path / "state"
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text('{"prediction_id": "00000000-0000-0000-0000-000000000001", "label": "a"}\n')
+    with Stack(state, services=[], namespace=NS, sink=None) as stack:
+        common = ["--redis-url", stack.redis_url, "--namespace", NS]
+        sent = CliRunner().invoke(
+            app, ["publish", "labels", str(labels), *common, "--state-dir", str(state)]
+        )
+        assert sent.exit_code == 0, sent.output
+        assert stack.connect("admin").xlen(f"{NS}feedback.received.v1") == 1
+        elsewhere = ["--state-dir", str(tmp_path / "none")]
+        refused = CliRunner().invoke(app, ["dlq", *common, *elsewhere])
+        assert refused.exit_code == 1
+        assert "Redis refused this" in refused.output and "logs in as `admin`" in refused.output

@@ -29,6 +29,7 @@ from .redis_cli import (
     StateDir,
     login,
     redis_app,
+    refusals,
 )
 from .register import PENDING, describe, wait_for_verdict
 from .runner import Stack
@@ -142,7 +143,8 @@ def publish_records(
         records = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
     client = login("client", state_dir, redis_username, redis_password)
     publisher = EventPublisher(redis_url, namespace=namespace, login=client)
-    sent = publisher.submit_records(dataset, records)
+    with refusals("client"):
+        sent = publisher.submit_records(dataset, records)
     console.print(f"published {len(records)} rows in {len(sent)} events")
 
 
@@ -158,7 +160,8 @@ def publish_labels(
     """Send true labels for earlier predictions to feedback.received.v1."""
     labels = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
     client = login("client", state_dir, redis_username, redis_password)
-    event = EventPublisher(redis_url, namespace=namespace, login=client).send_labels(labels)
+    with refusals("client"):
+        event = EventPublisher(redis_url, namespace=namespace, login=client).send_labels(labels)
     console.print(f"published {len(labels)} labels as event {event.event_id}")
 
 

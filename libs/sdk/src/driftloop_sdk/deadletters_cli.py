@@ -17,6 +17,7 @@ from .redis_cli import (
     RedisUsername,
     StateDir,
     login,
+    refusals,
 )
 
 console = Console()
@@ -42,27 +43,28 @@ def dlq(
     letters = DeadLetters(
         redis_url, namespace, login("admin", state_dir, redis_username, redis_password)
     )
-    try:
-        names = [stream] if stream else [s for s, n in letters.counts().items() if n]
-        if not names:
-            console.print("no dead letters")
-            return
-        table = Table(title="dead letters")
-        for column in ("stream", "entry", "group", "attempts", "failed at", "error"):
-            table.add_column(column)
-        for name in names:
-            for letter in letters.newest(name, count):
-                table.add_row(
-                    letter.stream,
-                    letter.entry_id,
-                    letter.group,
-                    str(letter.attempts),
-                    letter.failed_at[:19],
-                    letter.error,
-                )
-        console.print(table)
-    finally:
-        letters.close()
+    with refusals("admin"):
+        try:
+            names = [stream] if stream else [s for s, n in letters.counts().items() if n]
+            if not names:
+                console.print("no dead letters")
+                return
+            table = Table(title="dead letters")
+            for column in ("stream", "entry", "group", "attempts", "failed at", "error"):
+                table.add_column(column)
+            for name in names:
+                for letter in letters.newest(name, count):
+                    table.add_row(
+                        letter.stream,
+                        letter.entry_id,
+                        letter.group,
+                        str(letter.attempts),
+                        letter.failed_at[:19],
+                        letter.error,
+                    )
+            console.print(table)
+        finally:
+            letters.close()
 
 
 @dlq_app.command("show")
@@ -79,16 +81,17 @@ def dlq_show(
     letters = DeadLetters(
         redis_url, namespace, login("admin", state_dir, redis_username, redis_password)
     )
-    try:
-        letter = letters.get(stream, entry_id)
-        if letter is None:
-            console.print(f"[red]error[/] no dead letter {entry_id} for {stream}")
-            raise typer.Exit(1)
-        console.print_json(data=letter.summary())
-        for name, value in letter.original.items():
-            console.print(f"[bold]{name.decode()}[/]: {value.decode(errors='replace')}")
-    finally:
-        letters.close()
+    with refusals("admin"):
+        try:
+            letter = letters.get(stream, entry_id)
+            if letter is None:
+                console.print(f"[red]error[/] no dead letter {entry_id} for {stream}")
+                raise typer.Exit(1)
+            console.print_json(data=letter.summary())
+            for name, value in letter.original.items():
+                console.print(f"[bold]{name.decode()}[/]: {value.decode(errors='replace')}")
+        finally:
+            letters.close()
 
 
 @dlq_app.command("replay")
@@ -109,8 +112,11 @@ def dlq_replay(
     letters = DeadLetters(
         redis_url, namespace, login("admin", state_dir, redis_username, redis_password)
     )
-    try:
-        replayed = letters.replay(stream, entry_ids or None)
-        console.print(f"replayed {len(replayed)} dead letter(s) onto {stream.removesuffix('.dlq')}")
-    finally:
-        letters.close()
+    with refusals("admin"):
+        try:
+            replayed = letters.replay(stream, entry_ids or None)
+            console.print(
+                f"replayed {len(replayed)} dead letter(s) onto {stream.removesuffix('.dlq')}"
+            )
+        finally:
+            letters.close()

@@ -3,10 +3,14 @@ command that talks to Redis shares (the state folder's logins by default)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
+from rich.console import Console
 
 from . import redis_users
 from .redis_users import RedisLogin
@@ -40,6 +44,26 @@ DEFAULT_STATE = Path(".driftloop/state")
 def login(user: str, state_dir: Path, username: str | None, password: str | None) -> RedisLogin:
     """The login given on the command line or in the environment, else the state folder's."""
     return redis_users.login_for(user, state_dir, username, password)
+
+
+@contextmanager
+def refusals(user: str) -> Iterator[None]:
+    """A login or permission Redis refuses: one line saying which user to log in as, exit 1."""
+    try:
+        yield
+    except (AuthenticationError, NoPermissionError, ResponseError) as exc:
+        text = str(exc)
+        if not isinstance(exc, AuthenticationError | NoPermissionError) and not any(
+            word in text for word in ("NOAUTH", "HELLO", "WRONGPASS", "NOPERM")
+        ):
+            raise
+        Console(stderr=True).print(
+            f"[red]error[/] Redis refused this: {text.splitlines()[0]}. This command logs in "
+            f"as `{user}`: pass --redis-username/--redis-password (REDIS_USERNAME/"
+            "REDIS_PASSWORD), or --state-dir of the `driftloop up` that holds its password.",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
 
 
 @redis_app.command("acl")
