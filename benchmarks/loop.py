@@ -155,7 +155,9 @@ def ready_stack(state_dir: Path) -> Iterator[tuple[Stack, Redis]]:
     with Stack(state_dir, schemas=schemas, env=ENV, redis_persistent=False, sink=None) as stack:
         data, now = CreditScenario(1).draw(INITIAL_ROWS, "before"), utcnow()
         rows = zip(data.features, data.labels, strict=True)
-        publisher = EventPublisher(stack.redis_url, namespace=stack.namespace)
+        publisher = EventPublisher(
+            stack.redis_url, namespace=stack.namespace, login=stack.login("client")
+        )
         publisher.submit_records(
             "demo", [Record(features=f, label=y, observed_at=now) for f, y in rows]
         )
@@ -166,7 +168,7 @@ def ready_stack(state_dir: Path) -> Iterator[tuple[Stack, Redis]]:
             if time.monotonic() > deadline:
                 raise TimeoutError("no model served after 180 s")
             time.sleep(0.2)
-        r = Redis.from_url(stack.redis_url)  # raw replies: stream entries hold binary payloads
+        r = stack.connect("admin")  # raw replies: stream entries hold binary payloads
         wait_drained(r)
         try:
             yield stack, r
@@ -224,7 +226,9 @@ async def drive(
     predict_url = f"{stack.url('predictor')}/v1/predict/batch"
     labels_url = f"{stack.url('ingest')}/v1/labels"
     limits = httpx.Limits(max_connections=2 * inflight + 2, max_keepalive_connections=2 * inflight)
-    publisher = EventPublisher(stack.redis_url, namespace=stack.namespace, producer="bench")
+    publisher = EventPublisher(
+        stack.redis_url, namespace=stack.namespace, producer="bench", login=stack.login("client")
+    )
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
 
         async def post_labels(body: bytes) -> None:

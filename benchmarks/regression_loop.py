@@ -21,7 +21,6 @@ from driftloop_sdk.client import DriftloopClient
 from driftloop_sdk.publisher import EventPublisher
 from driftloop_sdk.runner import Stack
 from driftloop_sdk.scenario import HouseScenario, Phase
-from redis import Redis
 
 ENV = {"LOG_LEVEL": "WARNING", "DRIFTLOOP_DATASET": "houses"}
 INITIAL = 2000
@@ -30,7 +29,7 @@ INITIAL = 2000
 class Loop:
     def __init__(self, stack: Stack) -> None:
         self.client = DriftloopClient(stack.endpoints)
-        self.redis = Redis.from_url(stack.redis_url)
+        self.redis = stack.connect("admin")
         self.namespace = stack.namespace
         self.scenario = HouseScenario(17)
 
@@ -59,7 +58,9 @@ def run(stationary: int, after: int) -> None:
     with Stack(state, schemas=(HouseScenario.schema,), env=ENV, sink=None) as stack:
         loop = Loop(stack)
         drawn, now = loop.scenario.draw(INITIAL, "before"), utcnow()
-        publisher = EventPublisher(stack.redis_url, namespace=stack.namespace)
+        publisher = EventPublisher(
+            stack.redis_url, namespace=stack.namespace, login=stack.login("client")
+        )
         publisher.submit_records(
             "houses",
             [

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 from driftloop_sdk.client import DriftloopClient, Endpoints
 from driftloop_sdk.demo import DemoPlayer, report
+from driftloop_sdk.redis_users import RedisLogin
 from rich.console import Console
 from rich.table import Table
 
@@ -65,6 +66,10 @@ class ComposeStack:
 
     def check_alive(self) -> None:
         pass  # compose restarts what dies; the checks below look at health
+
+    def login(self, user: str) -> RedisLogin:
+        """The Redis login of `user` (client: the demo's records; admin: its timeline)."""
+        return RedisLogin()
 
 
 def compose(files: list[str], *args: str, env: dict[str, str], check: bool = True) -> str:

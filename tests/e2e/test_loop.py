@@ -34,11 +34,13 @@ FAST_LOOP = {
 
 
 @pytest.fixture
-def stack(redis_url: str, namespace: str, tmp_path: Path) -> Iterator[Stack]:
+def stack(namespace: str, tmp_path: Path) -> Iterator[Stack]:
+    """Its own Redis, as `driftloop up` runs it: one ACL user per service, default user off
+    (so every NOPERM the rules would cause in production fails this loop)."""
     with Stack(
         tmp_path / "state",
         schemas=(CreditScenario.schema,),
-        redis_url=redis_url,
+        redis_persistent=False,
         namespace=namespace,
         env=FAST_LOOP,
         sink=None,
@@ -67,15 +69,17 @@ def serve(
 
 
 def test_drift_retrains_promotes_and_serves_a_new_model_with_one_correlation_id(
-    stack: Stack, namespace: str, redis_url: str
+    stack: Stack, namespace: str
 ) -> None:
     scenario = CreditScenario(seed=21)
     client = DriftloopClient(stack.endpoints)
-    io = Streams(redis_url, namespace)
+    io = Streams(stack.redis_url, namespace, stack.login("admin"))
     try:
         initial = scenario.draw(1000, "before")
         now = utcnow()
-        publisher = EventPublisher(redis_url, namespace=namespace)
+        publisher = EventPublisher(
+            stack.redis_url, namespace=namespace, login=stack.login("client")
+        )
         publisher.submit_records(
             "demo",
             [

@@ -49,7 +49,7 @@ Scenario = CreditScenario | PlantScenario | HouseScenario
 
 
 @pytest.fixture
-def stack(redis_url: str, namespace: str, tmp_path: Path) -> Iterator[Stack]:
+def stack(namespace: str, tmp_path: Path) -> Iterator[Stack]:
     env = FAST_LOOP | {
         "PYTHONPATH": str(USER_MODELS),
         # the credit model holds a class of the user's package: trusted by configuration
@@ -57,13 +57,15 @@ def stack(redis_url: str, namespace: str, tmp_path: Path) -> Iterator[Stack]:
         "TRAINER_MIN_POST_DRIFT_ROWS": "300",
     }
     with Stack(
-        tmp_path / "state", redis_url=redis_url, namespace=namespace, env=env, sink=None
-    ) as running:
+        tmp_path / "state", redis_persistent=False, namespace=namespace, env=env, sink=None
+    ) as running:  # its own Redis, one ACL user per service, as `driftloop up`
         yield running
 
 
-def submit(redis_url: str, namespace: str, dataset: str, drawn: LabelledRows) -> None:
-    publisher = EventPublisher(redis_url, namespace=namespace)
+def submit(stack: Stack, dataset: str, drawn: LabelledRows) -> None:
+    publisher = EventPublisher(
+        stack.redis_url, namespace=stack.namespace, login=stack.login("client")
+    )
     now = utcnow()
     records = [
         Record(features=f, label=y, observed_at=now)
@@ -125,7 +127,7 @@ def drift_until_retrained(
 
 
 def test_three_datasets_registered_at_run_time_drift_and_retrain_each_on_its_own(
-    stack: Stack, redis_url: str, namespace: str
+    stack: Stack, namespace: str
 ) -> None:
     scenarios: dict[str, Scenario] = {
         "credit": CreditScenario(seed=3),
@@ -133,7 +135,7 @@ def test_three_datasets_registered_at_run_time_drift_and_retrain_each_on_its_own
         "houses": HouseScenario(seed=5),
     }
     client = DriftloopClient(stack.endpoints, admin_token=stack.admin_token)
-    events = Streams(redis_url, namespace)
+    events = Streams(stack.redis_url, namespace, stack.login("admin"))
     try:
         entry = {"entry_point": "driftloop_example_models.custom:make_estimator"}
         client.register_dataset(CREDIT.model_dump(mode="json"), training=entry)
@@ -141,9 +143,9 @@ def test_three_datasets_registered_at_run_time_drift_and_retrain_each_on_its_own
         client.register_dataset(HouseScenario.schema.model_dump(mode="json"))
 
         # credit and houses train their first model; plants gets too few rows to train one
-        submit(redis_url, namespace, "credit", scenarios["credit"].draw(1000, "before"))
-        submit(redis_url, namespace, "houses", scenarios["houses"].draw(1000, "before"))
-        submit(redis_url, namespace, "plants", scenarios["plants"].draw(300, "before"))
+        submit(stack, "credit", scenarios["credit"].draw(1000, "before"))
+        submit(stack, "houses", scenarios["houses"].draw(1000, "before"))
+        submit(stack, "plants", scenarios["plants"].draw(300, "before"))
         plants_elsewhere = uploaded_model(
             PlantScenario.schema, PlantScenario(seed=9).draw(2000, "before")
         )

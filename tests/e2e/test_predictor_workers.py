@@ -24,20 +24,20 @@ def promotion(store: ContentStore, version: int) -> ModelPromoted:
 
 
 def test_every_worker_swaps_to_the_promoted_model_and_metrics_add_up(
-    redis_url: str, namespace: str, tmp_path: Path
+    namespace: str, tmp_path: Path
 ) -> None:
     env = {"PREDICTOR_WORKERS": "2", "LOG_LEVEL": "WARNING"}
     with Stack(
         tmp_path / "state",
         schemas=(SCHEMA,),
-        redis_url=redis_url,
+        redis_persistent=False,  # its own Redis: the predictor logs in as itself
         namespace=namespace,
         env=env,
         sink=None,
         services=["predictor"],
     ) as stack:
         store = ContentStore(str(tmp_path / "state" / "store"))
-        io = Streams(redis_url, namespace)
+        io = Streams(stack.redis_url, namespace, stack.login("admin"))  # as the registry
         url = f"{stack.url('predictor')}/v1/predict"
         try:
             io.publish(streams.MODEL_PROMOTED, promotion(store, 1))

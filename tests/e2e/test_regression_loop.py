@@ -25,11 +25,11 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def stack(redis_url: str, namespace: str, tmp_path: Path) -> Iterator[Stack]:
+def stack(namespace: str, tmp_path: Path) -> Iterator[Stack]:
     with Stack(
         tmp_path / "state",
         schemas=(HouseScenario.schema,),
-        redis_url=redis_url,
+        redis_persistent=False,  # its own Redis, one ACL user per service
         namespace=namespace,
         env=FAST_LOOP | {"DRIFTLOOP_DATASET": "houses"},
         sink=None,
@@ -61,16 +61,16 @@ def serve(
     return version, float(np.mean(errors))
 
 
-def test_a_regression_model_drifts_retrains_and_serves_again(
-    stack: Stack, namespace: str, redis_url: str
-) -> None:
+def test_a_regression_model_drifts_retrains_and_serves_again(stack: Stack, namespace: str) -> None:
     scenario = HouseScenario(seed=21)
     client = DriftloopClient(stack.endpoints)
-    io = Streams(redis_url, namespace)
+    io = Streams(stack.redis_url, namespace, stack.login("admin"))
     try:
         initial = scenario.draw(1000, "before")
         now = utcnow()
-        publisher = EventPublisher(redis_url, namespace=namespace)
+        publisher = EventPublisher(
+            stack.redis_url, namespace=namespace, login=stack.login("client")
+        )
         publisher.submit_records(
             "houses",
             [

@@ -87,7 +87,7 @@ def stack(
         redis_persistent=redis_persistent,
     )
     with running:
-        io = Streams(running.redis_url, namespace)
+        io = Streams(running.redis_url, namespace, running.login("admin"))
         try:
             yield running, io, ContentStore(str(state / "store"))
         finally:

@@ -476,7 +476,14 @@ def retention(ctx: Context) -> Result:
         before = io.redis.xlen(key)
 
         async def trim() -> int:
-            bus = Bus(ServiceSettings(redis_url=running.redis_url, namespace=io.namespace))
+            admin = running.login("admin")  # the ingest user could not trim behind its back
+            settings = ServiceSettings(
+                redis_url=running.redis_url,
+                namespace=io.namespace,
+                redis_username=admin.username,
+                redis_password=admin.password,
+            )
+            bus = Bus(settings)
             bus.settings.retention_s = 0  # everything is "old": only acknowledgement protects it
             try:
                 return await bus.maintenance.trim(key)

@@ -14,7 +14,7 @@ from driftloop_contracts import (
     TrainingCompleted,
 )
 from driftloop_contracts.codec import decode, encode
-from redis import Redis
+from driftloop_sdk.redis_users import RedisLogin
 
 from .signing import sealed, signed
 from .wait import eventually_sync
@@ -23,8 +23,8 @@ E = TypeVar("E", bound=Event)
 
 
 class Streams:
-    def __init__(self, redis_url: str, namespace: str) -> None:
-        self.redis = Redis.from_url(redis_url)
+    def __init__(self, redis_url: str, namespace: str, login: RedisLogin | None = None) -> None:
+        self.redis = (login or RedisLogin()).connect(redis_url)
         self.namespace = namespace
 
     def close(self) -> None:

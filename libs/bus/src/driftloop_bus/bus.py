@@ -79,12 +79,14 @@ class Bus:
         self.keys = Keys(settings.namespace)
         self.redis: Redis = redis or Redis.from_url(
             settings.redis_url,
+            **settings.redis_auth(),
             socket_connect_timeout=5,
             socket_timeout=15,
             health_check_interval=30,
         )
         self.broker = broker or RedisBroker(
             settings.redis_url,
+            **settings.redis_auth(),
             logger=logging.getLogger("faststream"),
             graceful_timeout=30,
         )
@@ -217,9 +219,10 @@ class Bus:
         ]
 
     def touched_streams(self) -> set[str]:
-        """Keys of the streams this process consumes, follows or has published to."""
-        keys = {r.stream_key for r in self.runners} | self.client.published
-        return keys | {self.key(f.stream) for f in self._followers}
+        """Keys of the streams this process consumes or has published to: the ones it trims.
+        Not those it only follows: its Redis user may read them, not trim them (their
+        publisher and consumer groups trim them)."""
+        return {r.stream_key for r in self.runners} | self.client.published
 
     async def restart_stopped(self) -> int:
         """The watchdog: FastStream stops a subscriber for good when its group vanished (Redis

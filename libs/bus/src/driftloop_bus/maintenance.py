@@ -139,7 +139,8 @@ class Maintenance:
         return len(later)
 
     async def retention(self) -> None:
-        """Trim every stream this process publishes or consumes (idempotent across replicas)."""
+        """Trim every stream this process publishes or consumes in a group (idempotent across
+        replicas); a stream it only follows is left to them."""
         period = min(60.0, self.bus.settings.retention_s / 10)
         if time.monotonic() - self._last_trim < period:
             return

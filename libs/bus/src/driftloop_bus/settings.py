@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
+from typing import Any, Self
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .secrets import check_secret
 
 
 def default_consumer_name() -> str:
@@ -31,7 +35,24 @@ class BusSettings(BaseSettings):
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
         validation_alias=env("REDIS_URL"),
-        description="Redis server holding the event streams.",
+        description="Redis server holding the event streams: its address only. Credentials "
+        "go in REDIS_USERNAME and REDIS_PASSWORD, so a password needs no URL escaping.",
+    )
+    redis_username: str | None = Field(
+        default=None,
+        validation_alias=env("REDIS_USERNAME"),
+        description="Redis ACL user of this process (ingest, trainer, registry, predictor, "
+        "drift-monitor, client, admin); unset: the default user.",
+    )
+    redis_password: SecretStr | None = Field(
+        default=None,
+        validation_alias=env("REDIS_PASSWORD"),
+        description="Password of REDIS_USERNAME. A placeholder is refused at start.",
+    )
+    redis_password_file: Path | None = Field(
+        default=None,
+        validation_alias=env("REDIS_PASSWORD_FILE"),
+        description="A file holding REDIS_PASSWORD (a mounted secret); trailing newline ignored.",
     )
     namespace: str = Field(
         default="",
@@ -82,3 +103,28 @@ class BusSettings(BaseSettings):
         description="Fault injection for tests only: 'name=crash|hang|error,...'; each fires "
         "once per namespace. Empty in production.",
     )
+
+    @field_validator("redis_password")
+    @classmethod
+    def _real_password(cls, value: SecretStr | None) -> SecretStr | None:
+        check_secret("REDIS_PASSWORD", None if value is None else value.get_secret_value())
+        return value
+
+    @model_validator(mode="after")
+    def _password_from_file(self) -> Self:
+        if self.redis_password_file is None:
+            return self
+        if self.redis_password is not None:
+            raise ValueError("set REDIS_PASSWORD or REDIS_PASSWORD_FILE, not both")
+        try:
+            text = self.redis_password_file.read_text().rstrip("\r\n")
+        except OSError as exc:
+            raise ValueError(f"REDIS_PASSWORD_FILE cannot be read: {exc}") from None
+        check_secret("REDIS_PASSWORD (from REDIS_PASSWORD_FILE)", text)
+        self.redis_password = SecretStr(text)
+        return self
+
+    def redis_auth(self) -> dict[str, Any]:
+        """Username and password as separate connection arguments (redis-py, FastStream)."""
+        password = self.redis_password.get_secret_value() if self.redis_password else None
+        return {"username": self.redis_username, "password": password}

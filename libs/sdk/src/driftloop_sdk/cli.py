@@ -15,11 +15,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import keys
+from . import keys, redis_users
 from .client import DriftloopClient, DriftloopHTTPError, Endpoints
 from .datasets_cli import datasets_app
-from .deadletters import DeadLetters
+from .deadletters_cli import dlq_app
 from .publisher import EventPublisher
+from .redis_cli import (
+    DEFAULT_STATE,
+    Namespace,
+    RedisPassword,
+    RedisUrl,
+    RedisUsername,
+    StateDir,
+    login,
+    redis_app,
+    refusals,
+)
 from .register import PENDING, describe, wait_for_verdict
 from .runner import Stack
 from .scenario import CreditScenario
@@ -34,10 +45,10 @@ models_app = typer.Typer(
 app.add_typer(publish_app, name="publish")
 app.add_typer(models_app, name="models")
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(redis_app, name="redis")
 console = Console()
 
-RedisUrl = Annotated[str, typer.Option(envvar="REDIS_URL", help="Redis holding the streams.")]
-Namespace = Annotated[str, typer.Option(envvar="DRIFTLOOP_NAMESPACE", help="Stream prefix.")]
 BasePort = Annotated[int, typer.Option(help="Services listen on base+1 .. base+5.")]
 
 
@@ -80,6 +91,12 @@ def up(
         console.print(f"admin token for promote/rollback: {stack.admin_token}")
         if not stack.given_keys:
             console.print(f"signing keys (trainer, registry): {stack.key_files.directory}")
+        if stack.acl:
+            where = redis_users.folder(state_dir)
+            console.print(
+                f"Redis users (default user off): passwords in {where}/ (0600); `driftloop "
+                f"publish` logs in as client, `driftloop dlq` as admin, from there"
+            )
         try:
             while not stop.wait(0.5):
                 stack.check_alive()
@@ -109,6 +126,9 @@ def publish_records(
     label_column: Annotated[str, typer.Option(help="CSV column holding the label.")] = "label",
     redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
     namespace: Namespace = "",
+    state_dir: StateDir = DEFAULT_STATE,
+    redis_username: RedisUsername = None,
+    redis_password: RedisPassword = None,
 ) -> None:
     """Send labelled rows to ingest.records.v1."""
     if file.suffix == ".csv":
@@ -123,8 +143,10 @@ def publish_records(
             ]
     else:
         records = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
-    publisher = EventPublisher(redis_url, namespace=namespace)
-    sent = publisher.submit_records(dataset, records)
+    client = login("client", state_dir, redis_username, redis_password)
+    publisher = EventPublisher(redis_url, namespace=namespace, login=client)
+    with refusals("client"):
+        sent = publisher.submit_records(dataset, records)
     console.print(f"published {len(records)} rows in {len(sent)} events")
 
 
@@ -133,10 +155,15 @@ def publish_labels(
     file: Annotated[Path, typer.Argument(help='JSON lines: {"prediction_id": ..., "label": ...}')],
     redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
     namespace: Namespace = "",
+    state_dir: StateDir = DEFAULT_STATE,
+    redis_username: RedisUsername = None,
+    redis_password: RedisPassword = None,
 ) -> None:
     """Send true labels for earlier predictions to feedback.received.v1."""
     labels = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
-    event = EventPublisher(redis_url, namespace=namespace).send_labels(labels)
+    client = login("client", state_dir, redis_username, redis_password)
+    with refusals("client"):
+        event = EventPublisher(redis_url, namespace=namespace, login=client).send_labels(labels)
     console.print(f"published {len(labels)} labels as event {event.event_id}")
 
 
@@ -306,85 +333,3 @@ def keys_generate(
         for name, value in files.env(service).items():
             print(f"{service}: {name}={value}")
     console.print("(or the same names without _FILE, holding the key itself)")
-
-
-dlq_app = typer.Typer(help="Dead letters: list, inspect and replay.", invoke_without_command=True)
-app.add_typer(dlq_app, name="dlq")
-
-
-@dlq_app.callback()
-def dlq(
-    ctx: typer.Context,
-    stream: Annotated[
-        str | None, typer.Option(help="Only this stream (e.g. data.ingested.v1).")
-    ] = None,
-    count: Annotated[int, typer.Option(help="Entries shown per stream.")] = 10,
-    redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
-    namespace: Namespace = "",
-) -> None:
-    """Dead letters per stream, with the newest entries and their errors."""
-    if ctx.invoked_subcommand is not None:
-        return
-    letters = DeadLetters(redis_url, namespace)
-    try:
-        names = [stream] if stream else [s for s, n in letters.counts().items() if n]
-        if not names:
-            console.print("no dead letters")
-            return
-        table = Table(title="dead letters")
-        for column in ("stream", "entry", "group", "attempts", "failed at", "error"):
-            table.add_column(column)
-        for name in names:
-            for letter in letters.newest(name, count):
-                table.add_row(
-                    letter.stream,
-                    letter.entry_id,
-                    letter.group,
-                    str(letter.attempts),
-                    letter.failed_at[:19],
-                    letter.error,
-                )
-        console.print(table)
-    finally:
-        letters.close()
-
-
-@dlq_app.command("show")
-def dlq_show(
-    stream: str,
-    entry_id: str,
-    redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
-    namespace: Namespace = "",
-) -> None:
-    """One dead letter: why it failed and the event as published."""
-    letters = DeadLetters(redis_url, namespace)
-    try:
-        letter = letters.get(stream, entry_id)
-        if letter is None:
-            console.print(f"[red]error[/] no dead letter {entry_id} for {stream}")
-            raise typer.Exit(1)
-        console.print_json(data=letter.summary())
-        for name, value in letter.original.items():
-            console.print(f"[bold]{name.decode()}[/]: {value.decode(errors='replace')}")
-    finally:
-        letters.close()
-
-
-@dlq_app.command("replay")
-def dlq_replay(
-    stream: str,
-    entry_ids: Annotated[list[str] | None, typer.Argument(help="Entries to replay.")] = None,
-    all_entries: Annotated[bool, typer.Option("--all", help="Replay every dead letter.")] = False,
-    redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
-    namespace: Namespace = "",
-) -> None:
-    """Publish dead letters again on their stream (fix the cause first)."""
-    if not entry_ids and not all_entries:
-        console.print("[red]error[/] name entry ids or pass --all")
-        raise typer.Exit(2)
-    letters = DeadLetters(redis_url, namespace)
-    try:
-        replayed = letters.replay(stream, entry_ids or None)
-        console.print(f"replayed {len(replayed)} dead letter(s) onto {stream.removesuffix('.dlq')}")
-    finally:
-        letters.close()

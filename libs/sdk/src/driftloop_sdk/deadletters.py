@@ -11,7 +11,8 @@ from typing import Any, cast
 
 from driftloop_contracts import streams
 from driftloop_contracts.streams import DLQ_SUFFIX
-from redis import Redis
+
+from .redis_users import RedisLogin
 
 ORIGINAL_PREFIX = b"orig:"
 
@@ -57,8 +58,10 @@ def _text(fields: dict[bytes, bytes], name: bytes) -> str:
 
 
 class DeadLetters:
-    def __init__(self, redis_url: str, namespace: str = "") -> None:
-        self.redis = Redis.from_url(redis_url)
+    def __init__(
+        self, redis_url: str, namespace: str = "", login: RedisLogin | None = None
+    ) -> None:
+        self.redis = (login or RedisLogin()).connect(redis_url)
         self.namespace = namespace
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from .client import DriftloopClient, Endpoints
 from .publisher import EventPublisher
+from .redis_users import RedisLogin
 from .runner import Stack
 from .scenario import CreditScenario, Phase
 from .timeline import read_timeline
@@ -32,6 +33,10 @@ class RunningStack(Protocol):
     namespace: str
 
     def check_alive(self) -> None: ...
+
+    def login(self, user: str) -> RedisLogin:
+        """How `user` (client, admin) logs in to the stack's Redis."""
+        ...
 
 
 @dataclass
@@ -110,7 +115,9 @@ class DemoPlayer:
         return version
 
     def play(self, initial_rows: int = 2000, max_drift_rows: int = 20_000) -> DemoResult:
-        publisher = EventPublisher(self.stack.redis_url, namespace=self.stack.namespace)
+        publisher = EventPublisher(
+            self.stack.redis_url, namespace=self.stack.namespace, login=self.stack.login("client")
+        )
         data = self.scenario.draw(initial_rows, "before")
         now = utcnow()
         records = [
@@ -149,7 +156,7 @@ class DemoPlayer:
 
 
 def report(console: Console, stack: RunningStack, result: DemoResult, started_ms: int) -> bool:
-    moments, counts = read_timeline(stack.redis_url, stack.namespace)
+    moments, counts = read_timeline(stack.redis_url, stack.namespace, stack.login("admin"))
     table = Table(title="timeline")
     for column in ("elapsed s", "event", "service", "detail"):
         table.add_column(column)

@@ -17,14 +17,22 @@ from driftloop_contracts import (
     Stream,
     streams,
 )
-from redis import Redis
+
+from .redis_users import RedisLogin
 
 PRODUCER = "sdk"
 
 
 class EventPublisher:
-    def __init__(self, redis_url: str, *, namespace: str = "", producer: str = PRODUCER) -> None:
-        self._redis = Redis.from_url(redis_url)
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        namespace: str = "",
+        producer: str = PRODUCER,
+        login: RedisLogin | None = None,
+    ) -> None:
+        self._redis = (login or RedisLogin()).connect(redis_url)
         self.namespace = namespace
         self.producer = producer
 

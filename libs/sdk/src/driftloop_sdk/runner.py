@@ -20,10 +20,12 @@ from types import TracebackType
 
 import httpx
 from driftloop_contracts import DatasetSchema
+from redis import Redis
 
-from . import keys
+from . import keys, redis_users
 from .client import Endpoints
-from .embedded_redis import EmbeddedRedis, free_port
+from .embedded_redis import EmbeddedRedis, free_port, redis_server_binary, server_version
+from .redis_users import RedisLogin
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Stack:
         services: Sequence[str] | None = None,
         replicas: Mapping[str, int] | None = None,
         supervise: bool = False,
+        acl: bool = True,
     ) -> None:
         self.state_dir = state_dir
         self.schemas = schemas
@@ -91,6 +94,8 @@ class Stack:
         self._redis_port = redis_port
         self._redis_persistent = redis_persistent
         self.redis: EmbeddedRedis | None = None
+        #: The embedded Redis runs with one ACL user per service (an external one is yours).
+        self.acl = acl and redis_url is None
         wanted = set(services) if services is not None else {s.name for s in SERVICES}
         unknown = wanted - {s.name for s in SERVICES}
         if unknown:
@@ -123,6 +128,18 @@ class Stack:
     def endpoints(self) -> Endpoints:
         urls = {s.name: f"http://127.0.0.1:{self.ports.get(s.name, 0)}" for s in SERVICES}
         return Endpoints(*(urls[s.name] for s in SERVICES))
+
+    def login(self, user: str) -> RedisLogin:
+        """How `user` (a service, `client` or `admin`) connects; the default user without ACLs."""
+        if not self.acl:
+            return RedisLogin()
+        found = redis_users.stored_login(self.state_dir, user)
+        assert found is not None, "stack not started"
+        return found
+
+    def connect(self, user: str = "admin") -> Redis:
+        """A redis-py client logged in as `user` (close it)."""
+        return self.login(user).connect(self.redis_url)
 
     def url(self, child: str) -> str:
         return f"http://127.0.0.1:{self.ports[child]}"
@@ -162,9 +179,7 @@ class Stack:
                 path = self.schema_dir / f"{schema.name}.json"
                 path.write_text(schema.model_dump_json(indent=2))
         if self._redis_url is None:
-            data_dir = self.state_dir / "redis" if self._redis_persistent else None
-            self.redis = EmbeddedRedis(port=self._redis_port, data_dir=data_dir)
-            self.redis.start()
+            self._start_redis()
         try:
             for name in self.specs:
                 self._spawn(name)
@@ -177,6 +192,23 @@ class Stack:
         if self._supervise:
             threading.Thread(target=self._supervisor, daemon=True).start()
         return self
+
+    def _start_redis(self) -> None:
+        data_dir = self.state_dir / "redis" if self._redis_persistent else None
+        binary = redis_server_binary()
+        acl_file = self._write_acl(server_version(binary) >= (7, 0)) if self.acl else None
+        self.redis = EmbeddedRedis(
+            port=self._redis_port, data_dir=data_dir, acl_file=acl_file, binary=binary
+        )
+        self.redis.start()
+
+    def _write_acl(self, selectors_supported: bool) -> Path:
+        """Passwords generated once (0600 files), the ACL file rendered from them each start."""
+        from driftloop_bus import acl  # the operator's side: services are installed here
+
+        passwords = redis_users.ensure_passwords(self.state_dir, acl.USERS)
+        content = acl.render(self.namespace, passwords, selectors_supported=selectors_supported)
+        return redis_users.write_acl_file(self.state_dir, content)
 
     def _env(self, name: str) -> dict[str, str]:
         spec = self.specs[name]
@@ -201,6 +233,13 @@ class Stack:
                 f"{spec.env_prefix}PORT": str(self.ports[name]),
             }
         )
+        if self.acl:
+            user = spec.name
+            env["REDIS_USERNAME"] = user
+            env["REDIS_PASSWORD_FILE"] = str(
+                redis_users.password_file(self.state_dir, user).resolve()
+            )
+            env.pop("REDIS_PASSWORD", None)
         env.update({k: v for k, v in self.extra_env.items() if k not in keys.ALL_VARIABLES})
         return env
 

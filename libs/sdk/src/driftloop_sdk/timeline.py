@@ -8,7 +8,8 @@ from typing import Any, cast
 import orjson
 from driftloop_contracts import streams
 from driftloop_contracts.codec import entry_body
-from redis import Redis
+
+from .redis_users import RedisLogin
 
 #: High-volume streams are counted, not listed.
 COUNTED = {
@@ -45,8 +46,10 @@ class Moment:
         return ""
 
 
-def read_timeline(redis_url: str, namespace: str = "") -> tuple[list[Moment], dict[str, int]]:
-    client = Redis.from_url(redis_url)
+def read_timeline(
+    redis_url: str, namespace: str = "", login: RedisLogin | None = None
+) -> tuple[list[Moment], dict[str, int]]:
+    client = (login or RedisLogin()).connect(redis_url)
     moments: list[Moment] = []
     counts: dict[str, int] = {}
     try:

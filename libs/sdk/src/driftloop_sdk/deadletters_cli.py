@@ -1,0 +1,122 @@
+"""`driftloop dlq`: dead letters per stream, one in full, and replay (as the `admin` user)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .deadletters import DeadLetters
+from .redis_cli import (
+    DEFAULT_STATE,
+    Namespace,
+    RedisPassword,
+    RedisUrl,
+    RedisUsername,
+    StateDir,
+    login,
+    refusals,
+)
+
+console = Console()
+dlq_app = typer.Typer(help="Dead letters: list, inspect and replay.", invoke_without_command=True)
+
+
+@dlq_app.callback()
+def dlq(
+    ctx: typer.Context,
+    stream: Annotated[
+        str | None, typer.Option(help="Only this stream (e.g. data.ingested.v1).")
+    ] = None,
+    count: Annotated[int, typer.Option(help="Entries shown per stream.")] = 10,
+    redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
+    namespace: Namespace = "",
+    state_dir: StateDir = DEFAULT_STATE,
+    redis_username: RedisUsername = None,
+    redis_password: RedisPassword = None,
+) -> None:
+    """Dead letters per stream, with the newest entries and their errors."""
+    if ctx.invoked_subcommand is not None:
+        return
+    letters = DeadLetters(
+        redis_url, namespace, login("admin", state_dir, redis_username, redis_password)
+    )
+    with refusals("admin"):
+        try:
+            names = [stream] if stream else [s for s, n in letters.counts().items() if n]
+            if not names:
+                console.print("no dead letters")
+                return
+            table = Table(title="dead letters")
+            for column in ("stream", "entry", "group", "attempts", "failed at", "error"):
+                table.add_column(column)
+            for name in names:
+                for letter in letters.newest(name, count):
+                    table.add_row(
+                        letter.stream,
+                        letter.entry_id,
+                        letter.group,
+                        str(letter.attempts),
+                        letter.failed_at[:19],
+                        letter.error,
+                    )
+            console.print(table)
+        finally:
+            letters.close()
+
+
+@dlq_app.command("show")
+def dlq_show(
+    stream: str,
+    entry_id: str,
+    redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
+    namespace: Namespace = "",
+    state_dir: StateDir = DEFAULT_STATE,
+    redis_username: RedisUsername = None,
+    redis_password: RedisPassword = None,
+) -> None:
+    """One dead letter: why it failed and the event as published."""
+    letters = DeadLetters(
+        redis_url, namespace, login("admin", state_dir, redis_username, redis_password)
+    )
+    with refusals("admin"):
+        try:
+            letter = letters.get(stream, entry_id)
+            if letter is None:
+                console.print(f"[red]error[/] no dead letter {entry_id} for {stream}")
+                raise typer.Exit(1)
+            console.print_json(data=letter.summary())
+            for name, value in letter.original.items():
+                console.print(f"[bold]{name.decode()}[/]: {value.decode(errors='replace')}")
+        finally:
+            letters.close()
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    stream: str,
+    entry_ids: Annotated[list[str] | None, typer.Argument(help="Entries to replay.")] = None,
+    all_entries: Annotated[bool, typer.Option("--all", help="Replay every dead letter.")] = False,
+    redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
+    namespace: Namespace = "",
+    state_dir: StateDir = DEFAULT_STATE,
+    redis_username: RedisUsername = None,
+    redis_password: RedisPassword = None,
+) -> None:
+    """Publish dead letters again on their stream (fix the cause first)."""
+    if not entry_ids and not all_entries:
+        console.print("[red]error[/] name entry ids or pass --all")
+        raise typer.Exit(2)
+    letters = DeadLetters(
+        redis_url, namespace, login("admin", state_dir, redis_username, redis_password)
+    )
+    with refusals("admin"):
+        try:
+            replayed = letters.replay(stream, entry_ids or None)
+            console.print(
+                f"replayed {len(replayed)} dead letter(s) onto {stream.removesuffix('.dlq')}"
+            )
+        finally:
+            letters.close()

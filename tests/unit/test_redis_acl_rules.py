@@ -1,0 +1,61 @@
+"""The ACL rules: rendered from driftloop_bus.acl, committed as deploy/redis/users.acl.template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from driftloop_bus import acl
+from driftloop_sdk.cli import app
+from typer.testing import CliRunner
+
+TEMPLATE = Path(__file__).parents[2] / "deploy" / "redis" / "users.acl.template"
+
+
+def test_the_committed_template_is_what_the_cli_renders() -> None:
+    rendered = CliRunner().invoke(app, ["redis", "acl"])
+    assert rendered.exit_code == 0, rendered.output
+    assert TEMPLATE.read_text() == rendered.output, "run `driftloop redis acl > " + str(TEMPLATE)
+
+
+def test_the_template_turns_the_default_user_off_and_names_each_password_variable() -> None:
+    lines = TEMPLATE.read_text().splitlines()
+    assert lines[0] == "user default off resetkeys resetchannels -@all"
+    users = {line.split()[1]: line for line in lines[1:]}
+    assert set(users) == {*acl.SERVICES, "client", "admin"}
+    assert users["drift-monitor"].startswith(
+        "user drift-monitor on >${DRIFTLOOP_REDIS_PASSWORD_DRIFT_MONITOR} "
+    )
+
+
+def test_a_consumer_reads_its_input_in_a_selector_without_xadd() -> None:
+    consume, keys = acl.selectors(acl.ACCESS["registry"], "ns:")[0]
+    assert "+xreadgroup" in consume and "+xack" in consume and "+xautoclaim" in consume
+    assert "+xadd" not in consume
+    assert "%RW~ns:training.completed.v1" in keys
+
+
+def test_a_service_publishes_only_its_outputs_and_its_inputs_dead_letters() -> None:
+    publish = dict(acl.selectors(acl.ACCESS["trainer"]))[acl.PUBLISH]
+    assert publish == [
+        "~training.completed.v1",
+        "~training.failed.v1",
+        *(f"~{s}.dlq" for s in acl.ACCESS["trainer"].consumes),
+    ]
+
+
+def test_the_client_may_only_publish_records_and_labels() -> None:
+    assert acl.selectors(acl.ACCESS["client"]) == [
+        (acl.PUBLISH, ["~ingest.records.v1", "~feedback.received.v1"])
+    ]
+
+
+def test_the_namespace_is_a_literal_inside_the_patterns() -> None:
+    rendered = acl.render("a*b:", {u: "x" * 20 for u in acl.USERS})
+    assert "~a\\*b:model.promoted.v1" in rendered
+    assert ">" not in rendered.replace("%R", "")  # hashes, not passwords
+
+
+def test_redis_6_rules_have_no_selectors() -> None:
+    coarse = acl.rules("predictor", selectors_supported=False)
+    assert "(" not in coarse and "%R" not in coarse
+    assert "+xadd" in coarse and "~model.promoted.v1" in coarse
