@@ -4,7 +4,7 @@ the body limit, and the error handlers (httperrors.py) that give every error one
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -60,11 +60,14 @@ def create_app(
     on_shutdown: Sequence[Hook] = (),
     readiness: Check | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    larger_bodies: Mapping[str, int] | None = None,
     state: dict[str, Any] | None = None,
 ) -> FastAPI:
     """A FastAPI app whose lifespan starts the bus, then the service's own hooks.
 
-    ``state`` lands on ``app.state`` for the routers' dependencies to read.
+    ``state`` lands on ``app.state`` for the routers' dependencies to read. Every request
+    body is limited to ``max_body_bytes``; ``larger_bodies`` raises it for the routes whose
+    path matches a regular expression (uploads).
     """
 
     @asynccontextmanager
@@ -86,7 +89,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     httperrors.install(app)
-    app.add_middleware(httperrors.BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(httperrors.BodyLimit, max_bytes=max_body_bytes, larger=larger_bodies)
 
     app.include_router(ops_router(bus, readiness))
     return app

@@ -14,6 +14,13 @@ from .service import MonitorService
 from .status import DatasetStatus, MonitorStatus
 
 router = APIRouter(prefix="/v1", tags=["drift"])
+#: A report is a static page: inline styles, no script, nothing loaded, never framed.
+REPORT_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def get_monitor(request: Request) -> MonitorService:
@@ -44,4 +51,4 @@ async def drift_of(dataset: DatasetPath, monitor: Monitor) -> DatasetStatus:
     summary="The HTML report of a drift event (linked from its report_url)",
 )
 async def report(event_id: uuid.UUID, monitor: Monitor) -> HTMLResponse:
-    return HTMLResponse(await monitor.report(str(event_id)))
+    return HTMLResponse(await monitor.report(str(event_id)), headers=REPORT_HEADERS)

@@ -24,6 +24,7 @@ from .candidates import Candidate, candidate_from_json
 from .csvrows import candidates_from_csv
 from .labelbody import feedback_body, labels_of
 from .service import Schemas, ingest
+from .validation import DEFAULT_WINDOW, TimeWindow
 
 
 class RecordsIn(BaseModel):
@@ -70,17 +71,23 @@ class IngestApi:
     """What the routes do, with the service's bus, store and schemas."""
 
     def __init__(
-        self, bus: Bus, store: ContentStore, schemas: Schemas, max_upload_bytes: int
+        self,
+        bus: Bus,
+        store: ContentStore,
+        schemas: Schemas,
+        max_upload_bytes: int,
+        window: TimeWindow = DEFAULT_WINDOW,
     ) -> None:
         self.bus = bus
         self.store = store
         self.schemas = schemas
         self.max_upload_bytes = max_upload_bytes
+        self.window = window
 
     async def submit(self, dataset: str, source: str, candidates: list[Candidate]) -> IngestOut:
         """Validate, store the valid rows as a version, announce it and the rejects."""
         schema = self.schemas.get(dataset)
-        result = await asyncio.to_thread(ingest, self.store, schema, candidates)
+        result = await asyncio.to_thread(ingest, self.store, schema, candidates, self.window)
         events: list[Publish] = []
         if result.version:
             ingested = ingested_event(result.version, "records", None)

@@ -59,6 +59,7 @@ def build_app(
         redis=bus.redis,
         predictions_key=bus.key(streams.PREDICTION_LOGGED),
         cache=EntryCache(settings.entry_cache),
+        window=settings.window(),
     )
     size = settings.batch_size
     bus.consume(Consumer(streams.INGEST_RECORDS, GROUP, consumer.on_records, batch_size=size))
@@ -73,9 +74,10 @@ def build_app(
         routers=[router, datasets_router],
         on_startup=[tune_gc_at_start, ticker.start],
         on_shutdown=[ticker.stop],
-        max_body_bytes=settings.max_upload_bytes,
+        max_body_bytes=settings.max_json_bytes,
+        larger_bodies={r"/v1/datasets/[^/]+/records\.csv": settings.max_upload_bytes},
         state={
-            "ingest": IngestApi(bus, store, schemas, settings.max_upload_bytes),
+            "ingest": IngestApi(bus, store, schemas, settings.max_upload_bytes, settings.window()),
             "schemas": schemas,
             "registrar": registrar,
         },

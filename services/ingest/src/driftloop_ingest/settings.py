@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from driftloop_core import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from .validation import TimeWindow
 
 
 class IngestSettings(ServiceSettings):
@@ -52,6 +55,26 @@ class IngestSettings(ServiceSettings):
         "before its retrain's rows arrived).",
     )
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, description="Largest CSV upload.")
+    max_json_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of every other route (JSON records, labels, datasets): "
+        "refused with 413 before it is read.",
+    )
+    max_future_s: int = Field(
+        default=24 * 3600,
+        ge=0,
+        description="A row observed more than this after now is rejected with the reason.",
+    )
+    max_past_days: int = Field(
+        default=3650,
+        ge=1,
+        description="A row observed more than this many days before now is rejected.",
+    )
+
+    def window(self) -> TimeWindow:
+        """How far from now a submitted row's observed_at may be."""
+        return TimeWindow(timedelta(seconds=self.max_future_s), timedelta(days=self.max_past_days))
 
     def retention_warning(self) -> str | None:
         """Why the label wait and the stream retention disagree, if they do."""
