@@ -357,5 +357,10 @@ def dlq_replay(
     try:
         replayed = letters.replay(stream, entry_ids or None)
         console.print(f"replayed {len(replayed)} dead letter(s) onto {stream.removesuffix('.dlq')}")
+        if kept := [x.entry_id for x in letters.newest(stream, 1_000_000) if x.truncated]:
+            console.print(
+                f"[yellow]not replayed[/] {len(kept)} truncated dead letter(s) (the entry was "
+                f"over DRIFTLOOP_DLQ_PAYLOAD_BYTES; republish the event itself): {kept[:5]}"
+            )
     finally:
         letters.close()
