@@ -324,7 +324,7 @@ class GroupRunner(Generic[E]):
         return fields | _payload(entry.fields, self.settings.dlq_payload_bytes)
 
 
-def _payload(entry: dict[bytes, bytes], limit: int) -> dict[bytes, bytes]:
+def _payload(entry: Mapping[bytes, bytes], limit: int) -> dict[bytes, bytes]:
     """The entry's fields as a dead letter keeps them: whole (replayable) up to `limit`
     bytes; past it the first bytes of each under ``cut:<name>`` and the original size, so one
     huge entry, copied by each group that fails it, cannot fill Redis."""
