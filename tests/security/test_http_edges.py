@@ -309,3 +309,123 @@ def test_a_report_link_that_is_not_a_blob_ref_is_a_404_not_a_500(
     link_report(io, event_id, "<html>not json</html>")
     refused(monitor.get(f"/v1/reports/{event_id}"), 404, "not_found", "not a BlobRef")
     refused(monitor.get("/v1/reports/not-a-uuid"), 422, "invalid_input", "path.event_id")
+
+
+# ------------------------------------------------------------------ client tokens
+
+WEB = "Zq8dk2LmX0pQ7rTy3vBw"
+BATCH = "Hh4Jk9Lm2Nn8Pp1QqRr5"
+TOKENS = f"web={WEB}, batch={BATCH}"
+
+
+def client_count(client: TestClient, name: str) -> float:
+    prefix = f'driftloop_client_requests_total{{client="{name}"}} '
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(prefix):
+            return float(line.split()[1])
+    return 0.0
+
+
+@pytest.fixture
+def guarded_ingest(
+    redis_url: str, namespace: str, tmp_path: Path, store: ContentStore
+) -> Iterator[TestClient]:
+    from driftloop_ingest.bootstrap import build_app
+    from driftloop_ingest.settings import IngestSettings
+
+    seeds = tmp_path / "schemas"
+    seeds.mkdir()
+    (seeds / "demo.json").write_text(SCHEMA.model_dump_json())
+    settings = IngestSettings(
+        redis_url=redis_url,
+        namespace=namespace,
+        store_url=store.url,
+        schema_dir=seeds,
+        client_tokens=TOKENS,
+    )
+    with TestClient(build_app(settings)) as client:
+        yield client
+
+
+def test_with_client_tokens_ingest_refuses_a_request_without_one_and_stores_nothing(
+    guarded_ingest: TestClient, io: Streams, store: ContentStore
+) -> None:
+    records = {"records": [ROW]}
+    labels = {"labels": [{"prediction_id": str(uuid.uuid4()), "label": "no"}]}
+    for path, body in (("/v1/datasets/demo/records", records), ("/v1/labels", labels)):
+        answer = guarded_ingest.post(path, json=body)
+        refused(answer, 401, "unauthorized", "send 'Authorization: Bearer <token>'")
+        assert answer.headers["www-authenticate"] == "Bearer"
+        wrong = guarded_ingest.post(path, json=body, headers={"Authorization": "Bearer nope"})
+        refused(wrong, 401, "unauthorized", "not a client's token")
+    refused(guarded_ingest.get("/v1/datasets"), 401, "unauthorized", "Bearer")
+    nothing_ingested(io, store)
+    for open_path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+        assert guarded_ingest.get(open_path).status_code == 200, open_path
+
+
+def test_with_client_tokens_ingest_serves_each_client_and_counts_it_by_name(
+    guarded_ingest: TestClient, io: Streams
+) -> None:
+    before = client_count(guarded_ingest, "batch")
+    answer = guarded_ingest.post(
+        "/v1/datasets/demo/records",
+        json={"records": [ROW]},
+        headers={"Authorization": f"bearer {BATCH}"},  # the scheme in any case
+    )
+    assert answer.status_code == 200 and answer.json()["accepted"] == 1
+    assert client_count(guarded_ingest, "batch") == before + 1
+    (ingested,) = io.wait(streams.DATA_INGESTED)
+    assert ingested.rows == 1
+
+
+def test_with_client_tokens_the_predictor_checks_them_on_its_fast_path_too(
+    redis_url: str, namespace: str, store: ContentStore
+) -> None:
+    from driftloop_predictor.bootstrap import build_app
+    from driftloop_predictor.settings import PredictorSettings
+
+    settings = PredictorSettings(
+        redis_url=redis_url, namespace=namespace, store_url=store.url, client_tokens=TOKENS
+    )
+    with TestClient(build_app(settings)) as predictor:
+        for path in ("/v1/predict", "/v1/models/demo/predict", "/v2/models/demo/infer"):
+            answer = predictor.post(path, json={"features": ROW["features"]})
+            refused(answer, 401, "unauthorized", "Bearer")
+        refused(predictor.get("/v1/models"), 401, "unauthorized", "Bearer")
+        with_token = predictor.post(
+            "/v1/predict",
+            json={"features": ROW["features"]},
+            headers={"Authorization": f"Bearer {WEB}"},
+        )
+        refused(with_token, 503, "not_ready", "no model")  # past the check: nothing serves yet
+        assert predictor.get("/readyz").status_code == 503  # open, and says why
+        assert client_count(predictor, "web") >= 1
+
+
+@pytest.mark.parametrize(
+    ("tokens", "says"),
+    [
+        ("web=replace-me-with-a-real-token", "INGEST_CLIENT_TOKENS (web) must be a real secret"),
+        ("web=short", "shorter than 16 characters"),
+        (f"web={WEB},{BATCH}", "pair 2 is not name=token"),
+        (f"web={WEB},batch={WEB}", "batch and web share a token"),
+    ],
+)
+def test_a_placeholder_or_malformed_client_token_refuses_to_start(tokens: str, says: str) -> None:
+    from driftloop_ingest.settings import IngestSettings
+
+    with pytest.raises(ValueError, match="CLIENT_TOKENS") as refusal:
+        IngestSettings(client_tokens=tokens)
+    assert says in str(refusal.value)
+    assert WEB not in str(refusal.value)  # the error never echoes a token
+
+
+def test_client_tokens_may_come_from_a_file(tmp_path: Path) -> None:
+    from driftloop_predictor.settings import PredictorSettings
+
+    path = tmp_path / "tokens"
+    path.write_text(f"# one client a line\nweb={WEB}\nbatch={BATCH}  # the nightly job\n")
+    clients = PredictorSettings(client_tokens_file=path).clients()
+    assert clients.client(f"Bearer {BATCH}".encode()) == "batch"
+    assert clients.client(b"Bearer " + WEB[:-1].encode()) is None

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import httperrors
+from .clients import ClientAuth, ClientTokens
 from .httperrors import ErrorOut
 
 #: Largest request body by default; services that take uploads raise it.
@@ -61,13 +62,15 @@ def create_app(
     readiness: Check | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     larger_bodies: Mapping[str, int] | None = None,
+    client_tokens: ClientTokens | None = None,
     state: dict[str, Any] | None = None,
 ) -> FastAPI:
     """A FastAPI app whose lifespan starts the bus, then the service's own hooks.
 
     ``state`` lands on ``app.state`` for the routers' dependencies to read. Every request
     body is limited to ``max_body_bytes``; ``larger_bodies`` raises it for the routes whose
-    path matches a regular expression (uploads).
+    path matches a regular expression (uploads). With ``client_tokens`` every route but the
+    operational ones needs a client's bearer token (checked first: a stranger learns nothing).
     """
 
     @asynccontextmanager
@@ -90,6 +93,8 @@ def create_app(
         app.include_router(router)
     httperrors.install(app)
     app.add_middleware(httperrors.BodyLimit, max_bytes=max_body_bytes, larger=larger_bodies)
+    if client_tokens:
+        app.add_middleware(ClientAuth, tokens=client_tokens)
 
     app.include_router(ops_router(bus, readiness))
     return app

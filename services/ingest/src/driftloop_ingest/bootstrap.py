@@ -75,6 +75,7 @@ def build_app(
         on_startup=[tune_gc_at_start, ticker.start],
         on_shutdown=[ticker.stop],
         max_body_bytes=settings.max_json_bytes,
+        client_tokens=settings.clients(),
         larger_bodies={r"/v1/datasets/[^/]+/records\.csv": settings.max_upload_bytes},
         state={
             "ingest": IngestApi(bus, store, schemas, settings.max_upload_bytes, settings.window()),

@@ -4,17 +4,23 @@ from datetime import timedelta
 from pathlib import Path
 
 from driftloop_core import ServiceSettings
+from driftloop_core.clients import ClientTokenSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from .validation import TimeWindow
 
 
-class IngestSettings(ServiceSettings):
+class IngestSettings(ServiceSettings, ClientTokenSettings):
     """Ingest: records in, validated immutable dataset versions out; the one label joiner.
     Env prefix INGEST_."""
 
-    model_config = SettingsConfigDict(env_prefix="INGEST_", populate_by_name=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="INGEST_",
+        populate_by_name=True,
+        extra="ignore",
+        hide_input_in_errors=True,  # a refused setting's error never echoes a token
+    )
 
     port: int = 8001
     schema_dir: Path = Field(
