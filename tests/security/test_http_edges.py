@@ -311,6 +311,36 @@ def test_a_report_link_that_is_not_a_blob_ref_is_a_404_not_a_500(
     refused(monitor.get("/v1/reports/not-a-uuid"), 422, "invalid_input", "path.event_id")
 
 
+# ------------------------------------------------------------------------ labels
+
+
+def test_labels_for_ids_never_predicted_are_held_at_most_the_early_label_wait(
+    redis_url: str, namespace: str, tmp_path: Path, store: ContentStore, io: Streams
+) -> None:
+    """What a client can make Redis hold with labels for unknown ids: each label (at most 200
+    characters) for INGEST_EARLY_LABEL_WAIT_S, not the day a prediction waits for its label."""
+    from driftloop_ingest.bootstrap import build_app
+    from driftloop_ingest.settings import IngestSettings
+
+    settings = IngestSettings(
+        redis_url=redis_url, namespace=namespace, store_url=store.url, early_label_wait_s=60
+    )
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    with TestClient(build_app(settings)) as client:
+        long_label = [{"prediction_id": ids[0], "label": "n" * 201}]
+        answer = client.post("/v1/labels", json={"labels": long_label})
+        refused(answer, 422, "invalid_input", "labels[0].label has 201 characters")
+        assert io.read(streams.FEEDBACK_RECEIVED) == []
+        labels = [{"prediction_id": i, "label": "no"} for i in ids]
+        assert client.post("/v1/labels", json={"labels": labels}).status_code == 202
+        io.wait(streams.FEEDBACK_RECEIVED)
+        io.wait_consumed(streams.FEEDBACK_RECEIVED, "ingest")
+    waiting = [Keys(namespace).owned("ingest", "join", "l", i) for i in ids]
+    ttls = [io.redis.ttl(key) for key in waiting]
+    assert all(0 < ttl <= 60 for ttl in ttls), ttls
+    assert settings.label_wait_s == 24 * 3600  # a prediction still waits a day for its label
+
+
 # ------------------------------------------------------------------ client tokens
 
 WEB = "Zq8dk2LmX0pQ7rTy3vBw"

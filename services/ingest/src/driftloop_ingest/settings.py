@@ -40,6 +40,14 @@ class IngestSettings(ServiceSettings, ClientTokenSettings):
         "DRIFTLOOP_RETENTION_S: a training row reads its features back from the "
         "prediction.logged entry, which retention trims.",
     )
+    early_label_wait_s: int = Field(
+        default=3600,
+        ge=60,
+        description="How long a label whose prediction has not been joined yet waits for it "
+        "(at most INGEST_LABEL_WAIT_S). Its prediction can only be as far away as ingest's "
+        "prediction.logged backlog; a label for an id never predicted is gone after this, so "
+        "what clients can make Redis hold is this many seconds of labels.",
+    )
     entry_cache: int = Field(
         default=64,
         ge=1,
