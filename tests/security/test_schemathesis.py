@@ -96,7 +96,13 @@ def predictor_api(redis_url: str, namespace: str, store: ContentStore) -> Iterat
     settings_ = PredictorSettings(
         redis_url=redis_url, namespace=namespace, store_url=store.url, dataset="demo"
     )
-    yield from started(build_app(settings_))
+    app = build_app(settings_)
+    for schema in started(app):
+        # Loaded at start-up from the serving state: else every predict is a 503 and the run
+        # says nothing about the routes past the model.
+        ready = asgi.get_client(app).get("/readyz")
+        assert ready.status_code == 200, f"the seeded model does not serve: {ready.text}"
+        yield schema
 
 
 @pytest.fixture
