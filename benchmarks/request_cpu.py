@@ -5,12 +5,14 @@ in flight. Process CPU time, so a loaded machine inflates both sides alike (the 
 production and handed to a publisher that drops them (no Redis).
 
     python -m benchmarks.request_cpu [--requests 1600] [--concurrency 1 4 16]
+    python -m benchmarks.request_cpu --client-tokens [--runs 5]   # the bearer check's cost
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from driftloop_core import ContentStore
+from driftloop_core.clients import ClientTokens
 from driftloop_predictor.batcher import MicroBatcher
 from driftloop_predictor.fastpath import FastPath
 from driftloop_predictor.logbuffer import PredictionLog
@@ -36,13 +39,19 @@ ROUTES = {
 
 
 async def cpu_per_request(
-    app: Any, path: str, payload: bytes, requests: int, concurrency: int, log: Any
+    app: Any,
+    path: str,
+    payload: bytes,
+    requests: int,
+    concurrency: int,
+    log: Any,
+    headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> float:
     scope = {
         "type": "http",
         "method": "POST",
         "path": path,
-        "headers": [(b"content-type", b"application/json")],
+        "headers": [(b"content-type", b"application/json"), *headers],
         "query_string": b"",
         "root_path": "",
         "http_version": "1.1",
@@ -112,15 +121,75 @@ async def measure(requests: int, concurrencies: Sequence[int], offload: str) -> 
             print(f"concurrency {concurrency:>2}: {line}; columns vs arrays {ratio:.2f}x")
 
 
+async def measure_tokens(requests: int, runs: int) -> None:
+    """The predictor's fast path with and without client tokens, interleaved, CPU per
+    request for one row and for 100 rows (the medians of `runs`)."""
+    fitted, x = models(["LR"])
+    token = "Zq8dk2LmX0pQ7rTy3vBw"
+    clients = ClientTokens.parse("PREDICTOR_CLIENT_TOKENS", f"web={token},batch=Hh4Jk9Lm2Nn8Pp1Q")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ContentStore(tmp)
+        event, _ = promoted_event(store, fitted["LR"], 1)
+        holder = ModelHolder()
+        holder.swap(load_model(store, event, offload="never"))
+
+        async def drop(bodies: Sequence[bytes]) -> None:
+            pass
+
+        log = PredictionLog(drop, batch_size=1024, flush_ms=200, max_buffer=10**6)
+        predictor = Predictor(holder, log, MicroBatcher())
+        apps = {
+            "open": (
+                FastPath(predictor, build_missing(), max_body_bytes=10**7, max_rows=10**4),
+                (),
+            ),
+            "tokens": (
+                FastPath(
+                    predictor,
+                    build_missing(),
+                    max_body_bytes=10**7,
+                    max_rows=10**4,
+                    clients=clients,
+                ),
+                ((b"authorization", f"Bearer {token}".encode()),),
+            ),
+        }
+        for rows, path in ((1, "/v1/predict"), (100, "/v1/predict/batch")):
+            payload = body(x, rows, "rows")
+            figures: dict[str, list[float]] = {name: [] for name in apps}
+            for _ in range(runs):
+                for name, (app, headers) in apps.items():
+                    spent = await cpu_per_request(app, path, payload, requests, 1, log, headers)
+                    figures[name].append(spent)
+            median = {name: statistics.median(v) for name, v in figures.items()}
+            print(
+                f"{rows:>3} row(s): open {median['open']:,.1f} us, with tokens "
+                f"{median['tokens']:,.1f} us per request (CPU, median of {runs}); "
+                f"ratio {median['tokens'] / median['open']:.3f}"
+            )
+
+
+def build_missing() -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("only the predict routes are measured")
+
+    return app
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--client-tokens", action="store_true")
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--requests", type=int, default=1600)
     parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 4, 16])
     parser.add_argument(
         "--offload", default="auto", help="PREDICTOR_OFFLOAD: auto (as served), never, always"
     )
     args = parser.parse_args()
-    asyncio.run(measure(args.requests, args.concurrency, args.offload))
+    if args.client_tokens:
+        asyncio.run(measure_tokens(args.requests, args.runs))
+    else:
+        asyncio.run(measure(args.requests, args.concurrency, args.offload))
 
 
 if __name__ == "__main__":

@@ -88,7 +88,10 @@ def test_json_rows_become_a_dataset_version_and_bad_rows_are_rejected_one_by_one
 def test_a_request_with_no_valid_row_is_a_422_that_says_why(client: TestClient) -> None:
     answer = client.post("/v1/datasets/demo/records", json={"records": [with_features(age=7)]})
     assert answer.status_code == 422
-    assert "feature 'age' is 7.0, below the minimum 18.0" in answer.json()["rejected"][0]["reason"]
+    assert answer.json()["error"] == "no_valid_row"
+    assert "row 0: feature 'age' is 7.0, below the minimum 18.0" in answer.json()["message"]
+    rejected = answer.json()["details"]["rejected"]
+    assert "feature 'age' is 7.0, below the minimum 18.0" in rejected[0]["reason"]
 
 
 def test_an_unknown_dataset_is_a_404_naming_the_known_ones(client: TestClient) -> None:
@@ -203,6 +206,6 @@ def test_every_route_documents_its_answer_with_a_model(client: TestClient) -> No
         schema = responses[ok]["content"]["application/json"]["schema"]
         assert schema != {}, f"{method} {path} answers without a model"
     records = answers[("post", "/v1/datasets/{dataset}/records")]
-    assert records["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/IngestOut")
+    assert records["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
     register = answers[("post", "/v1/datasets")]
     assert register["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")

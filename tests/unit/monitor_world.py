@@ -218,7 +218,9 @@ class FakeStore:
             self.failures -= 1
             raise OSError("the store is unavailable (fake)")
         sha = hashlib.sha256(data).hexdigest()
-        ref = BlobRef(key=f"{kind}/{sha}{suffix}", sha256=sha, size=len(data))
+        ref = BlobRef(
+            key=f"{kind}/{sha[:2]}/{sha}{suffix}", sha256=sha, size=len(data)
+        )  # as stored
         self.blobs[ref.key] = data
         return ref
 

@@ -282,7 +282,12 @@ class GroupRunner(Generic[E]):
             for item in outcome.outputs:
                 self.client.stage(pipe, item)
             for entry, reason, attempts in outcome.dead:
-                pipe.xadd(self.dlq_key, self._dead_letter(entry, reason, attempts))
+                pipe.xadd(
+                    self.dlq_key,
+                    self._dead_letter(entry, reason, attempts),
+                    maxlen=self.settings.dlq_maxlen,
+                    approximate=True,
+                )
             ttl = self.settings.dedupe_ttl_s
             for entry in outcome.handled:
                 assert entry.event is not None
@@ -316,6 +321,19 @@ class GroupRunner(Generic[E]):
             b"consumer": self.settings.consumer_name.encode(),
             b"failed_at": utcnow().isoformat().encode(),
         }
-        for name, value in entry.fields.items():
-            fields[name if name == DATA_FIELD else b"orig:" + name] = value
-        return fields
+        return fields | _payload(entry.fields, self.settings.dlq_payload_bytes)
+
+
+def _payload(entry: Mapping[bytes, bytes], limit: int) -> dict[bytes, bytes]:
+    """The entry's fields as a dead letter keeps them: whole (replayable) up to `limit`
+    bytes; past it the first bytes of each under ``cut:<name>`` and the original size, so one
+    huge entry, copied by each group that fails it, cannot fill Redis."""
+    size = sum(len(v) for v in entry.values())
+    if size <= limit:
+        return {name if name == DATA_FIELD else b"orig:" + name: v for name, v in entry.items()}
+    kept: dict[bytes, bytes] = {b"truncated": b"1", b"size": str(size).encode()}
+    left = limit
+    for name, value in entry.items():
+        kept[b"cut:" + name] = value[: max(left, 0)]
+        left -= len(value)
+    return kept

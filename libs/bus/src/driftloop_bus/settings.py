@@ -90,6 +90,19 @@ class BusSettings(BaseSettings):
         description="Stream entries older than this are trimmed, but only once every consumer "
         "group has acknowledged them; the newest entry of a stream is always kept.",
     )
+    dlq_maxlen: int = Field(
+        default=10_000,
+        ge=1,
+        validation_alias=env("DRIFTLOOP_DLQ_MAXLEN"),
+        description="Dead letters kept per stream (XADD MAXLEN ~: the oldest go first).",
+    )
+    dlq_payload_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        validation_alias=env("DRIFTLOOP_DLQ_PAYLOAD_BYTES"),
+        description="A dead letter keeps its entry whole up to this many bytes; a larger one "
+        "keeps its first bytes (cut:<field>) and its original size, and cannot be replayed.",
+    )
     maintenance_s: float = Field(
         default=5.0,
         gt=0,

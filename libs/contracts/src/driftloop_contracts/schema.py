@@ -73,12 +73,16 @@ class TargetSpec(BaseModel):
         return self.kind == "regression"
 
 
+#: What a dataset name may be: it is a path segment, a Redis key part and a metric label.
+DATASET_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
 class DatasetSchema(BaseModel):
     """Features and target of one dataset; records are validated against it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Dataset name.")
+    name: str = Field(pattern=DATASET_NAME, description="Dataset name.")
     features: tuple[FeatureSpec, ...] = Field(min_length=1, description="Input columns, in order.")
     target: TargetSpec
     version: int = Field(

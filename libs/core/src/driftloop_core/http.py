@@ -4,7 +4,7 @@ the body limit, and the error handlers (httperrors.py) that give every error one
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import httperrors
+from .clients import ClientAuth, ClientTokens
 from .httperrors import ErrorOut
 
 #: Largest request body by default; services that take uploads raise it.
@@ -60,11 +61,16 @@ def create_app(
     on_shutdown: Sequence[Hook] = (),
     readiness: Check | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    larger_bodies: Mapping[str, int] | None = None,
+    client_tokens: ClientTokens | None = None,
     state: dict[str, Any] | None = None,
 ) -> FastAPI:
     """A FastAPI app whose lifespan starts the bus, then the service's own hooks.
 
-    ``state`` lands on ``app.state`` for the routers' dependencies to read.
+    ``state`` lands on ``app.state`` for the routers' dependencies to read. Every request
+    body is limited to ``max_body_bytes``; ``larger_bodies`` raises it for the routes whose
+    path matches a regular expression (uploads). With ``client_tokens`` every route but the
+    operational ones needs a client's bearer token (checked first: a stranger learns nothing).
     """
 
     @asynccontextmanager
@@ -86,7 +92,9 @@ def create_app(
     for router in routers:
         app.include_router(router)
     httperrors.install(app)
-    app.add_middleware(httperrors.BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(httperrors.BodyLimit, max_bytes=max_body_bytes, larger=larger_bodies)
+    if client_tokens:
+        app.add_middleware(ClientAuth, tokens=client_tokens)
 
     app.include_router(ops_router(bus, readiness))
     return app

@@ -6,7 +6,8 @@ through ``error_body``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+import re
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from http import HTTPStatus
 from typing import Any
 
@@ -93,17 +94,25 @@ class BodyLimit:
     Content-Length the client announces, and by counting what a chunked body really sends
     (the route's read then raises an HTTPException the handlers above shape)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.message = f"request body larger than {max_bytes} bytes; send less per request"
+        #: Routes (a regular expression their path matches whole) allowed a larger body.
+        self.larger = [(re.compile(path), limit) for path, limit in (larger or {}).items()]
+
+    def limit(self, path: str) -> int:
+        return next((n for route, n in self.larger if route.fullmatch(path)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit(scope["path"])
+        refusal = f"request body larger than {limit} bytes; send less per request"
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await send(
                     {
                         "type": "http.response.start",
@@ -111,7 +120,7 @@ class BodyLimit:
                         "headers": [(b"content-type", b"application/json")],
                     }
                 )
-                body = error_json("too_large", self.message)
+                body = error_json("too_large", refusal)
                 await send({"type": "http.response.body", "body": body})
                 return
         seen = 0
@@ -120,8 +129,8 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise HTTPException(413, detail=self.message)
+            if seen > limit:
+                raise HTTPException(413, detail=refusal)
             return message
 
         await self.app(scope, counted, send)

@@ -49,11 +49,21 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(redis_app, name="redis")
 console = Console()
 
+ClientToken = Annotated[
+    str | None,
+    typer.Option(
+        envvar="DRIFTLOOP_CLIENT_TOKEN",
+        help="Bearer token for ingest and the predictor, when the stack sets client tokens.",
+    ),
+]
 BasePort = Annotated[int, typer.Option(help="Services listen on base+1 .. base+5.")]
 
 
-def _client(base_port: int, token: str | None = None) -> DriftloopClient:
-    return DriftloopClient(Endpoints.from_base_port(base_port), admin_token=token)
+def _client(
+    base_port: int, token: str | None = None, client_token: str | None = None
+) -> DriftloopClient:
+    endpoints = Endpoints.from_base_port(base_port)
+    return DriftloopClient(endpoints, admin_token=token, client_token=client_token)
 
 
 def _fail(exc: DriftloopHTTPError) -> None:
@@ -175,12 +185,13 @@ def predict(
         str | None, typer.Option(help="The dataset whose model answers (default: the predictor's).")
     ] = None,
     base_port: BasePort = 8000,
+    client_token: ClientToken = None,
 ) -> None:
     """Ask the predictor for predictions."""
     if (features is None) == (file is None):
         console.print("[red]error[/] give either --features or --file")
         raise typer.Exit(2)
-    with _client(base_port) as client:
+    with _client(base_port, client_token=client_token) as client:
         try:
             if features is not None:
                 console.print_json(data=client.predict(json.loads(features), dataset))

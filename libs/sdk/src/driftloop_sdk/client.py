@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -40,10 +41,16 @@ class DriftloopClient:
         *,
         timeout: float = 30.0,
         admin_token: str | None = None,
+        client_token: str | None = None,
     ) -> None:
+        """`client_token` (default: $DRIFTLOOP_CLIENT_TOKEN) goes to ingest and the predictor
+        as a bearer token, for a stack that sets INGEST_/PREDICTOR_CLIENT_TOKENS."""
         self.endpoints = endpoints or Endpoints()
         self._http = httpx.Client(timeout=timeout)
         self._token = admin_token
+        client_token = client_token or os.environ.get("DRIFTLOOP_CLIENT_TOKEN") or None
+        self._client_auth = {"Authorization": f"Bearer {client_token}"} if client_token else {}
+        self._guarded = (self.endpoints.ingest, self.endpoints.predictor)
 
     def close(self) -> None:
         self._http.close()
@@ -58,6 +65,8 @@ class DriftloopClient:
         return cast(dict[str, Any], self._request(method, url, **kwargs))
 
     def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        if self._client_auth and url.startswith(self._guarded):
+            kwargs["headers"] = {**self._client_auth, **kwargs.get("headers", {})}
         response = self._http.request(method, url, **kwargs)
         if response.status_code >= 400:
             try:

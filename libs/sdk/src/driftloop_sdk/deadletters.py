@@ -30,8 +30,15 @@ class DeadLetter:
     fields: dict[bytes, bytes]
 
     @property
+    def truncated(self) -> bool:
+        """Only the first bytes of the entry were kept (DRIFTLOOP_DLQ_PAYLOAD_BYTES)."""
+        return self.fields.get(b"truncated") == b"1"
+
+    @property
     def original(self) -> dict[bytes, bytes]:
-        """The entry as it was published."""
+        """The entry as it was published (its first bytes, under cut:<name>, if truncated)."""
+        if self.truncated:
+            return {k: v for k, v in self.fields.items() if k.startswith(b"cut:")}
         out = {
             k[len(ORIGINAL_PREFIX) :]: v
             for k, v in self.fields.items()
@@ -92,7 +99,8 @@ class DeadLetters:
     def replay(self, stream: str, entry_ids: list[str] | None = None) -> list[str]:
         """Re-publish dead letters (all of them without ids) and remove them from the DLQ.
 
-        Returns the new entry ids on the source stream.
+        Returns the new entry ids on the source stream. A truncated dead letter (an entry
+        larger than DRIFTLOOP_DLQ_PAYLOAD_BYTES) is never replayed: it stays where it is.
         """
         key = self.dlq_key(stream)
         letters = (
@@ -102,6 +110,8 @@ class DeadLetters:
         )
         replayed = []
         for letter in letters:
+            if letter.truncated:  # a part of an event is not the event
+                continue
             source = f"{self.namespace}{letter.stream}"
             with self.redis.pipeline(transaction=True) as pipe:
                 pipe.xadd(source, letter.original)  # type: ignore[arg-type]

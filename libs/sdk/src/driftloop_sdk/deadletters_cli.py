@@ -118,5 +118,11 @@ def dlq_replay(
             console.print(
                 f"replayed {len(replayed)} dead letter(s) onto {stream.removesuffix('.dlq')}"
             )
+            if kept := [x.entry_id for x in letters.newest(stream, 1_000_000) if x.truncated]:
+                console.print(
+                    f"[yellow]not replayed[/] {len(kept)} truncated dead letter(s) (the entry "
+                    f"was over DRIFTLOOP_DLQ_PAYLOAD_BYTES; republish the event itself): "
+                    f"{kept[:5]}"
+                )
         finally:
             letters.close()

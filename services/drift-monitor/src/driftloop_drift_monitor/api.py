@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from driftloop_core import NotFound
+from driftloop_core.params import DatasetPath
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
@@ -12,6 +14,13 @@ from .service import MonitorService
 from .status import DatasetStatus, MonitorStatus
 
 router = APIRouter(prefix="/v1", tags=["drift"])
+#: A report is a static page: inline styles, no script, nothing loaded, never framed.
+REPORT_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def get_monitor(request: Request) -> MonitorService:
@@ -29,7 +38,7 @@ async def drift(monitor: Monitor) -> MonitorStatus:
 
 
 @router.get("/drift/{dataset}", summary="The watched versions of one dataset")
-async def drift_of(dataset: str, monitor: Monitor) -> DatasetStatus:
+async def drift_of(dataset: DatasetPath, monitor: Monitor) -> DatasetStatus:
     found = monitor.status(dataset).datasets.get(dataset)
     if found is None:
         raise NotFound(f"no version of dataset {dataset!r} is watched (none seen serving yet)")
@@ -41,5 +50,5 @@ async def drift_of(dataset: str, monitor: Monitor) -> DatasetStatus:
     response_class=HTMLResponse,
     summary="The HTML report of a drift event (linked from its report_url)",
 )
-async def report(event_id: str, monitor: Monitor) -> HTMLResponse:
-    return HTMLResponse(await monitor.report(event_id))
+async def report(event_id: uuid.UUID, monitor: Monitor) -> HTMLResponse:
+    return HTMLResponse(await monitor.report(str(event_id)), headers=REPORT_HEADERS)

@@ -40,6 +40,10 @@ IGNORED_ROWS = Counter(
     "watched), role (canary and shadow rows).",
     ["dataset", "stream", "reason"],
 )
+REPORTS_REFUSED = Counter(
+    "driftloop_monitor_reports_refused",
+    "Report requests whose link in Redis did not point at a report (logged with the reason).",
+)
 WATCHES = Gauge("driftloop_monitor_watches", "(dataset, model version) pairs watched.")
 
 

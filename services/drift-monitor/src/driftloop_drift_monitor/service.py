@@ -10,13 +10,22 @@ swap never replaces a watch another delivery has changed since its snapshot.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from driftloop_bus import AfterCommit, Output, Publish, RedisWrite
-from driftloop_contracts import PredictionsLabelled, PredictionsLogged, Stream, streams, utcnow
+from driftloop_contracts import (
+    BlobRef,
+    PredictionsLabelled,
+    PredictionsLogged,
+    Stream,
+    streams,
+    utcnow,
+)
 from driftloop_core import NotFound
 from driftloop_core.telemetry import get_logger
+from pydantic import ValidationError
 
 from . import metrics, policy
 from .config import Configs
@@ -140,10 +149,32 @@ class MonitorService:
         return monitor_status(self.watches, dataset)
 
     async def report(self, event_id: str) -> bytes:
-        blob = await self.reader.report_blob(event_id)
+        """A drift event's HTML report; only ever a blob this monitor stored as a report."""
+        why: str | None = None
+        try:
+            blob = await self.reader.report_blob(event_id)
+        except ValidationError:
+            blob, why = None, "its link in Redis is not a BlobRef"
+        else:
+            if blob is not None and not is_report(blob):
+                why = f"its link points at {blob.key}"
+        if why is not None:
+            metrics.REPORTS_REFUSED.inc()
+            log.warning("report refused", drift_event_id=event_id, reason=why)
+            raise NotFound(f"no drift report for event {event_id}: {why}, not at a report")
         if blob is None:
             raise NotFound(f"no drift report for event {event_id}")
         return await asyncio.to_thread(self.store.get, blob)
+
+
+#: Where the monitor stores reports: ``ContentStore.put(kind="reports/<dataset>", ".html")``.
+REPORT_KEY = re.compile(r"reports/[a-z0-9][a-z0-9_-]{0,62}/[0-9a-f]{2}/([0-9a-f]{64})\.html")
+
+
+def is_report(blob: BlobRef) -> bool:
+    """Whether a blob is one the monitor stored as a report (a forged link may name any)."""
+    found = REPORT_KEY.fullmatch(blob.key)
+    return found is not None and found.group(1) == blob.sha256
 
 
 def _set(key: str, value: str) -> RedisWrite:

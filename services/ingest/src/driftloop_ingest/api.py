@@ -14,7 +14,9 @@ import orjson
 from driftloop_bus import Bus, Publish, PublishBody
 from driftloop_contracts import Label, RejectedRow, streams
 from driftloop_core import ContentStore, InvalidInput, NotReady
-from fastapi import APIRouter, Depends, Request, Response, status
+from driftloop_core.httperrors import ErrorOut
+from driftloop_core.params import DatasetPath
+from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field
 
 from .announcements import PRODUCER, ingested_event, rejected_event
@@ -22,6 +24,7 @@ from .candidates import Candidate, candidate_from_json
 from .csvrows import candidates_from_csv
 from .labelbody import feedback_body, labels_of
 from .service import Schemas, ingest
+from .validation import DEFAULT_WINDOW, TimeWindow
 
 
 class RecordsIn(BaseModel):
@@ -58,21 +61,33 @@ def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
     return inlined
 
 
+class NoValidRow(InvalidInput):
+    """Every row of a request was rejected (and announced on data.rejected)."""
+
+    code = "no_valid_row"
+
+
 class IngestApi:
     """What the routes do, with the service's bus, store and schemas."""
 
     def __init__(
-        self, bus: Bus, store: ContentStore, schemas: Schemas, max_upload_bytes: int
+        self,
+        bus: Bus,
+        store: ContentStore,
+        schemas: Schemas,
+        max_upload_bytes: int,
+        window: TimeWindow = DEFAULT_WINDOW,
     ) -> None:
         self.bus = bus
         self.store = store
         self.schemas = schemas
         self.max_upload_bytes = max_upload_bytes
+        self.window = window
 
     async def submit(self, dataset: str, source: str, candidates: list[Candidate]) -> IngestOut:
         """Validate, store the valid rows as a version, announce it and the rejects."""
         schema = self.schemas.get(dataset)
-        result = await asyncio.to_thread(ingest, self.store, schema, candidates)
+        result = await asyncio.to_thread(ingest, self.store, schema, candidates, self.window)
         events: list[Publish] = []
         if result.version:
             ingested = ingested_event(result.version, "records", None)
@@ -110,9 +125,10 @@ async def _api(request: Request) -> IngestApi:
 Api = Annotated[IngestApi, Depends(_api)]
 NO_VALID_ROW: dict[int | str, dict[str, Any]] = {
     status.HTTP_422_UNPROCESSABLE_CONTENT: {
-        "model": IngestOut,
-        "description": "No row was valid: each rejected row with its reason. (A body that is "
-        'not a records request gets {"error", "message", "details"}.)',
+        "model": ErrorOut,
+        "description": 'No row was valid: error "no_valid_row", and `details` is the answer '
+        "(IngestOut) with each rejected row and its reason; or the body is not a records "
+        "request.",
     }
 }
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -123,11 +139,9 @@ router = APIRouter(prefix="/v1", tags=["ingest"])
     responses=NO_VALID_ROW,
     summary="Submit labelled rows as JSON; bad rows are rejected one by one with a reason",
 )
-async def post_records(dataset: str, body: RecordsIn, api: Api, response: Response) -> IngestOut:
+async def post_records(dataset: DatasetPath, body: RecordsIn, api: Api) -> IngestOut:
     out = await api.submit(dataset, "http", [candidate_from_json(r) for r in body.records])
-    if out.version is None:
-        response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
-    return out
+    return _valid(out)
 
 
 @router.post(
@@ -135,12 +149,10 @@ async def post_records(dataset: str, body: RecordsIn, api: Api, response: Respon
     responses=NO_VALID_ROW,
     summary="Submit labelled rows as CSV (text/csv body or multipart field 'file')",
 )
-async def post_csv(dataset: str, request: Request, api: Api, response: Response) -> IngestOut:
+async def post_csv(dataset: DatasetPath, request: Request, api: Api) -> IngestOut:
     text = await _csv_text(request, api.max_upload_bytes)
     out = await api.submit(dataset, "csv", candidates_from_csv(api.schemas.get(dataset), text))
-    if out.version is None:
-        response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
-    return out
+    return _valid(out)
 
 
 @router.post(
@@ -157,6 +169,18 @@ async def post_csv(dataset: str, request: Request, api: Api, response: Response)
 async def post_labels(request: Request, api: Api) -> LabelsOut:
     # The body is read and checked by labelbody (no model per label); LabelsIn documents it.
     return await api.send_labels(await request.body())
+
+
+def _valid(out: IngestOut) -> IngestOut:
+    """The answer, or the error that says no row was valid (the rejects were announced)."""
+    if out.version is None:
+        first = f"row {out.rejected[0].index}: {out.rejected[0].reason}" if out.rejected else ""
+        raise NoValidRow(
+            f"none of the {len(out.rejected)} rows is valid ({first}); details.rejected gives "
+            "each row's reason",
+            details=out.model_dump(mode="json"),
+        )
+    return out
 
 
 async def _csv_text(request: Request, limit: int) -> str:

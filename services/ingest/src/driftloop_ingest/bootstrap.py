@@ -50,6 +50,7 @@ def build_app(
         settings.label_wait_s,
         rows=settings.feedback_rows,
         wait_s=settings.feedback_wait_s,
+        early_label_ttl_s=settings.early_label_wait_s,
     )
     ticker = DueTicker(bus, join, settings.feedback_wait_s)
     consumer = IngestConsumer(
@@ -59,6 +60,7 @@ def build_app(
         redis=bus.redis,
         predictions_key=bus.key(streams.PREDICTION_LOGGED),
         cache=EntryCache(settings.entry_cache),
+        window=settings.window(),
     )
     size = settings.batch_size
     bus.consume(Consumer(streams.INGEST_RECORDS, GROUP, consumer.on_records, batch_size=size))
@@ -73,9 +75,11 @@ def build_app(
         routers=[router, datasets_router],
         on_startup=[tune_gc_at_start, ticker.start],
         on_shutdown=[ticker.stop],
-        max_body_bytes=settings.max_upload_bytes,
+        max_body_bytes=settings.max_json_bytes,
+        client_tokens=settings.clients(),
+        larger_bodies={r"/v1/datasets/[^/]+/records\.csv": settings.max_upload_bytes},
         state={
-            "ingest": IngestApi(bus, store, schemas, settings.max_upload_bytes),
+            "ingest": IngestApi(bus, store, schemas, settings.max_upload_bytes, settings.window()),
             "schemas": schemas,
             "registrar": registrar,
         },

@@ -36,6 +36,7 @@ from .policy import (
     decide_records,
 )
 from .service import Schemas
+from .validation import DEFAULT_WINDOW, TimeWindow
 from .versions import store_version
 
 #: Up to this many rows are validated and written on the event loop: the hop to a worker
@@ -57,6 +58,7 @@ class IngestConsumer:
         predictions_key: str,
         cache: EntryCache,
         clock: Callable[[], datetime] = utcnow,
+        window: TimeWindow = DEFAULT_WINDOW,
     ) -> None:
         self.store = store
         self.schemas = schemas
@@ -65,10 +67,11 @@ class IngestConsumer:
         self.predictions_key = predictions_key  # the prediction.logged stream's key
         self.cache = cache
         self.clock = clock
+        self.window = window
 
     async def on_records(self, events: Sequence[RecordsSubmitted]) -> list[Output]:
         """One dataset version per dataset per delivery; rejects reported per event."""
-        decide = partial(decide_records, self.schemas, events, self.clock())
+        decide = partial(decide_records, self.schemas, events, self.clock(), self.window)
         small = sum(len(e.records) for e in events) <= INLINE_ROWS
         return await self.apply(decide() if small else await asyncio.to_thread(decide))
 

@@ -16,8 +16,19 @@ OBSERVED_AT = "observed_at"
 
 
 def candidates_from_csv(schema: DatasetSchema, text: str) -> list[Candidate]:
+    """The rows of a CSV upload; InvalidInput when the file itself is unusable."""
     reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
+    try:
+        return _candidates(schema, reader)
+    except csv.Error as exc:  # a field over csv.field_size_limit (128 KiB), a stray NUL...
+        raise InvalidInput(
+            f"CSV line {reader.line_num + 1} cannot be read: {exc}; fields are at most "
+            f"{csv.field_size_limit():,} characters"
+        ) from None
+
+
+def _candidates(schema: DatasetSchema, reader: csv.DictReader[str]) -> list[Candidate]:
+    header = _header(reader)
     expected = [*schema.feature_names, schema.target.name]
     # A feature a schema evolution added (it has a default) may be absent: older files.
     required = [c for c in expected if c not in _defaulted(schema)]
@@ -48,6 +59,14 @@ def candidates_from_csv(schema: DatasetSchema, text: str) -> list[Candidate]:
                 error = f"observed_at {raw!r} is not an ISO 8601 timestamp"
         out.append(Candidate(features, row[schema.target.name], observed, error))
     return out
+
+
+def _header(reader: csv.DictReader[str]) -> list[str]:
+    header = list(reader.fieldnames or [])
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:  # DictReader would keep the last column of each silently
+        raise InvalidInput(f"CSV header repeats column(s) {repeated}; name each column once")
+    return header
 
 
 def _defaulted(schema: DatasetSchema) -> set[str]:

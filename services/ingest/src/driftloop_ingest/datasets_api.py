@@ -8,6 +8,7 @@ from typing import Annotated, Any, cast
 
 from driftloop_contracts import DatasetRegistered, DatasetSchema, TrainingSpec
 from driftloop_core.httperrors import ErrorOut
+from driftloop_core.params import DatasetPath
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -85,5 +86,5 @@ async def list_datasets(schemas: SchemasDep) -> list[DatasetOut]:
 
 
 @router.get("/datasets/{dataset}", summary="One dataset's registration")
-async def get_dataset(dataset: str, schemas: SchemasDep) -> DatasetOut:
+async def get_dataset(dataset: DatasetPath, schemas: SchemasDep) -> DatasetOut:
     return DatasetOut.of(schemas.registration(dataset))

@@ -54,7 +54,8 @@ _ROLES: dict[str, Role] = {"p": "primary", "c": "canary", "s": "shadow"}
 
 # ARGV: side ('a', 's', 'l', or 'f' to take the gathered rows only), claimant event id, ttl,
 # key prefix, the prediction ids (a JSON array), their packed sides (a JSON array), now (ms),
-# the rows and the age (ms) at which the gathered rows are taken. Reply: [pairs, taken rows].
+# the rows and the age (ms) at which the gathered rows are taken, the ttl of a label that came
+# before its prediction. Reply: [pairs, taken rows].
 # Key names are built here from the prefix: the bus commits across streams and keys in one
 # MULTI, so driftloop runs on one Redis node anyway.
 _JOIN = """
@@ -79,7 +80,7 @@ for i, id in ipairs(ids) do
       redis.call('DEL', key('a'))
     else  -- no answer yet: the label waits for it (a shadow, if here, is joined already)
       if got[2] then redis.call('DEL', key('s')) end
-      redis.call('SET', key('l'), value, 'EX', ttl)
+      redis.call('SET', key('l'), value, 'EX', ARGV[10])
     end
   else
     local label = redis.call('GET', key('l'))
@@ -223,10 +224,15 @@ class JoinState:
         *,
         rows: int = 1,
         wait_s: float = 0.0,
+        early_label_ttl_s: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._redis = redis
         self._ttl = ttl_s
+        # A label with no prediction yet waits less: its prediction, if there is one, is at
+        # most the prediction.logged backlog away; a label for an id never predicted is
+        # what a client could make Redis hold, and it goes after this.
+        self._label_ttl = min(ttl_s, early_label_ttl_s or ttl_s)
         self._rows = rows
         self._wait_ms = int(wait_s * 1000)
         self._clock = clock
@@ -261,6 +267,7 @@ class JoinState:
                 sides = orjson.dumps([packed for _, packed in w.items])
                 args: list[str | int | bytes] = [w.side, str(w.cause.event_id), self._ttl]
                 args += [self._prefix, ids, sides, now_ms, self._rows, self._wait_ms]
+                args.append(self._label_ttl)
                 await self._script(args=args, client=pipe)
             replies: list[bytes | None] = await pipe.execute()
         joined = Joined([], [])

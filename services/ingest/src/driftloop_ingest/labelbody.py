@@ -13,6 +13,8 @@ from driftloop_contracts import utcnow
 from driftloop_core import InvalidInput
 
 MAX_LABELS = 50_000
+#: The longest label: a class name or a number's text (each waits in Redis for its prediction).
+MAX_LABEL_CHARS = 200
 SHAPE = 'send {"labels": [{"prediction_id": "<uuid>", "label": "<class or number>"}, ...]}'
 
 
@@ -36,6 +38,11 @@ def _label(index: int, item: Any) -> dict[str, str]:
     if not isinstance(label, str):
         raise InvalidInput(
             f"labels[{index}]: needs a prediction_id and a label (a class name or a number)"
+        )
+    if len(label) > MAX_LABEL_CHARS:
+        raise InvalidInput(
+            f"labels[{index}].label has {len(label):,} characters; a label (a class name or a "
+            f"number) has at most {MAX_LABEL_CHARS}"
         )
     try:
         return {"prediction_id": str(uuid.UUID(item.get("prediction_id"))), "label": label}

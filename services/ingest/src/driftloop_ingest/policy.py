@@ -24,7 +24,7 @@ from .candidates import Candidates, rejected_row
 from .entries import LoggedEntry
 from .join import Gathered, Joined, Pair
 from .service import Schemas
-from .validation import ValidRows, validate
+from .validation import DEFAULT_WINDOW, TimeWindow, ValidRows, validate
 
 
 @dataclass(frozen=True)
@@ -77,19 +77,26 @@ Effect = StoreVersion | Reject | AnnounceLabelled | Forget | SkipTrainingRows
 
 
 def decide_records(
-    schemas: Schemas, events: Sequence[RecordsSubmitted], now: datetime
+    schemas: Schemas,
+    events: Sequence[RecordsSubmitted],
+    now: datetime,
+    window: TimeWindow = DEFAULT_WINDOW,
 ) -> list[Effect]:
     by_dataset: dict[str, list[RecordsSubmitted]] = defaultdict(list)
     for event in events:
         by_dataset[event.dataset].append(event)
     effects: list[Effect] = []
     for dataset, group in by_dataset.items():
-        effects += _records_of(schemas, dataset, group, now)
+        effects += _records_of(schemas, dataset, group, now, window)
     return effects
 
 
 def _records_of(
-    schemas: Schemas, dataset: str, group: list[RecordsSubmitted], now: datetime
+    schemas: Schemas,
+    dataset: str,
+    group: list[RecordsSubmitted],
+    now: datetime,
+    window: TimeWindow,
 ) -> list[Effect]:
     try:
         schema = schemas.get(dataset)
@@ -100,7 +107,7 @@ def _records_of(
     effects: list[Effect] = []
     parts: list[ValidRows] = []
     for event in group:
-        valid, bad = validate(schema, Candidates.of_records(event.records), now)
+        valid, bad = validate(schema, Candidates.of_records(event.records), now, window)
         parts.append(valid)
         if bad:
             effects.append(Reject(dataset, "stream", tuple(bad), event))

@@ -14,7 +14,7 @@ from driftloop_core import ContentStore, NotFound
 
 from .announcements import PRODUCER
 from .candidates import Candidate, Candidates
-from .validation import validate
+from .validation import DEFAULT_WINDOW, TimeWindow, validate
 from .versions import DatasetVersion, store_version, write_version
 
 __all__ = ["HOW_TO_REGISTER", "IngestResult", "Schemas", "ingest", "write_version"]
@@ -78,9 +78,12 @@ class IngestResult:
 
 
 def ingest(
-    store: ContentStore, schema: DatasetSchema, candidates: Sequence[Candidate]
+    store: ContentStore,
+    schema: DatasetSchema,
+    candidates: Sequence[Candidate],
+    window: TimeWindow = DEFAULT_WINDOW,
 ) -> IngestResult:
     """Validate the rows and store the valid ones as one version."""
-    valid, bad = validate(schema, Candidates.of(candidates))
+    valid, bad = validate(schema, Candidates.of(candidates), window=window)
     version = store_version(store, valid) if len(valid) else None
     return IngestResult(version=version, rejected=bad)

@@ -1,17 +1,26 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from driftloop_core import ServiceSettings
+from driftloop_core.clients import ClientTokenSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from .validation import TimeWindow
 
-class IngestSettings(ServiceSettings):
+
+class IngestSettings(ServiceSettings, ClientTokenSettings):
     """Ingest: records in, validated immutable dataset versions out; the one label joiner.
     Env prefix INGEST_."""
 
-    model_config = SettingsConfigDict(env_prefix="INGEST_", populate_by_name=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="INGEST_",
+        populate_by_name=True,
+        extra="ignore",
+        hide_input_in_errors=True,  # a refused setting's error never echoes a token
+    )
 
     port: int = 8001
     schema_dir: Path = Field(
@@ -30,6 +39,14 @@ class IngestSettings(ServiceSettings):
         "prediction): the join state of each side expires after this. Keep it within "
         "DRIFTLOOP_RETENTION_S: a training row reads its features back from the "
         "prediction.logged entry, which retention trims.",
+    )
+    early_label_wait_s: int = Field(
+        default=3600,
+        ge=60,
+        description="How long a label whose prediction has not been joined yet waits for it "
+        "(at most INGEST_LABEL_WAIT_S). Its prediction can only be as far away as ingest's "
+        "prediction.logged backlog; a label for an id never predicted is gone after this, so "
+        "what clients can make Redis hold is this many seconds of labels.",
     )
     entry_cache: int = Field(
         default=64,
@@ -52,6 +69,26 @@ class IngestSettings(ServiceSettings):
         "before its retrain's rows arrived).",
     )
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, description="Largest CSV upload.")
+    max_json_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of every other route (JSON records, labels, datasets): "
+        "refused with 413 before it is read.",
+    )
+    max_future_s: int = Field(
+        default=24 * 3600,
+        ge=0,
+        description="A row observed more than this after now is rejected with the reason.",
+    )
+    max_past_days: int = Field(
+        default=3650,
+        ge=1,
+        description="A row observed more than this many days before now is rejected.",
+    )
+
+    def window(self) -> TimeWindow:
+        """How far from now a submitted row's observed_at may be."""
+        return TimeWindow(timedelta(seconds=self.max_future_s), timedelta(days=self.max_past_days))
 
     def retention_warning(self) -> str | None:
         """Why the label wait and the stream retention disagree, if they do."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -71,11 +71,43 @@ class ValidRows:
         )
 
 
+@dataclass(frozen=True)
+class TimeWindow:
+    """How far from now a row's observed_at may be: a year-9999 row would always be the
+    newest (the holdout), one from year 1 always the oldest."""
+
+    future: timedelta = timedelta(days=1)
+    past: timedelta = timedelta(days=3650)
+
+    def errors(self, observed: Sequence[datetime | None], now: datetime) -> dict[int, str]:
+        """The reason of each row observed outside the window, by index."""
+        latest, earliest = now + self.future, now - self.past
+        return {
+            i: f"observed_at {at.isoformat()} is more than {_span(self.future)} after now"
+            if at > latest
+            else f"observed_at {at.isoformat()} is more than {_span(self.past)} before now"
+            for i, at in enumerate(observed)
+            if at is not None and at.tzinfo is not None and not earliest <= at <= latest
+        }
+
+
+DEFAULT_WINDOW = TimeWindow()
+
+
+def _span(delta: timedelta) -> str:
+    days = delta.total_seconds() / 86400
+    return f"{days:g} day(s)" if days >= 1 else f"{delta.total_seconds():g} s"
+
+
 def validate(
-    schema: DatasetSchema, candidates: Candidates, now: datetime | None = None
+    schema: DatasetSchema,
+    candidates: Candidates,
+    now: datetime | None = None,
+    window: TimeWindow = DEFAULT_WINDOW,
 ) -> tuple[ValidRows, list[RejectedRow]]:
     """The valid rows (coerced to the schema's types) and a reason for each rejected one."""
     now = now or utcnow()
+    candidates = _out_of_window(candidates, window, now)
     n = len(candidates)
     suspect: Mask = np.zeros(n, dtype=bool)
     rows = _feature_tuples(schema, candidates.features, suspect)
@@ -89,6 +121,17 @@ def validate(
     valid = ValidRows(schema, clean, labels, observed)
     rejected = _second_look(schema, candidates, valid, np.flatnonzero(suspect).tolist())
     return _without(valid, {r.index for r in rejected}), rejected
+
+
+def _out_of_window(candidates: Candidates, window: TimeWindow, now: datetime) -> Candidates:
+    """The candidates with rows observed too far from now marked unreadable, with the reason."""
+    late = window.errors(candidates.observed_at, now)
+    if not late:
+        return candidates
+    errors = list(candidates.errors or [None] * len(candidates))
+    for i, reason in late.items():
+        errors[i] = errors[i] or reason
+    return replace(candidates, errors=errors)
 
 
 def _feature_tuples(

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from driftloop_contracts import DatasetSchema, Metrics
 from driftloop_core import InvalidInput, NotReady
+from driftloop_core.params import DatasetPath
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -149,7 +150,10 @@ async def predict_batch(
     "/models/{dataset}/predict", response_model=PredictOut, summary="Predict one row of a dataset"
 )
 async def predict_dataset(
-    dataset: str, body: PredictIn, data_plane: PredictorDep, x_request_key: RequestKey = None
+    dataset: DatasetPath,
+    body: PredictIn,
+    data_plane: PredictorDep,
+    x_request_key: RequestKey = None,
 ) -> Response:
     result = await data_plane.predict([body.features], x_request_key, dataset)
     return Response(result.single_json(), media_type="application/json")
@@ -161,7 +165,7 @@ async def predict_dataset(
     summary="Predict many rows of a dataset",
 )
 async def predict_dataset_batch(
-    dataset: str,
+    dataset: DatasetPath,
     body: BatchIn,
     data_plane: PredictorDep,
     limit: MaxRowsDep,
@@ -189,7 +193,7 @@ async def models(data_plane: PredictorDep) -> ServingOut:
 @router.get(
     "/models/{dataset}", summary="The model serving one dataset", response_model_by_alias=True
 )
-async def dataset_model(dataset: str, data_plane: PredictorDep) -> ModelOut:
+async def dataset_model(dataset: DatasetPath, data_plane: PredictorDep) -> ModelOut:
     return await model_out(data_plane, dataset)
 
 

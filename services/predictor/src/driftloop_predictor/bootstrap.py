@@ -76,11 +76,16 @@ def build_app(
         on_shutdown=[prediction_log.stop, stop_batcher],
         readiness=readiness,
         max_body_bytes=settings.max_body_bytes,
+        client_tokens=settings.clients(),
     )
     app.state.predictor = predictor
     app.state.max_batch_rows = settings.max_batch_rows
     return FastPath(
-        predictor, app, max_body_bytes=settings.max_body_bytes, max_rows=settings.max_batch_rows
+        predictor,
+        app,
+        max_body_bytes=settings.max_body_bytes,
+        max_rows=settings.max_batch_rows,
+        clients=settings.clients(),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from driftloop_core import DriftloopError, InvalidInput
+from driftloop_core.clients import ClientAuth, ClientTokens
 from driftloop_core.httperrors import error_json
 from driftloop_core.telemetry import get_logger
 from prometheus_client import Histogram
@@ -44,10 +45,18 @@ log = get_logger(__name__)
 
 class FastPath:
     def __init__(
-        self, predictor: Predictor, app: ASGIApp, *, max_body_bytes: int, max_rows: int
+        self,
+        predictor: Predictor,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_rows: int,
+        clients: ClientTokens | None = None,
     ) -> None:
         self.predictor = predictor
         self.app = app
+        #: With client tokens, the predict routes check them here (the app checks the rest).
+        self.auth = ClientAuth(app, clients) if clients else None
         self.max_body = max_body_bytes
         self.max_rows = max_rows
         self.routes = {"/v1/predict": True, "/v1/predict/batch": False}
@@ -66,6 +75,8 @@ class FastPath:
                 route = PER_DATASET[single]
         if single is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
+            return
+        if self.auth is not None and not await self.auth.admit(scope, send):
             return
         started = time.perf_counter()
         key = None

@@ -15,6 +15,7 @@ from functools import wraps
 from typing import Any
 
 from driftloop_core import DriftloopError, InvalidInput, NotFound
+from driftloop_core.params import DatasetPath
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -97,8 +98,8 @@ INFER_REQUEST = {
     },
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": 'A bad request: `{"error": "..."}`.'},
-    404: {"description": 'No such model or version: `{"error": "..."}`.'},
+    400: {"description": 'A bad request: `{"error": "...", "message": "..."}` (the same text).'},
+    404: {"description": 'No such model or version: `{"error": "...", "message": "..."}`.'},
 }
 router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 
@@ -106,7 +107,8 @@ router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 def _errors(
     route: Callable[..., Coroutine[Any, Any, Any]],
 ) -> Callable[..., Coroutine[Any, Any, Any]]:
-    """The protocol's error shape: {"error": message} with 400 for a bad request."""
+    """The protocol's error shape, {"error": message} with 400 for a bad request; "message"
+    repeats it so that a reader of driftloop's one shape finds it too."""
 
     @wraps(route)
     async def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -114,7 +116,8 @@ def _errors(
             return await route(*args, **kwargs)
         except DriftloopError as exc:
             status = 400 if exc.status_code == 422 else exc.status_code
-            return JSONResponse({"error": exc.message}, status_code=status)
+            body = {"error": exc.message, "message": exc.message}
+            return JSONResponse(body, status_code=status)
 
     return wrapped
 
@@ -182,11 +185,13 @@ async def ready(data_plane: PredictorDep) -> JSONResponse:
     return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
 
-async def metadata(data_plane: PredictorDep, name: str, version: str | None = None) -> Any:
+async def metadata(data_plane: PredictorDep, name: DatasetPath, version: str | None = None) -> Any:
     return metadata_of(name, await model_named(data_plane, name, version))
 
 
-async def model_ready(data_plane: PredictorDep, name: str, version: str | None = None) -> Any:
+async def model_ready(
+    data_plane: PredictorDep, name: DatasetPath, version: str | None = None
+) -> Any:
     await model_named(data_plane, name, version)
     return ModelReady(name=name, ready=True)
 
@@ -195,7 +200,7 @@ async def infer(
     request: Request,
     data_plane: PredictorDep,
     limit: MaxRowsDep,
-    name: str,
+    name: DatasetPath,
     version: str | None = None,
 ) -> Any:
     model = await model_named(data_plane, name, version)

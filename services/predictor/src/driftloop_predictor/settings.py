@@ -1,18 +1,22 @@
 from __future__ import annotations
 
 from driftloop_core import ServiceSettings
+from driftloop_core.clients import ClientTokenSettings
 from driftloop_core.signing import KeySettings
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 
-class PredictorSettings(ServiceSettings, KeySettings):
+class PredictorSettings(ServiceSettings, KeySettings, ClientTokenSettings):
     """Predictor: serve every dataset's promoted model, log every prediction. Env prefix
     PREDICTOR_. DRIFTLOOP_DATASET, when set, is what /v1/predict answers for; unset, it
     answers for the only dataset served."""
 
     model_config = SettingsConfigDict(
-        env_prefix="PREDICTOR_", populate_by_name=True, extra="ignore"
+        env_prefix="PREDICTOR_",
+        populate_by_name=True,
+        extra="ignore",
+        hide_input_in_errors=True,  # a refused setting's error never echoes a token
     )
 
     port: int = 8004

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from driftloop_core.auth import check_bearer
+from driftloop_core.params import DatasetPath, DatasetQuery, VersionPath
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, Field, SecretStr
 
@@ -62,32 +63,34 @@ class CanaryIn(BaseModel):
 
 
 @router.get("/models", summary="Every version of every dataset")
-async def list_models(read: QueriesDep, dataset: str | None = None) -> list[VersionOut]:
+async def list_models(read: QueriesDep, dataset: DatasetQuery = None) -> list[VersionOut]:
     return read.versions(dataset)
 
 
 @router.get("/models/{dataset}/champion", summary="The version serving a dataset")
-async def champion(dataset: str, read: QueriesDep) -> VersionOut:
+async def champion(dataset: DatasetPath, read: QueriesDep) -> VersionOut:
     return read.champion(dataset)
 
 
 @router.get("/models/{dataset}/promotions", summary="Every promotion, in stream order")
-async def promotions(dataset: str, read: QueriesDep) -> list[PromotionOut]:
+async def promotions(dataset: DatasetPath, read: QueriesDep) -> list[PromotionOut]:
     return read.promotions(dataset)
 
 
 @router.get("/models/{dataset}/rollout", summary="The rollout in progress, if any")
-async def rollout(dataset: str, read: QueriesDep) -> RolloutOut:
+async def rollout(dataset: DatasetPath, read: QueriesDep) -> RolloutOut:
     return read.rollout(dataset)
 
 
 @router.get("/models/{dataset}/{version}", summary="One version")
-async def get_model(dataset: str, version: int, read: QueriesDep) -> VersionDetailOut:
+async def get_model(
+    dataset: DatasetPath, version: VersionPath, read: QueriesDep
+) -> VersionDetailOut:
     return read.version(dataset, version)
 
 
 @router.get("/models/{dataset}/{version}/lineage", summary="Where a version came from")
-async def lineage(dataset: str, version: int, read: QueriesDep) -> LineageOut:
+async def lineage(dataset: DatasetPath, version: VersionPath, read: QueriesDep) -> LineageOut:
     return read.lineage(dataset, version)
 
 
@@ -95,23 +98,25 @@ async def lineage(dataset: str, version: int, read: QueriesDep) -> LineageOut:
 
 
 @router.post("/models/{dataset}/rollout/promote", summary="Serve the candidate to all (admin)")
-async def rollout_promote(dataset: str, registry: ServiceDep, actor: AdminDep) -> RolloutDone:
+async def rollout_promote(
+    dataset: DatasetPath, registry: ServiceDep, actor: AdminDep
+) -> RolloutDone:
     return await registry.end_rollout(dataset, promote=True, actor=actor)
 
 
 @router.post("/models/{dataset}/rollout/abort", summary="Stop the rollout (admin)")
-async def rollout_abort(dataset: str, registry: ServiceDep, actor: AdminDep) -> RolloutDone:
+async def rollout_abort(dataset: DatasetPath, registry: ServiceDep, actor: AdminDep) -> RolloutDone:
     return await registry.end_rollout(dataset, promote=False, actor=actor)
 
 
 @router.post("/models/{dataset}/rollback", summary="Serve the previous champion again (admin)")
-async def rollback(dataset: str, registry: ServiceDep, actor: AdminDep) -> PromotionDone:
+async def rollback(dataset: DatasetPath, registry: ServiceDep, actor: AdminDep) -> PromotionDone:
     return await registry.roll_back(dataset, actor)
 
 
 @router.post("/models/{dataset}/{version}/promote", summary="Serve this version (admin)")
 async def promote(
-    dataset: str, version: int, registry: ServiceDep, actor: AdminDep
+    dataset: DatasetPath, version: VersionPath, registry: ServiceDep, actor: AdminDep
 ) -> PromotionDone:
     return await registry.promote(dataset, version, actor)
 
@@ -121,7 +126,11 @@ async def promote(
     summary="Let this version answer a share of requests (admin)",
 )
 async def canary(
-    dataset: str, version: int, body: CanaryIn, registry: ServiceDep, actor: AdminDep
+    dataset: DatasetPath,
+    version: VersionPath,
+    body: CanaryIn,
+    registry: ServiceDep,
+    actor: AdminDep,
 ) -> RolloutDone:
     return await registry.start_rollout(dataset, version, "canary", body.share, actor)
 
@@ -130,5 +139,7 @@ async def canary(
     "/models/{dataset}/{version}/shadow",
     summary="Run this version beside the champion, answers logged not returned (admin)",
 )
-async def shadow(dataset: str, version: int, registry: ServiceDep, actor: AdminDep) -> RolloutDone:
+async def shadow(
+    dataset: DatasetPath, version: VersionPath, registry: ServiceDep, actor: AdminDep
+) -> RolloutDone:
     return await registry.start_rollout(dataset, version, "shadow", 0.0, actor)

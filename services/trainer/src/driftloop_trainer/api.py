@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from driftloop_core import InvalidInput, NotFound
 from driftloop_core.auth import check_bearer
+from driftloop_core.params import DatasetPath
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import SecretStr
 
@@ -78,7 +79,7 @@ router = APIRouter(prefix="/v1", tags=["trainer"])
     summary="Register a model trained elsewhere (admin): evaluated, then gated",
 )
 async def register_model(
-    dataset: str,
+    dataset: DatasetPath,
     request: Request,
     api: ApiDep,
     authorization: Annotated[str | None, Header(description="Bearer <admin token>")] = None,
@@ -99,7 +100,7 @@ async def register_model(
 
 
 @router.get("/datasets/{dataset}/training", summary="How the next run of a dataset trains")
-async def training_spec(dataset: str, api: ApiDep) -> dict[str, Any]:
+async def training_spec(dataset: DatasetPath, api: ApiDep) -> dict[str, Any]:
     spec = api.specs.get(dataset)
     return {
         "dataset": dataset,
@@ -109,7 +110,7 @@ async def training_spec(dataset: str, api: ApiDep) -> dict[str, Any]:
 
 
 @router.get("/datasets/{dataset}", summary="The trainer's state of a dataset")
-async def dataset_state(dataset: str, api: ApiDep) -> dict[str, Any]:
+async def dataset_state(dataset: DatasetPath, api: ApiDep) -> dict[str, Any]:
     state = await api.repo.load(dataset)
     if state.schema is None and state.champion is None:
         raise NotFound(f"the trainer has no data for dataset {dataset!r}")
