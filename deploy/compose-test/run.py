@@ -1,9 +1,13 @@
 """`make compose-test`: the stack under docker compose, checked end to end through its ports.
 
-Builds the images, brings the stack up, plays the demo scenario through the published ports
-(v1 -> drift -> retrain -> v2), checks that Prometheus scrapes every service and loaded the
-alert rules, scales the predictor to 2 and checks that both replicas swap to a newly promoted
-model, then tears everything down. Prints what it checked and how long each step took.
+Builds the images, generates fresh secrets (deploy/credentials.py: one Redis password per ACL
+user, signing keys, admin token) into a private temporary env file, brings the stack up with
+Redis published on 127.0.0.1 only (deploy/compose/redis-published.yml), checks that Redis refuses
+anonymous clients, plays the demo scenario through the published ports (v1 -> drift -> retrain
+-> v2; records go in over Redis as `admin`, which also reads the timeline), checks that
+Prometheus scrapes every service and loaded the alert rules, scales the predictor to 2 and
+checks that both replicas swap to a newly promoted model, then tears everything down. Prints
+what it checked and how long each step took.
 
     python deploy/compose-test/run.py [--local-images] [--base-image IMAGE] [--keep]
 """
@@ -12,21 +16,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import redis
 from driftloop_sdk.client import DriftloopClient, Endpoints
 from driftloop_sdk.demo import DemoPlayer, report
 from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "deploy"))
+from credentials import compose_env  # noqa: E402  (deploy/ is not a package)
+
 PROJECT = "driftloop-ct"
 SERVICES = ["redis", "ingest", "trainer", "registry", "predictor", "drift-monitor", "prometheus"]
 PORTS = {
@@ -51,7 +59,10 @@ class ComposeStack:
     """The demo's view of a stack running under compose: endpoints on the published ports."""
 
     namespace = ""
-    redis_url = "redis://127.0.0.1:6379/0"
+
+    def __init__(self, admin_password: str = "") -> None:
+        # The demo publishes records and reads the timeline straight from Redis: as `admin`.
+        self.redis_url = f"redis://admin:{admin_password}@127.0.0.1:6379/0"
 
     @property
     def endpoints(self) -> Endpoints:
@@ -67,8 +78,15 @@ class ComposeStack:
         pass  # compose restarts what dies; the checks below look at health
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k: v for k, v in pairs if not k.startswith("#")}
+
+
 def compose(files: list[str], *args: str, env: dict[str, str], check: bool = True) -> str:
-    command = ["docker-compose", "-p", PROJECT, *[a for f in files for a in ("-f", f)], *args]
+    files_args = [a for f in files for a in ("-f", f)]
+    command = ["docker-compose", "--env-file", env["DRIFTLOOP_ENV_FILE"], "-p", PROJECT]
+    command += [*files_args, *args]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if check and done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
@@ -102,14 +120,18 @@ def main() -> int:
     parser.add_argument("--base-image", default=os.environ.get("BASE_IMAGE", "python:3.12-slim"))
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
     args = parser.parse_args()
-    files = ["docker-compose.yml"]
+    files = ["docker-compose.yml", "deploy/compose/redis-published.yml"]
     if args.local_images:
         files.append("deploy/compose-test/docker-compose.local.yml")
-    token = secrets.token_urlsafe(24)
+    env_file = Path(tempfile.mkdtemp(prefix="driftloop-ct-")) / "compose.env"
+    compose_env(env_file)
+    secrets_ = read_env_file(env_file)
+    token = secrets_["REGISTRY_ADMIN_TOKEN"]
+    admin_password = secrets_["DRIFTLOOP_REDIS_PASSWORD_ADMIN"]
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "REGISTRY_ADMIN_TOKEN"},
+        "DRIFTLOOP_ENV_FILE": str(env_file),
         "BASE_IMAGE": args.base_image,
-        "REGISTRY_ADMIN_TOKEN": token,
         "LOG_LEVEL": "WARNING",
         "COMPOSE_HTTP_TIMEOUT": "300",
     }
@@ -141,7 +163,11 @@ def main() -> int:
                 and None
             ),
         )
-        step("demo through the published ports: v1, drift, retrain, v2", lambda: play_demo())
+        step("redis refuses anonymous and wrong-password clients", refuses_strangers)
+        step(
+            "demo through the published ports: v1, drift, retrain, v2",
+            lambda: play_demo(admin_password),
+        )
         step(
             "prometheus scrapes every service",
             lambda: scraped({"ingest", "trainer", "registry", "predictor", "drift-monitor"}, 1),
@@ -157,17 +183,38 @@ def main() -> int:
             t0 = time.monotonic()
             compose(files, "down", "-v", "--remove-orphans", env=env, check=False)
             checks.append(Check("tear down (volumes too)", True, time.monotonic() - t0))
+            env_file.unlink(missing_ok=True)
+        else:
+            console.print(f"stack kept; its secrets: {env_file} (0600)")
     table = Table(title=f"compose test: {time.monotonic() - started:.0f} s in all")
     for column in ("check", "ok", "seconds", "detail"):
         table.add_column(column)
     for c in checks:
         table.add_row(c.what, "yes" if c.ok else "[red]NO[/]", f"{c.seconds:.1f}", c.detail)
     console.print(table)
-    return 0 if all(c.ok for c in checks) and len(checks) >= 10 else 1
+    return 0 if all(c.ok for c in checks) and len(checks) >= 11 else 1
 
 
-def play_demo() -> str:
-    stack = ComposeStack()
+def refuses_strangers() -> str:
+    refusals = []
+    for client in (
+        redis.Redis(host="127.0.0.1", port=6379),
+        redis.Redis(host="127.0.0.1", port=6379, username="admin", password="not-the-password-x1"),
+        redis.Redis(host="127.0.0.1", port=6379, username="default", password="anything-at-all"),
+    ):
+        try:
+            client.ping()
+        except redis.exceptions.RedisError as exc:  # NOAUTH / WRONGPASS, as it should
+            refusals.append(str(exc).split(".")[0][:60])
+        else:
+            raise RuntimeError("redis answered a client without valid credentials")
+        finally:
+            client.close()
+    return "; ".join(refusals)
+
+
+def play_demo(admin_password: str) -> str:
+    stack = ComposeStack(admin_password)
     result = DemoPlayer(stack, console, seed=11).play()
     ok = report(console, stack, result, int(time.time() * 1000))
     if not ok:
