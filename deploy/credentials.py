@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import secrets
 import sys
@@ -92,25 +93,27 @@ def compose_env(path: Path, *, force: bool = False) -> bool:
     return True
 
 
-def k8s_secrets() -> str:
-    """Real values for every Secret deploy/k8s/base ships with placeholders, as one manifest."""
-    values = generate()
-    secrets_: dict[str, dict[str, str]] = {
+def k8s_secret_values(values: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The Secrets deploy/k8s/base names (name -> key -> value), filled from `values`."""
+    found: dict[str, dict[str, str]] = {
         f"driftloop-redis-{user}": {"password": values[password_variable(user)]}
         for user in REDIS_USERS
     }
-    secrets_["driftloop-registry-admin-token"] = {"token": values["REGISTRY_ADMIN_TOKEN"]}
+    found["driftloop-registry-admin-token"] = {"token": values["REGISTRY_ADMIN_TOKEN"]}
     for signer in SIGNERS:
-        upper = signer.upper()
-        secrets_[f"driftloop-{signer}-signing-key"] = {
-            "private-key": values[f"DRIFTLOOP_{upper}_SIGNING_KEY"]
-        }
-    secrets_["driftloop-public-keys"] = {
+        private = values[f"DRIFTLOOP_{signer.upper()}_SIGNING_KEY"]
+        found[f"driftloop-{signer}-signing-key"] = {"private-key": private}
+    found["driftloop-public-keys"] = {
         signer: values[f"DRIFTLOOP_{signer.upper()}_PUBLIC_KEY"] for signer in SIGNERS
     }
+    return found
+
+
+def k8s_secrets() -> str:
+    """Real values for every Secret deploy/k8s/base ships with placeholders, as one manifest."""
     docs = []
-    for name, data in secrets_.items():
-        body = "\n".join(f"  {key}: {value}" for key, value in data.items())
+    for name, data in k8s_secret_values(generate()).items():
+        body = "\n".join(f"  {key}: {json.dumps(value)}" for key, value in data.items())
         docs.append(
             f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\ntype: Opaque\n"
             f"stringData:\n{body}\n"

@@ -3,6 +3,7 @@ Redis start script run with a chosen environment."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -94,9 +95,14 @@ def published_ports(service: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+@functools.cache
+def _rendered(target: str) -> str:
+    return run(tool("kubectl"), "kustomize", f"deploy/k8s/{target}")
+
+
 def kustomize(target: str) -> list[dict[str, Any]]:
-    rendered = run(tool("kubectl"), "kustomize", f"deploy/k8s/{target}")
-    return [d for d in yaml.safe_load_all(rendered) if d]
+    """The manifests `kubectl kustomize deploy/k8s/<target>` renders (fresh objects each call)."""
+    return [d for d in yaml.safe_load_all(_rendered(target)) if d]
 
 
 def real_passwords() -> dict[str, str]:
