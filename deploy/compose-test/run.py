@@ -4,7 +4,7 @@ Builds the images, generates fresh secrets (deploy/credentials.py: one Redis pas
 user, signing keys, admin token) into a private temporary env file, brings the stack up with
 Redis published on 127.0.0.1 only (deploy/compose/redis-published.yml), checks that Redis refuses
 anonymous clients, plays the demo scenario through the published ports (v1 -> drift -> retrain
--> v2; records go in over Redis as `admin`, which also reads the timeline), checks that
+-> v2; records go in over Redis as `client`, `admin` reads the timeline), checks that
 Prometheus scrapes every service and loaded the alert rules, scales the predictor to 2 and
 checks that both replicas swap to a newly promoted model, then tears everything down. Prints
 what it checked and how long each step took.
@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
@@ -33,7 +34,7 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy"))
-from credentials import compose_env  # noqa: E402  (deploy/ is not a package)
+from credentials import compose_env, password_variable  # noqa: E402  (deploy/ is not a package)
 
 PROJECT = "driftloop-ct"
 SERVICES = ["redis", "ingest", "trainer", "registry", "predictor", "drift-monitor", "prometheus"]
@@ -59,10 +60,16 @@ class ComposeStack:
     """The demo's view of a stack running under compose: endpoints on the published ports."""
 
     namespace = ""
+    redis_url = "redis://127.0.0.1:6379/0"  # deploy/compose/redis-published.yml
 
-    def __init__(self, admin_password: str = "") -> None:
-        # The demo publishes records and reads the timeline straight from Redis: as `admin`.
-        self.redis_url = f"redis://admin:{admin_password}@127.0.0.1:6379/0"
+    def __init__(self, secrets: dict[str, str] | None = None) -> None:
+        self.secrets = secrets or {}
+
+    def login(self, user: str) -> Any:
+        """The Redis login of `user` (client: the demo's records; admin: its timeline)."""
+        from driftloop_sdk.redis_users import RedisLogin  # the acl part of #11
+
+        return RedisLogin(user, self.secrets[password_variable(user)])
 
     @property
     def endpoints(self) -> Endpoints:
@@ -127,7 +134,6 @@ def main() -> int:
     compose_env(env_file)
     secrets_ = read_env_file(env_file)
     token = secrets_["REGISTRY_ADMIN_TOKEN"]
-    admin_password = secrets_["DRIFTLOOP_REDIS_PASSWORD_ADMIN"]
     env = {
         **{k: v for k, v in os.environ.items() if k != "REGISTRY_ADMIN_TOKEN"},
         "DRIFTLOOP_ENV_FILE": str(env_file),
@@ -166,7 +172,7 @@ def main() -> int:
         step("redis refuses anonymous and wrong-password clients", refuses_strangers)
         step(
             "demo through the published ports: v1, drift, retrain, v2",
-            lambda: play_demo(admin_password),
+            lambda: play_demo(secrets_),
         )
         step(
             "prometheus scrapes every service",
@@ -213,8 +219,8 @@ def refuses_strangers() -> str:
     return "; ".join(refusals)
 
 
-def play_demo(admin_password: str) -> str:
-    stack = ComposeStack(admin_password)
+def play_demo(secrets: dict[str, str]) -> str:
+    stack = ComposeStack(secrets)
     result = DemoPlayer(stack, console, seed=11).play()
     ok = report(console, stack, result, int(time.time() * 1000))
     if not ok:
