@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,8 +44,9 @@ PORTS = {
     "trainer": 8002,
     "registry": 8003,
     "drift-monitor": 8005,
-    "predictor": 8080,
+    "predictor": 8080,  # the first of 8080-8089 that was free: see `published`
 }
+PREDICTOR_REPLICAS: list[int] = []
 console = Console(width=160)
 
 
@@ -98,6 +100,12 @@ def compose(files: list[str], *args: str, env: dict[str, str], check: bool = Tru
     if check and done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
+
+
+def published(files: list[str], env: dict[str, str], service: str, index: int = 1) -> int:
+    """The host port compose gave replica `index` of `service` (ranges hand out any free one)."""
+    answer = compose(files, "port", f"--index={index}", service, "8000", env=env).strip()
+    return int(answer.rsplit(":", 1)[1])
 
 
 def wait(probe: Callable[[], bool], timeout: float, what: str) -> None:
@@ -159,6 +167,7 @@ def main() -> int:
             "start redis, five services, prometheus",
             lambda: compose(files, "up", "-d", *SERVICES, env=env) and None,
         )
+        PORTS["predictor"] = published(files, env, "predictor")
         step(
             "every service healthy",
             lambda: (
@@ -189,7 +198,7 @@ def main() -> int:
             t0 = time.monotonic()
             compose(files, "down", "-v", "--remove-orphans", env=env, check=False)
             checks.append(Check("tear down (volumes too)", True, time.monotonic() - t0))
-            env_file.unlink(missing_ok=True)
+            shutil.rmtree(env_file.parent, ignore_errors=True)
         else:
             console.print(f"stack kept; its secrets: {env_file} (0600)")
     table = Table(title=f"compose test: {time.monotonic() - started:.0f} s in all")
@@ -259,8 +268,10 @@ def rules_loaded() -> str:
 
 def scale(files: list[str], env: dict[str, str]) -> str:
     compose(files, "up", "-d", "--no-recreate", "--scale", "predictor=2", "predictor", env=env)
-    wait(lambda: healthy(8080) and healthy(8081), 180, "two predictors healthy")
-    return "predictors on 8080 and 8081"
+    ports = [published(files, env, "predictor", i) for i in (1, 2)]
+    wait(lambda: all(healthy(p) for p in ports), 180, "two predictors healthy")
+    PREDICTOR_REPLICAS[:] = ports
+    return f"predictors on {ports[0]} and {ports[1]}"
 
 
 def both_swap(token: str) -> str:
@@ -273,7 +284,7 @@ def both_swap(token: str) -> str:
     def both() -> bool:
         versions = {
             httpx.get(f"http://127.0.0.1:{p}/v1/model", timeout=3).json()["model_version"]
-            for p in (8080, 8081)
+            for p in PREDICTOR_REPLICAS
         }
         return versions == {target}
 
