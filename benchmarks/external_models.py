@@ -3,7 +3,7 @@
 An in-process trainer on an embedded Redis, a dataset of N scenario rows (as data.ingested
 versions of 5,000 rows):
 
-1. `POST /v1/datasets/demo/models` of a fitted file (LogisticRegression, RandomForest of 100
+1. `POST /v1/datasets/demo/models` of a fitted skops file (LogisticRegression, RandomForest of 100
    trees): file size and seconds to the 202 (read, checks, evaluation on the newest rows'
    holdout, profile, artifact stored, training.completed published);
 2. one training run on the same rows with the default family (logistic, grid search) and with
@@ -15,15 +15,14 @@ versions of 5,000 rows):
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
+import skops.io as sio
 from driftloop_contracts import TrainingSpec, streams
 from driftloop_core import ContentStore
 from driftloop_core.telemetry import configure_logging
@@ -38,6 +37,7 @@ from fastapi.testclient import TestClient
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
+from benchmarks.keys import signer
 from tests.support.data import ingested, labelled_rows
 from tests.support.streams import Streams
 
@@ -49,9 +49,7 @@ def model_file(estimator: Any) -> bytes:
     rows = labelled_rows(5000, seed=21)
     x = feature_matrix(SCHEMA, [r.features for r in rows])
     fitted = build_pipeline(SCHEMA, estimator).fit(x, np.array([r.label for r in rows]))
-    buffer = io.BytesIO()
-    joblib.dump(fitted, buffer)
-    return buffer.getvalue()
+    return sio.dumps(fitted)  # a skops file: what uploads accept by default
 
 
 def uploads(client: TestClient) -> None:
@@ -90,6 +88,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     args = parser.parse_args()
     configure_logging("trainer", "WARNING")
+    signer()  # the trainer signs what it admits
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as tmp:
         store = ContentStore(str(Path(tmp) / "store"))
         settings = TrainerSettings(

@@ -46,6 +46,7 @@ from driftloop_trainer.service import completed_event
 from driftloop_trainer.training import TrainedModel, TrainingConfig, train
 from redis.asyncio import Redis
 
+from benchmarks.keys import sealed, signer
 from tests.support.data import labelled_rows, promoted
 
 ROWS = 1024
@@ -155,12 +156,13 @@ async def measure(events: int, window: int) -> dict[str, Any]:
         run = completed_event(store, cause, "bench", "initial", model, ["v"], 1)  # type: ignore[arg-type]
         redis = Redis.from_url(server.url)
         keys = Keys("bench:")
-        v1 = promoted(run)
+        v1 = sealed(promoted(run))
         async with redis.pipeline(transaction=True) as pipe:  # as the registry does
             serving.record_promotion(keys, v1).apply(pipe)
             await pipe.execute()
         settings = MonitorSettings(store_url=tmp, window_size=window)
-        monitor = MonitorService(settings.configs(), SnapshotReader(redis, keys, store), store)
+        reader = SnapshotReader(redis, keys, store, signer().verifier("registry"))
+        monitor = MonitorService(settings.configs(), reader, store)
         logs, labels = workload(model, events)
         logged = await through(monitor.on_predictions, logs)
         labelled = await through(monitor.on_labelled, labels)

@@ -53,6 +53,8 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from benchmarks.keys import sealed, signer
+
 CONCURRENCY = 16
 FEATURES = 20
 SCHEMA = DatasetSchema(
@@ -220,7 +222,7 @@ def promoted_event(
         metrics=Metrics(accuracy=1.0, f1_macro=1.0, rows=1),
         dataset_schema=SCHEMA,
     )
-    return event, blob.key
+    return sealed(event), blob.key
 
 
 def promote(redis_url: str, store: ContentStore, pipeline: Pipeline, version: int) -> Path:
@@ -235,6 +237,7 @@ def promote(redis_url: str, store: ContentStore, pipeline: Pipeline, version: in
 
 
 def main() -> int:
+    signer()  # the services started here verify (and sign) with this run's keys
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--runs", type=int, default=3)

@@ -50,6 +50,7 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from benchmarks.keys import sealed, signer
 from benchmarks.predictor import CONCURRENCY, Server
 
 DATASETS = 20
@@ -107,6 +108,7 @@ def promote(redis_url: str, namespace: str, store: ContentStore, d: Dataset) -> 
         metrics=Metrics(accuracy=1.0, f1_macro=1.0, rows=1),
         dataset_schema=d.schema,
     )
+    event = sealed(event)  # as the registry publishes it
     client = Redis.from_url(redis_url)
     with client.pipeline(transaction=True) as pipe:  # as the registry publishes it
         pipe.xadd(streams.MODEL_PROMOTED.key(namespace), encode(event))  # type: ignore[arg-type]
@@ -227,6 +229,7 @@ def scripts(datasets: list[Dataset], rows: int) -> dict[str, dict[str, str]]:
 
 
 def main() -> int:
+    signer()  # the services started here verify (and sign) with this run's keys
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--runs", type=int, default=2)

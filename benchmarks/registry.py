@@ -35,6 +35,8 @@ from driftloop_sdk.scenario import SCHEMA
 from fastapi.testclient import TestClient
 from redis import Redis
 
+from benchmarks.keys import sealed, signer
+
 TOKEN = "bench-admin-token-0123456789"
 
 
@@ -88,6 +90,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    signer()  # the services started here verify (and sign) with this run's keys
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=200)
     parser.add_argument("--burst", type=int, default=5000)
@@ -111,7 +114,7 @@ def main() -> None:
         redis = Redis.from_url(server.url)
         key, keys = streams.MODEL_PROMOTED.key(ns), Keys(ns)
         with redis.pipeline(transaction=True) as pipe:  # v1 serves to begin with
-            first = promotion(runs[0], 1)
+            first = sealed(promotion(runs[0], 1))
             pipe.xadd(key, encode(first))  # type: ignore[arg-type]
             serving.record_promotion(keys, first).apply(pipe)  # type: ignore[arg-type]
             pipe.execute()
@@ -127,7 +130,8 @@ def main() -> None:
             before = len(client.get("/v1/models/demo/promotions").json())
             with redis.pipeline(transaction=False) as pipe:
                 for i in range(args.burst):
-                    pipe.xadd(key, encode(promotion(runs[i % 2], 1 + i % 2)))  # type: ignore[arg-type]
+                    burst = sealed(promotion(runs[i % 2], 1 + i % 2))
+                    pipe.xadd(key, encode(burst))  # type: ignore[arg-type]
                 started = time.perf_counter()
                 pipe.execute()
             while applied(db) < before + args.burst:

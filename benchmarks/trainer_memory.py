@@ -39,6 +39,8 @@ from driftloop_sdk.embedded_redis import EmbeddedRedis, free_port
 from driftloop_sdk.scenario import SCHEMA, CreditScenario
 from redis import Redis
 
+from benchmarks.keys import signer
+
 MB = 1024 * 1024
 
 
@@ -144,6 +146,7 @@ def wait(probe: object, timeout: float, what: str) -> None:
 
 @contextmanager
 def trainer_process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    signer()  # the trainer refuses to start without its signing key
     process = subprocess.Popen(
         [sys.executable, "-m", "driftloop_trainer"], env={**os.environ, **env}
     )

@@ -8,6 +8,28 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from driftloop_core.signing import generate
+
+SIGNING_VARIABLES = (
+    "DRIFTLOOP_SIGNING_KEY",
+    "DRIFTLOOP_TRAINER_PUBLIC_KEY",
+    "DRIFTLOOP_REGISTRY_PUBLIC_KEY",
+)
+
+
+def _session_keys() -> None:
+    """One key pair for the whole session, in the environment, so the services built in
+    process and those started as subprocesses sign and verify with the same keys (the
+    trainer's and the registry's are the same pair here; tests/security uses others)."""
+    private, public = generate()
+    for name in SIGNING_VARIABLES:
+        os.environ.pop(f"{name}_FILE", None)
+    os.environ["DRIFTLOOP_SIGNING_KEY"] = private
+    os.environ["DRIFTLOOP_TRAINER_PUBLIC_KEY"] = public
+    os.environ["DRIFTLOOP_REGISTRY_PUBLIC_KEY"] = public
+
+
+_session_keys()
 
 
 def _docker_redis() -> Any | None:

@@ -1,6 +1,7 @@
 """One stack, three datasets registered at run time, each with its own kind of model.
 
-- `credit` (binary) trains with a user's entry point (`driftloop_example_models.credit`),
+- `credit` (binary) trains with a user's entry point (`driftloop_example_models.custom`,
+  whose class the services trust through `DRIFTLOOP_TRUSTED_MODULES`),
 - `plants` (multiclass) serves a model trained elsewhere and uploaded (`models register`),
 - `houses` (regression) trains with the default family.
 
@@ -11,14 +12,13 @@ still serve every champion. Everything goes through public interfaces (HTTP, str
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pytest
+import skops.io as sio
 from driftloop_contracts import DatasetSchema, Record, streams, utcnow
 from driftloop_ml import feature_matrix
 from driftloop_sdk.client import DriftloopClient
@@ -50,7 +50,12 @@ Scenario = CreditScenario | PlantScenario | HouseScenario
 
 @pytest.fixture
 def stack(redis_url: str, namespace: str, tmp_path: Path) -> Iterator[Stack]:
-    env = FAST_LOOP | {"PYTHONPATH": str(USER_MODELS), "TRAINER_MIN_POST_DRIFT_ROWS": "300"}
+    env = FAST_LOOP | {
+        "PYTHONPATH": str(USER_MODELS),
+        # the credit model holds a class of the user's package: trusted by configuration
+        "DRIFTLOOP_TRUSTED_MODULES": "driftloop_example_models",
+        "TRAINER_MIN_POST_DRIFT_ROWS": "300",
+    }
     with Stack(
         tmp_path / "state", redis_url=redis_url, namespace=namespace, env=env, sink=None
     ) as running:
@@ -101,9 +106,7 @@ def uploaded_model(schema: DatasetSchema, drawn: LabelledRows) -> bytes:
     )
     model = Pipeline([("columns", columns), ("model", LogisticRegression(max_iter=500))])
     model.fit(feature_matrix(schema, drawn.features), np.array(drawn.labels))
-    out = io.BytesIO()
-    joblib.dump(model, out)
-    return out.getvalue()
+    return sio.dumps(model)
 
 
 def drift_until_retrained(
@@ -132,7 +135,7 @@ def test_three_datasets_registered_at_run_time_drift_and_retrain_each_on_its_own
     client = DriftloopClient(stack.endpoints, admin_token=stack.admin_token)
     events = Streams(redis_url, namespace)
     try:
-        entry = {"entry_point": "driftloop_example_models.credit:make_estimator"}
+        entry = {"entry_point": "driftloop_example_models.custom:make_estimator"}
         client.register_dataset(CREDIT.model_dump(mode="json"), training=entry)
         client.register_dataset(PlantScenario.schema.model_dump(mode="json"))
         client.register_dataset(HouseScenario.schema.model_dump(mode="json"))
@@ -156,7 +159,7 @@ def test_three_datasets_registered_at_run_time_drift_and_retrain_each_on_its_own
         plants_v1 = client.lineage("plants", 1)
         assert plants_v1["trigger"] == "external"
         assert client.lineage("credit", 1)["params"]["entry_point"].startswith(
-            "driftloop_example_models.credit"
+            "driftloop_example_models.custom"
         )
 
         # credit drifts alone: only credit retrains
@@ -196,7 +199,7 @@ def restart_and_check_every_champion_serves(
 
 def _upload(client: DriftloopClient, model: bytes) -> bool:
     try:
-        client.register_model("plants", model, uploaded_by="e2e", filename="plants.joblib")
+        client.register_model("plants", model, uploaded_by="e2e", filename="plants.skops")
     except Exception:  # 404 until the trainer has the dataset's rows
         return False
     return True

@@ -54,13 +54,13 @@ def register(base_port: int, file: Path, *extra: str) -> tuple[int, str]:
 def test_a_good_model_is_reported_promoted_and_a_worse_one_rejected_with_the_reason(
     base_port: int, tmp_path: Path
 ) -> None:
-    good = tmp_path / "good.joblib"
+    good = tmp_path / "good.skops"
     good.write_bytes(model_file(LogisticRegression()))
     code, output = register(base_port, good, "--token", TOKEN, "--uploaded-by", "alice")
     assert code == 0, output
     assert "submitted: run" in output
     assert "promoted: version 1 serves" in output
-    worse = tmp_path / "worse.joblib"
+    worse = tmp_path / "worse.skops"
     worse.write_bytes(model_file(DummyClassifier()))
     code, output = register(base_port, worse, "--token", TOKEN)
     assert code == 2, output
@@ -68,11 +68,11 @@ def test_a_good_model_is_reported_promoted_and_a_worse_one_rejected_with_the_rea
 
 
 def test_a_wrong_token_or_file_is_reported_with_what_to_fix(base_port: int, tmp_path: Path) -> None:
-    good = tmp_path / "good.joblib"
+    good = tmp_path / "good.skops"
     good.write_bytes(model_file(LogisticRegression()))
     code, output = register(base_port, good, "--token", "wrong-token-0123456789")
     assert code == 1 and "send the admin token" in output
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"junk")
     code, output = register(base_port, junk, "--token", TOKEN)
-    assert code == 1 and "not a joblib or pickle file" in output
+    assert code == 1 and "not a skops file" in output and "skops.io.dump" in output

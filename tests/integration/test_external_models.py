@@ -22,7 +22,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 
 from tests.support.data import ingested, labelled_rows
-from tests.support.external_models import model_file
+from tests.support.external_models import joblib_file, model_file
 from tests.support.streams import Streams
 from tests.support.wait import eventually_sync
 
@@ -36,7 +36,15 @@ def store(tmp_path: Path) -> ContentStore:
 
 
 @pytest.fixture
-def trainer(redis_url: str, namespace: str, store: ContentStore) -> Iterator[TestClient]:
+def allow_pickles() -> bool:
+    """TRAINER_ALLOW_PICKLE_UPLOADS (off by default)."""
+    return False
+
+
+@pytest.fixture
+def trainer(
+    redis_url: str, namespace: str, store: ContentStore, allow_pickles: bool
+) -> Iterator[TestClient]:
     settings = TrainerSettings(
         redis_url=redis_url,
         namespace=namespace,
@@ -44,6 +52,7 @@ def trainer(redis_url: str, namespace: str, store: ContentStore) -> Iterator[Tes
         min_initial_rows=100_000,  # it never trains here: only uploads become candidates
         admin_token=TOKEN,
         max_upload_mb=1,
+        allow_pickle_uploads=allow_pickles,
     )
     with TestClient(build_trainer(settings)) as client:
         yield client
@@ -74,7 +83,7 @@ def with_rows(trainer: TestClient, streams_io: Streams, store: ContentStore) -> 
 
 def upload(trainer: TestClient, data: bytes, headers: dict[str, str] = UPLOAD) -> Any:
     return trainer.post(
-        f"/v1/datasets/{SCHEMA.name}/models?filename=model.joblib", content=data, headers=headers
+        f"/v1/datasets/{SCHEMA.name}/models?filename=model.skops", content=data, headers=headers
     )
 
 
@@ -105,7 +114,7 @@ def test_an_uploaded_model_is_gated_promoted_and_keeps_its_lineage(
     assert lineage["trigger"] == "external"
     assert lineage["params"]["source"] == "external"
     assert lineage["params"]["uploaded_by"] == "alice"
-    assert lineage["params"]["file_name"] == "model.joblib"
+    assert lineage["params"]["file_name"] == "model.skops"
     assert lineage["params"]["file_sha256"] == accepted["file_sha256"]
     # A worse model is judged against that champion, and kept out with the gate's reason.
     worse = upload(trainer, model_file(DummyClassifier(strategy="prior")))
@@ -126,9 +135,35 @@ def test_uploads_need_the_admin_token_a_file_that_fits_and_a_size_under_the_limi
     assert upload(trainer, good, headers={}).status_code == 401
     wrong = upload(trainer, b"not a model")
     assert wrong.status_code == 422
-    assert "not a joblib or pickle file" in wrong.json()["message"]
+    assert "not a skops file" in wrong.json()["message"]
     assert upload(trainer, b"x" * (1024 * 1024 + 1)).status_code == 413
     assert upload(trainer, b"").status_code == 422
     unknown = trainer.post("/v1/datasets/nothing/models", content=good, headers=UPLOAD)
     assert unknown.status_code == 404 and "ingest labelled rows first" in unknown.text
     assert streams_io.read(streams.TRAINING_COMPLETED) == []
+
+
+@pytest.mark.usefixtures("with_rows")
+def test_a_joblib_upload_is_refused_by_default_saying_how_to_save_with_skops(
+    trainer: TestClient, streams_io: Streams
+) -> None:
+    answer = upload(trainer, joblib_file(LogisticRegression()))
+
+    assert answer.status_code == 415
+    assert 'skops.io.dump(model, "model.skops")' in answer.json()["message"]
+    assert "TRAINER_ALLOW_PICKLE_UPLOADS=true" in answer.json()["message"]
+    assert streams_io.read(streams.TRAINING_COMPLETED) == []
+
+
+@pytest.mark.usefixtures("with_rows")
+@pytest.mark.parametrize("allow_pickles", [True])
+def test_an_allowed_joblib_upload_is_stored_as_a_skops_artifact_never_as_a_pickle(
+    trainer: TestClient, streams_io: Streams, store: ContentStore
+) -> None:
+    answer = upload(trainer, joblib_file(LogisticRegression()))
+    assert answer.status_code == 202, answer.text
+
+    (completed,) = streams_io.wait(streams.TRAINING_COMPLETED)
+    stored = store.get(completed.artifact)
+    assert stored[:2] == b"PK" and completed.artifact.key.endswith(".skops")
+    assert load_artifact(stored).classes == ("no", "yes")

@@ -15,6 +15,7 @@ from driftloop_registry.settings import RegistrySettings
 from fastapi.testclient import TestClient
 
 from tests.support.data import labelled_rows, promoted, trained
+from tests.support.signing import signed
 from tests.support.streams import Streams
 from tests.support.wait import eventually_sync
 
@@ -104,8 +105,9 @@ def test_a_candidate_whose_artifact_does_not_match_its_sha256_is_rejected(
 ) -> None:
     candidate = trained(store, labelled_rows(400))
     forged = BlobRef(key=candidate.artifact.key, sha256="0" * 64, size=candidate.artifact.size)
+    # Signed by the trainer, yet the bytes in the store are not the ones it signed for.
     streams_io.publish(
-        streams.TRAINING_COMPLETED, candidate.model_copy(update={"artifact": forged})
+        streams.TRAINING_COMPLETED, signed(candidate.model_copy(update={"artifact": forged}))
     )
     (rejected,) = streams_io.wait(streams.MODEL_REJECTED)
     assert "candidate unusable" in rejected.reason and "refusing to use it" in rejected.reason

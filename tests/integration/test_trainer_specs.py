@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from driftloop_contracts import DatasetRegistered, TrainingSpec, streams
 from driftloop_core import ContentStore
-from driftloop_ml import load_artifact
+from driftloop_ml import UntrustedTypes, load_artifact
 from driftloop_predictor.model import load_model
 from driftloop_registry.bootstrap import build_app as build_registry
 from driftloop_registry.settings import RegistrySettings
@@ -92,6 +92,52 @@ def test_a_dataset_registered_with_an_entry_point_trains_with_it_and_its_model_s
     assert served.pipeline.predict_proba(
         served.encoder.encode([r.features for r in labelled_rows(3)])[0]
     ).shape == (3, 2)
+
+
+def registry_app(
+    redis_url: str, namespace: str, store: ContentStore, tmp_path: Path, trusted: tuple[str, ...]
+) -> TestClient:
+    settings = RegistrySettings(
+        redis_url=redis_url,
+        namespace=namespace,
+        store_url=store.url,
+        db_path=tmp_path / "registry.sqlite3",
+        trusted_modules=trusted,
+    )
+    return TestClient(build_registry(settings))
+
+
+CUSTOM = TrainingSpec(entry_point="driftloop_example_models.custom:make_estimator")
+TRUSTED = ("driftloop_example_models",)  # DRIFTLOOP_TRUSTED_MODULES=driftloop_example_models
+
+
+def test_a_model_holding_a_users_class_serves_where_its_package_is_trusted(
+    trainer: TestClient, streams_io: Streams, store: ContentStore, tmp_path: Path, redis_url: str
+) -> None:
+    streams_io.publish(streams.DATASET_REGISTERED, registered(CUSTOM))
+    knows(trainer, CUSTOM)
+    with registry_app(redis_url, streams_io.namespace, store, tmp_path, TRUSTED):
+        streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(400)))
+        (promoted,) = streams_io.wait(streams.MODEL_PROMOTED, timeout=60)
+
+    served = load_model(store, promoted, trusted_modules=TRUSTED)
+    assert served.version == promoted.model_version
+    with pytest.raises(UntrustedTypes, match=r"driftloop_example_models\.custom\.Clip"):
+        load_model(store, promoted)  # a predictor that does not trust the package refuses it
+
+
+def test_a_registry_that_does_not_trust_the_users_package_rejects_its_model_saying_why(
+    trainer: TestClient, streams_io: Streams, store: ContentStore, tmp_path: Path, redis_url: str
+) -> None:
+    streams_io.publish(streams.DATASET_REGISTERED, registered(CUSTOM))
+    knows(trainer, CUSTOM)
+    with registry_app(redis_url, streams_io.namespace, store, tmp_path, ()):
+        streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(400)))
+        (rejected,) = streams_io.wait(streams.MODEL_REJECTED, timeout=60)
+
+    assert "not trusted: ['driftloop_example_models.custom.Clip']" in rejected.reason
+    assert "DRIFTLOOP_TRUSTED_MODULES" in rejected.reason
+    assert streams_io.read(streams.MODEL_PROMOTED) == []
 
 
 def test_a_spec_registered_before_the_trainer_starts_applies(

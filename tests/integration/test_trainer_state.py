@@ -37,6 +37,7 @@ from driftloop_trainer.training import TrainingConfig
 from redis.asyncio import Redis
 
 from tests.support.data import ingested, labelled_rows
+from tests.support.signing import signer
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +67,7 @@ def handlers_for(repo: Repository, store: ContentStore, rules: Rules) -> Trainer
         TrainingConfig(),
         rules.max_rows,
     )
-    return TrainerHandlers(repo, repo.rows, executor, rules)
+    return TrainerHandlers(repo, repo.rows, executor, rules, signer=signer())
 
 
 async def commit(redis: Redis, namespace: str, outputs: list[Output]) -> None:

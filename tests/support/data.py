@@ -21,6 +21,8 @@ from driftloop_sdk.scenario import SCHEMA, CreditScenario, Phase
 from driftloop_trainer.runs import completed_event
 from driftloop_trainer.training import TrainingConfig, train
 
+from .signing import signed
+
 
 def labelled_rows(
     n: int,
@@ -64,7 +66,8 @@ def trained(
     """A real training.completed: a small model fitted on `rows`, its blobs in `store`."""
     cause = cause or TrainingRequested(producer="test", dataset=SCHEMA.name)
     model = train(SCHEMA, rows, TrainingConfig())
-    return completed_event(store, cause, "test", trigger, model, ["v-test"], 42)  # type: ignore[arg-type]
+    run = completed_event(store, cause, "test", trigger, model, ["v-test"], 42)  # type: ignore[arg-type]
+    return signed(run)  # as the trainer publishes it
 
 
 def promoted(run: TrainingCompleted, version: int = 1, **changes: Any) -> ModelPromoted:

@@ -1,4 +1,5 @@
-"""Events with made-up blobs, for tests that never open them (no store, no training)."""
+"""Events with made-up blobs, for tests that never open them (no store, no training), signed
+with the session key as the trainer signs them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 from driftloop_contracts import BlobRef, DatasetSchema, Metrics, TrainingCompleted
 from driftloop_sdk.scenario import CreditScenario
+
+from .signing import signed
 
 SCHEMA: DatasetSchema = CreditScenario.schema
 
@@ -36,4 +39,4 @@ def completed(dataset: str = "demo", accuracy: float = 0.8, **changes: Any) -> T
         "dataset_schema": SCHEMA.model_copy(update={"name": dataset}),
     }
     fields.update(changes)
-    return TrainingCompleted(**fields)
+    return signed(TrainingCompleted(**fields))  # as the trainer publishes it

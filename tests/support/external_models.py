@@ -11,6 +11,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+import skops.io as sio
 import uvicorn
 from driftloop_ml import feature_matrix
 from driftloop_sdk.scenario import SCHEMA
@@ -20,13 +21,22 @@ from .data import labelled_rows
 from .wait import eventually_sync
 
 
-def model_file(estimator: Any, seed: int = 21) -> bytes:
-    """A joblib dump of `estimator` fitted (behind the usual preprocessing) on scenario rows."""
+def fitted_elsewhere(estimator: Any, seed: int = 21) -> Any:
+    """`estimator` fitted (behind the usual preprocessing) on scenario rows."""
     rows = labelled_rows(600, seed=seed)
     x = feature_matrix(SCHEMA, [r.features for r in rows])
-    fitted = build_pipeline(SCHEMA, estimator).fit(x, np.array([r.label for r in rows]))
+    return build_pipeline(SCHEMA, estimator).fit(x, np.array([r.label for r in rows]))
+
+
+def model_file(estimator: Any, seed: int = 21) -> bytes:
+    """A skops file of `estimator` fitted elsewhere: what a user uploads."""
+    return sio.dumps(fitted_elsewhere(estimator, seed))
+
+
+def joblib_file(estimator: Any, seed: int = 21) -> bytes:
+    """A joblib dump of the same: accepted only where the trainer allows pickles."""
     buffer = io.BytesIO()
-    joblib.dump(fitted, buffer)
+    joblib.dump(fitted_elsewhere(estimator, seed), buffer)
     return buffer.getvalue()
 
 

@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from driftloop_bus import Keys, datasets, serving
-from driftloop_contracts import DatasetRegistered, Event, ModelPromoted, RolloutChanged, Stream
+from driftloop_contracts import (
+    DatasetRegistered,
+    Event,
+    ModelPromoted,
+    RolloutChanged,
+    Stream,
+    TrainingCompleted,
+)
 from driftloop_contracts.codec import decode, encode
 from redis import Redis
 
+from .signing import sealed, signed
 from .wait import eventually_sync
 
 E = TypeVar("E", bound=Event)
@@ -24,10 +32,16 @@ class Streams:
 
     def publish(self, stream: Stream[Any], *events: Event) -> None:
         """XADD each event; promotions and rollouts also set the serving state, as the
-        registry does when it publishes them, and registrations the dataset state, as ingest
-        does (tests stand in for them)."""
+        registry does when it publishes them (numbered and signed, unless already signed);
+        runs are signed as the trainer signs them; registrations set the dataset state, as
+        ingest does (tests stand in for them)."""
         keys = Keys(self.namespace)
         for event in events:
+            if isinstance(event, ModelPromoted | RolloutChanged) and event.signature is None:
+                number = self.redis.hincrby(serving.sequences_key(keys), event.dataset, 1)
+                event = sealed(event, int(number))
+            elif isinstance(event, TrainingCompleted) and event.signature is None:
+                event = signed(event)  # as the trainer publishes it
             with self.redis.pipeline(transaction=True) as pipe:
                 pipe.xadd(stream.key(self.namespace), encode(event))  # type: ignore[arg-type]
                 if isinstance(event, ModelPromoted):

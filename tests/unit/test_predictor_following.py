@@ -18,41 +18,48 @@ from driftloop_predictor.encoding import RowEncoder
 from driftloop_predictor.following import Following
 from driftloop_predictor.holders import Holders
 from driftloop_predictor.model import LoadedModel
+from driftloop_predictor.trust import Trust
 from driftloop_sdk.scenario import SCHEMA
 from prometheus_client import REGISTRY
 
 from tests.support.events import blob
+from tests.support.signing import sealed, verifier
 
 METRICS = Metrics(accuracy=0.8, f1_macro=0.75, rows=300)
 MB = 1024 * 1024
 
 
 def promoted(version: int, dataset: str = "demo", size: int = MB) -> ModelPromoted:
-    return ModelPromoted(
-        producer="registry",
-        dataset=dataset,
-        model_version=version,
-        previous_version=None,
-        reason="gate",
-        artifact=blob("models", f"{dataset}-v{version}").model_copy(update={"size": size}),
-        profile=blob("profiles", f"v{version}"),
-        metrics=METRICS,
-        dataset_schema=SCHEMA,
+    """As the registry publishes it: numbered after every decision made before, signed."""
+    return sealed(
+        ModelPromoted(
+            producer="registry",
+            dataset=dataset,
+            model_version=version,
+            previous_version=None,
+            reason="gate",
+            artifact=blob("models", f"{dataset}-v{version}").model_copy(update={"size": size}),
+            profile=blob("profiles", f"v{version}"),
+            metrics=METRICS,
+            dataset_schema=SCHEMA,
+        )
     )
 
 
 def rollout(version: int, stage: str = "canary", dataset: str = "demo") -> RolloutChanged:
-    return RolloutChanged(
-        producer="registry",
-        dataset=dataset,
-        stage=stage,
-        outcome="started" if stage != "ended" else "aborted",
-        model_version=version,
-        share=0.3 if stage == "canary" else 0.0,
-        artifact=blob("models", f"{dataset}-v{version}").model_copy(update={"size": MB}),
-        profile=blob("profiles", f"v{version}"),
-        metrics=METRICS,
-        dataset_schema=SCHEMA,
+    return sealed(
+        RolloutChanged(
+            producer="registry",
+            dataset=dataset,
+            stage=stage,
+            outcome="started" if stage != "ended" else "aborted",
+            model_version=version,
+            share=0.3 if stage == "canary" else 0.0,
+            artifact=blob("models", f"{dataset}-v{version}").model_copy(update={"size": MB}),
+            profile=blob("profiles", f"v{version}"),
+            metrics=METRICS,
+            dataset_schema=SCHEMA,
+        )
     )
 
 
@@ -73,7 +80,7 @@ class Loader:
 def world(loader: Loader | None = None, **bounds: Any) -> tuple[Holders, Following, Loader]:
     loader = loader or Loader()
     holders = Holders(loader, **bounds)
-    return holders, Following(holders), loader
+    return holders, Following(holders, Trust(verifier())), loader
 
 
 def version(holders: Holders, dataset: str = "demo") -> int | None:
@@ -191,7 +198,7 @@ async def test_the_failpoint_hook_runs_between_loading_and_swapping() -> None:
     async def before_swap() -> None:
         seen.append(version(holders))
 
-    follow = Following(holders, before_swap)
+    follow = Following(holders, Trust(verifier()), before_swap)
     await follow.on_promoted(promoted(1))
     await follow.on_promoted(promoted(2))
 

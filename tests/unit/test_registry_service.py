@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from driftloop_bus import Keys, Output, Publish, RedisWrite, serving
+from driftloop_bus import Delivery, Keys, Output, PermanentError, Publish, RedisWrite, serving
 from driftloop_contracts import (
     Event,
     Metrics,
@@ -17,6 +17,7 @@ from driftloop_contracts import (
     TrainingCompleted,
 )
 from driftloop_core import Conflict, NotFound, NotReady
+from driftloop_core.signing import Signer, check_decision, generate
 from driftloop_registry.db import Database
 from driftloop_registry.projection import Position
 from driftloop_registry.queries import Queries
@@ -25,6 +26,7 @@ from driftloop_registry.service import RegistryService
 from driftloop_registry.truth import RedisServingTruth, UnreadableServingState
 
 from tests.support.events import completed
+from tests.support.signing import signer, verifier
 
 KEYS = Keys("t:")
 
@@ -103,9 +105,11 @@ class Registry:
         self.service = RegistryService(
             Repository(self.db),
             self.judge,
-            RedisServingTruth(self.redis, KEYS),  # type: ignore[arg-type]
+            RedisServingTruth(self.redis, KEYS, verifier()),  # type: ignore[arg-type]
             KEYS,
             self.streams.commit,
+            signer=signer(),
+            trainer=verifier("trainer"),
             read_side_wait_s=0,
         )
         self.delivered = 0
@@ -321,3 +325,87 @@ async def test_promotions_delivered_out_of_order_end_with_the_stream_order(
 
     assert registry.statuses() == {1: "champion", 2: "retired"}
     assert [p.reason for p in registry.read.promotions("demo")] == ["gate", "manual", "rollback"]
+
+
+# ------------------------------------------------------------------------------- trust
+
+
+async def test_an_unsigned_or_forged_candidate_is_dead_lettered_before_anything_is_read(
+    registry: Registry,
+) -> None:
+    unsigned = completed().model_copy(update={"signature": None})
+    forged = Signer.from_base64(generate()[0]).sign(completed())
+
+    with pytest.raises(PermanentError, match="carries no signature of the trainer"):
+        await registry.service.on_training_completed(unsigned)
+    with pytest.raises(PermanentError, match="is not the trainer's"):
+        await registry.service.on_training_completed(forged)
+
+    assert registry.judge.shown == []  # no artifact was loaded
+    assert registry.statuses() == {}  # nor registered
+
+
+async def test_every_decision_is_signed_and_numbered_after_the_last_of_its_dataset(
+    registry: Registry,
+) -> None:
+    await two_versions(registry)
+    await registry.service.promote("demo", 2, "admin")
+    await registry.service.roll_back("demo", "admin")
+    await registry.service.start_rollout("demo", 2, "canary", 0.3, "admin")
+
+    decisions = [e for e, _ in registry.streams.own()]
+    assert [e.sequence for e in decisions] == [1, 2, 3, 4]
+    assert all(check_decision(e, verifier()) is None for e in decisions)
+    back = decisions[2]
+    assert (back.model_version, back.reason) == (1, "rollback")  # an old version, a new number
+    assert await registry.service.truth.last_sequence("demo") == 4
+
+
+async def test_decisions_of_another_dataset_have_their_own_numbers(registry: Registry) -> None:
+    await registry.train(completed())
+    await registry.train(completed(dataset="churn"))
+
+    numbers = {(e.dataset, e.sequence) for e, _ in registry.streams.own()}
+    assert numbers == {("demo", 1), ("churn", 1)}
+
+
+async def test_an_entry_on_its_own_streams_it_did_not_sign_never_reaches_sqlite(
+    registry: Registry,
+) -> None:
+    await two_versions(registry)
+    (real, _) = registry.streams.own()[0]
+    forged = real.model_copy(update={"model_version": 2, "signature": None})
+
+    await registry.service.on_own_events(Delivery([forged], ["2000-0"]))
+
+    assert registry.statuses() == {1: "champion", 2: "rejected"}
+
+
+async def test_a_champion_in_the_serving_state_it_did_not_sign_is_not_judged_against(
+    registry: Registry,
+) -> None:
+    await registry.train(completed())
+    champion = await registry.service.truth.champion("demo")
+    assert champion is not None
+    forged = champion.model_copy(update={"artifact": completed().artifact})
+    registry.redis.hset(serving.champions_key(KEYS), "demo", forged.model_dump_json())
+
+    with pytest.raises(UnreadableServingState, match="not signed by this registry"):
+        await registry.service.on_training_completed(completed())
+    assert len(registry.judge.shown) == 1  # only the first candidate was judged
+
+
+async def test_an_admin_action_on_a_forged_serving_state_says_why_and_publishes_nothing(
+    registry: Registry,
+) -> None:
+    await two_versions(registry)
+    champion = await registry.service.truth.champion("demo")
+    assert champion is not None
+    unsigned = champion.model_copy(update={"signature": None})
+    registry.redis.hset(serving.champions_key(KEYS), "demo", unsigned.model_dump_json())
+    published = len(registry.streams.entries)
+
+    with pytest.raises(NotReady, match="not signed by this registry"):
+        await registry.service.promote("demo", 2, "admin")
+
+    assert len(registry.streams.entries) == published

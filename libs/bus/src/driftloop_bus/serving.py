@@ -39,6 +39,12 @@ def rollouts_key(keys: Keys) -> str:
     return keys.owned(OWNER, "serving", "rollouts")
 
 
+def sequences_key(keys: Keys) -> str:
+    """The last sequence number the registry gave a decision (promotion or rollout) of each
+    dataset; its next decision takes the one above."""
+    return keys.owned(OWNER, "serving", "sequences")
+
+
 @dataclass
 class ServingState:
     champions: dict[str, ModelPromoted] = field(default_factory=dict)
@@ -55,15 +61,33 @@ def record_promotion(keys: Keys, event: ModelPromoted) -> RedisWrite:
     def apply(pipe: Any) -> None:
         pipe.hset(champions_key(keys), event.dataset, data)
         pipe.hset(versions_key(keys), f"{event.dataset}/{event.model_version}", data)
+        _record_sequence(pipe, keys, event)
 
     return RedisWrite(apply)
 
 
 def record_rollout(keys: Keys, event: RolloutChanged) -> RedisWrite:
-    if event.stage == "ended":
-        return RedisWrite(lambda pipe: pipe.hdel(rollouts_key(keys), event.dataset))
     data = event.model_dump_json()
-    return RedisWrite(lambda pipe: pipe.hset(rollouts_key(keys), event.dataset, data))
+
+    def apply(pipe: Any) -> None:
+        if event.stage == "ended":
+            pipe.hdel(rollouts_key(keys), event.dataset)
+        else:
+            pipe.hset(rollouts_key(keys), event.dataset, data)
+        _record_sequence(pipe, keys, event)
+
+    return RedisWrite(apply)
+
+
+def _record_sequence(pipe: Any, keys: Keys, event: ModelPromoted | RolloutChanged) -> None:
+    if event.sequence is not None:
+        pipe.hset(sequences_key(keys), event.dataset, event.sequence)
+
+
+async def last_sequence(redis: Redis, keys: Keys, dataset: str) -> int:
+    """The sequence of the dataset's last decision (0 before the first)."""
+    raw = cast(bytes | None, await redis.hget(sequences_key(keys), dataset))
+    return int(raw) if raw else 0
 
 
 def _parse(raw: Mapping[bytes, bytes], model: type[E]) -> dict[str, E]:

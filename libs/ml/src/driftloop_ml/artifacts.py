@@ -1,23 +1,38 @@
 """Model artifacts: a fitted scikit-learn Pipeline with what is needed to serve it.
 
-The bytes are pickled, so they must only ever be loaded after the store verified their sha256
-against the one the registry recorded: ``load_artifact(store.get(ref))``.
+Format `driftloop.sklearn-pipeline/2` is a skops file (https://skops.readthedocs.io): the
+zip that `skops.io.dumps(pipeline)` writes, with one more member, `driftloop.json`, holding
+the metadata as JSON: `{"format", "schema", "classes", "library_versions"}`. skops ignores
+the extra member, so `skops.io.load(path, trusted=...)` opens an artifact as it is.
+
+Nothing here unpickles. Loading reads `driftloop.json` (bounded), then the pipeline through
+`trust.load_trusted`: only the types skops trusts, `trust.TRUSTED_TYPES` and types under the
+modules of `DRIFTLOOP_TRUSTED_MODULES` are constructed, anything else is refused by name
+before any of it is imported. A `driftloop.sklearn-pipeline/1` artifact (a pickle) is refused
+with what to do instead; it is never unpickled.
 """
 
 from __future__ import annotations
 
 import io
-import pickle
+import json
+import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import skops.io as sio
 from driftloop_contracts import DatasetSchema
+from pydantic import ValidationError
 
-FORMAT = "driftloop.sklearn-pipeline/1"
+from .errors import ArtifactError, PickleRefused
+from .trust import load_trusted
 
-
-class ArtifactError(ValueError):
-    """The bytes are not a model artifact this code can load; the message says why."""
+FORMAT = "driftloop.sklearn-pipeline/2"
+LEGACY_FORMAT = "driftloop.sklearn-pipeline/1"
+META = "driftloop.json"
+#: A schema with thousands of categories is a few MB; more is not metadata.
+MAX_META_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -33,67 +48,63 @@ class ModelArtifact:
 
 
 def dump_artifact(artifact: ModelArtifact) -> bytes:
-    payload = {
+    meta = {
         "format": FORMAT,
-        "pipeline": artifact.pipeline,
         "schema": artifact.schema.model_dump(mode="json"),
         "classes": list(artifact.classes),
         "library_versions": artifact.library_versions,
     }
-    buffer = io.BytesIO()
-    pickle.dump(payload, buffer, protocol=5)
+    buffer = io.BytesIO(sio.dumps(artifact.pipeline))
+    with zipfile.ZipFile(buffer, "a") as archive:
+        archive.writestr(META, json.dumps(meta))
     return buffer.getvalue()
 
 
-def load_artifact(data: bytes) -> ModelArtifact:
-    """Unpickle verified bytes (see module docstring)."""
+def load_artifact(data: bytes, trusted_modules: Sequence[str] = ()) -> ModelArtifact:
+    """The artifact in `data`, its pipeline built from trusted types only (module docstring);
+    ArtifactError saying why not. Load only bytes the store verified: `store.get(ref)`."""
+    meta = read_meta(data)
+    if meta is None:
+        raise ArtifactError(f"not a {FORMAT} artifact: a skops file without {META}")
     try:
-        payload = pickle.loads(data)
-    except Exception as exc:  # not a pickle, truncated, or classes this process lacks
-        raise ArtifactError(f"not a loadable {FORMAT} artifact: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ArtifactError(f"not a {FORMAT} artifact")
-    return ModelArtifact(
-        pipeline=payload["pipeline"],
-        schema=DatasetSchema.model_validate(payload["schema"]),
-        classes=tuple(payload["classes"]),
-        library_versions=dict(payload["library_versions"]),
-    )
+        schema = DatasetSchema.model_validate(meta["schema"])
+        classes = tuple(str(c) for c in meta["classes"])
+        versions = {str(k): str(v) for k, v in dict(meta["library_versions"]).items()}
+    except (KeyError, TypeError, ValueError, ValidationError) as exc:
+        raise ArtifactError(f"the {META} of a {FORMAT} artifact is invalid: {exc}") from exc
+    pipeline = load_trusted(data, trusted_modules, f"the {FORMAT} artifact")
+    return ModelArtifact(pipeline, schema, classes, versions)
 
 
-@dataclass(frozen=True)
-class ModelFile:
-    """What an uploaded model file holds: the estimator, and what the file says about it."""
-
-    estimator: Any
-    #: "driftloop-artifact" (this module's format) or "pickle" (joblib or plain pickle)
-    format: str
-    #: The schema a driftloop artifact was trained on (None for a bare estimator).
-    schema: DatasetSchema | None = None
-    library_versions: dict[str, str] | None = None
+def is_pickle(data: bytes) -> bool:
+    """A pickle of protocol 2 or later (what pickle, joblib and format /1 wrote)."""
+    return data[:1] == b"\x80"
 
 
-def load_model_file(data: bytes) -> ModelFile:
-    """The one way an uploaded model file (trained elsewhere) is read: a driftloop artifact or
-    a joblib/pickle dump of a fitted scikit-learn estimator or pipeline.
-
-    Unpickling runs code from the file: only an admin may upload, and until trusted-artifact
-    signing exists (issue #11, which hardens this function) the file is trusted as much as
-    the admin token. ArtifactError if the bytes are not a model file this code can read.
-    """
-    import joblib  # scikit-learn's own dependency; reads joblib dumps and plain pickles
-
-    try:
-        payload = joblib.load(io.BytesIO(data))
-    except Exception as exc:  # not a pickle, truncated, or classes this process lacks
-        raise ArtifactError(
-            f"not a joblib or pickle file this trainer can load: {type(exc).__name__}: {exc}"
-        ) from exc
-    if isinstance(payload, dict) and payload.get("format") == FORMAT:
-        artifact = load_artifact(data)
-        return ModelFile(
-            artifact.pipeline, "driftloop-artifact", artifact.schema, artifact.library_versions
+def read_meta(data: bytes) -> dict[str, Any] | None:
+    """The `driftloop.json` of an artifact; None for a skops file without one; ArtifactError
+    for anything else (a pickle is named as one, with what to do instead)."""
+    if is_pickle(data):
+        raise PickleRefused(
+            f"a pickle (the old {LEGACY_FORMAT} artifact format, or a joblib/pickle dump) is "
+            "never loaded: unpickling runs whatever code the bytes name. Retrain the model (the "
+            f"trainer writes {FORMAT} artifacts) or register it again from a skops file: "
+            'skops.io.dump(model, "model.skops"); driftloop models register --dataset <name> '
+            "model.skops"
         )
-    if isinstance(payload, dict):
-        raise ArtifactError("the file holds a dict, not an estimator nor a driftloop artifact")
-    return ModelFile(payload, "pickle")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if META not in archive.namelist():
+                return None
+            info = archive.getinfo(META)
+            if info.file_size > MAX_META_BYTES:
+                raise ArtifactError(f"{META} is {info.file_size} bytes; at most {MAX_META_BYTES}")
+            meta = json.loads(archive.read(info))
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        if isinstance(exc, ArtifactError):
+            raise
+        raise ArtifactError(f"not a skops file (nor a {FORMAT} artifact): {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ArtifactError(f"not a {FORMAT} artifact ({META} says format {found!r})")
+    return meta

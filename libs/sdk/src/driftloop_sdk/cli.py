@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from . import keys
 from .client import DriftloopClient, DriftloopHTTPError, Endpoints
 from .datasets_cli import datasets_app
 from .deadletters import DeadLetters
@@ -77,6 +78,8 @@ def up(
             table.add_row(name, f"http://127.0.0.1:{port}")
         console.print(table)
         console.print(f"admin token for promote/rollback: {stack.admin_token}")
+        if not stack.given_keys:
+            console.print(f"signing keys (trainer, registry): {stack.key_files.directory}")
         try:
             while not stop.wait(0.5):
                 stack.check_alive()
@@ -239,8 +242,10 @@ def register(
         typer.Argument(
             exists=True,
             dir_okay=False,
-            help="A joblib or pickle dump of a fitted scikit-learn estimator or pipeline taking "
-            "the schema's features in order, or a driftloop artifact.",
+            help="A skops file of a fitted scikit-learn estimator or pipeline taking the "
+            'schema\'s features in order (`skops.io.dump(model, "model.skops")`), or a '
+            "driftloop artifact; joblib/pickle files only if the trainer allows them "
+            "(TRAINER_ALLOW_PICKLE_UPLOADS).",
         ),
     ],
     dataset: Annotated[str, typer.Option(help="Dataset the model predicts.")],
@@ -277,6 +282,30 @@ def register(
 
 def main() -> None:  # pragma: no cover
     sys.exit(app())
+
+
+keys_app = typer.Typer(help="The signing keys of a deployment (Ed25519).")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("generate")
+def keys_generate(
+    directory: Path,
+    replace: Annotated[
+        bool, typer.Option(help="Replace existing keys (every earlier decision then fails).")
+    ] = False,
+) -> None:
+    """Write trainer.key/.pub and registry.key/.pub (base64 raw keys; private ones 0600)."""
+    try:
+        files = keys.generate(directory, replace=replace)
+    except FileExistsError as exc:
+        console.print(f"[red]error[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"signing keys written to {directory}; give each service only its own:")
+    for service in ("trainer", "registry", "predictor", "drift-monitor"):
+        for name, value in files.env(service).items():
+            print(f"{service}: {name}={value}")
+    console.print("(or the same names without _FILE, holding the key itself)")
 
 
 dlq_app = typer.Typer(help="Dead letters: list, inspect and replay.", invoke_without_command=True)

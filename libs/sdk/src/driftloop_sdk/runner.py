@@ -21,6 +21,7 @@ from types import TracebackType
 import httpx
 from driftloop_contracts import DatasetSchema
 
+from . import keys
 from .client import Endpoints
 from .embedded_redis import EmbeddedRedis, free_port
 
@@ -138,8 +139,23 @@ class Stack:
         """The directory ingest seeds its datasets from."""
         return Path(self.user_schema_dir or self.state_dir / "schemas")
 
+    @property
+    def given_keys(self) -> dict[str, str]:
+        """Signing keys set in the environment or `env` (the deployment's own; the tests'
+        session keys): used as they are. Without them the stack makes its own."""
+        given = {n: v for n in keys.ALL_VARIABLES if (v := os.environ.get(n))}
+        given.update({n: v for n in keys.ALL_VARIABLES if (v := self.extra_env.get(n))})
+        return given
+
+    @property
+    def key_files(self) -> keys.KeyFiles:
+        """Where the stack keeps the keys it generated (once, then reused)."""
+        return keys.KeyFiles(self.state_dir / "keys")
+
     def start(self, timeout: float = 90.0) -> Stack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if not self.given_keys:
+            keys.ensure(self.key_files.directory)
         if self.user_schema_dir is None:  # the stack's own seeds directory
             self.schema_dir.mkdir(exist_ok=True)
             for schema in self.schemas:
@@ -164,7 +180,14 @@ class Stack:
 
     def _env(self, name: str) -> dict[str, str]:
         spec = self.specs[name]
-        env = dict(os.environ)
+        given = self.given_keys
+        env = {k: v for k, v in os.environ.items() if k not in keys.ALL_VARIABLES}
+        # Each service gets only the keys it needs (the trainer and the registry their own
+        # private key, the others public keys).
+        if given:
+            env.update(keys.given_env(given, spec.name))
+        else:
+            env.update(self.key_files.env(spec.name))
         env.update(
             {
                 "REDIS_URL": self.redis_url,
@@ -178,7 +201,7 @@ class Stack:
                 f"{spec.env_prefix}PORT": str(self.ports[name]),
             }
         )
-        env.update(self.extra_env)
+        env.update({k: v for k, v in self.extra_env.items() if k not in keys.ALL_VARIABLES})
         return env
 
     def _register_schemas(self) -> None:

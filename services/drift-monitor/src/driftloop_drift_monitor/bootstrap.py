@@ -15,6 +15,7 @@ from .service import MonitorService
 from .settings import MonitorSettings
 
 GROUP = "drift-monitor"
+VERIFIES = "the drift monitor watches only versions whose promotion the registry signed"
 
 
 def build_app(
@@ -22,7 +23,8 @@ def build_app(
 ) -> FastAPI:
     bus = bus or Bus(settings)
     store = store or ContentStore(settings.store_url)
-    reader = SnapshotReader(bus.redis, bus.keys, store)
+    registry = settings.registry_verifier(VERIFIES)
+    reader = SnapshotReader(bus.redis, bus.keys, store, registry)
     configs = settings.configs()
     follow_registrations(bus, configs)  # per-dataset overrides, live
     monitor = MonitorService(configs, reader, store)

@@ -35,7 +35,8 @@ DRIFT_EVENTS = Counter(
 IGNORED_ROWS = Counter(
     "driftloop_monitor_ignored_rows_total",
     "Rows or labels not monitored, by reason: no_promotion (a version absent from the "
-    "registry's serving state), profile_unavailable, not_watched (labels of a version not "
+    "registry's serving state), untrusted_promotion (one the registry did not sign for that "
+    "dataset and version), profile_unavailable, not_watched (labels of a version not "
     "watched), role (canary and shadow rows).",
     ["dataset", "stream", "reason"],
 )

@@ -41,7 +41,9 @@ PRODUCER = "drift-monitor"
 #: Rows the champion's drift is judged on. Canary rows come from a candidate, shadow rows were
 #: never answered; a live trial comparing them would route them to watches of its own here.
 WATCHED_ROLES: frozenset[Role] = frozenset({"primary"})
-Reason = Literal["no_promotion", "profile_unavailable", "not_watched", "role"]
+Reason = Literal[
+    "no_promotion", "untrusted_promotion", "profile_unavailable", "not_watched", "role"
+]
 E = TypeVar("E", PredictionsLogged, PredictionsLabelled)
 
 

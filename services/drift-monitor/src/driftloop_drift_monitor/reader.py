@@ -14,6 +14,7 @@ from driftloop_bus import Keys
 from driftloop_bus.serving import promotion_of
 from driftloop_contracts import BlobRef, DriftKind, ModelPromoted, ReferenceProfile
 from driftloop_core import DriftloopError
+from driftloop_core.signing import Verifier, check_decision, refuse
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
@@ -79,11 +80,14 @@ class Profiles:
 
 
 class SnapshotReader:
-    """The real Reader: the registry's serving state and the monitor's keys in Redis."""
+    """The real Reader: the registry's serving state and the monitor's keys in Redis. A
+    promotion counts only if the registry signed it for the dataset and version it is filed
+    under; any other is refused (metric, warning) and its rows are not watched."""
 
-    def __init__(self, redis: Redis, keys: Keys, store: Store) -> None:
+    def __init__(self, redis: Redis, keys: Keys, store: Store, registry: Verifier) -> None:
         self.redis = redis
         self.keys = keys
+        self.registry = registry
         self.own = MonitorKeys(keys)
         self.profiles = Profiles(store)
 
@@ -98,6 +102,8 @@ class SnapshotReader:
             promotion = await promotion_of(self.redis, self.keys, key.dataset, key.version)
             if promotion is None:
                 out[key] = Unservable("no_promotion", "not in the registry's serving state")
+            elif (refused := self._refusal(key, promotion)) is not None:
+                out[key] = Unservable("untrusted_promotion", refused)
             else:
                 promotions[key] = promotion
         fired = await self._fired(promotions)
@@ -113,6 +119,13 @@ class SnapshotReader:
                 continue
             out[key] = Serving(promotion, profile, fired[key])
         return out
+
+    def _refusal(self, key: WatchKey, promotion: ModelPromoted) -> str | None:
+        refusal = check_decision(promotion, self.registry, dataset=key.dataset, version=key.version)
+        if refusal is None:
+            return None
+        refuse("promotion", refusal, promotion, "its version is not watched")
+        return refusal.message
 
     async def report_blob(self, event_id: str) -> BlobRef | None:
         raw = cast(bytes | None, await self.redis.get(self.own.report(event_id)))

@@ -4,7 +4,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from driftloop_core import ServiceSettings
-from pydantic import Field
+from driftloop_core.signing import KeySettings
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from .config import Limits, PerDataset, WatchConfig
@@ -12,7 +13,7 @@ from .performance import PerformanceConfig
 from .windows import DriftConfig
 
 
-class MonitorSettings(ServiceSettings):
+class MonitorSettings(ServiceSettings, KeySettings):
     """Drift monitor: windows, tests and thresholds. Env prefix MONITOR_.
 
     The monitor watches every dataset whose predictions it sees (DRIFTLOOP_DATASET does not
@@ -102,6 +103,11 @@ class MonitorSettings(ServiceSettings):
         ge=1,
         description="Watches kept across all datasets; the least recently seen is evicted.",
     )
+
+    @model_validator(mode="after")
+    def _registry_key(self) -> MonitorSettings:
+        self.registry_verifier("the drift monitor verifies the promotions it watches")
+        return self
 
     def configs(self) -> PerDataset:
         """Each dataset's detection configuration: these settings, or a registration's

@@ -20,6 +20,9 @@ from .logbuffer import PredictionLog
 from .model import LoadedModel, load_model
 from .service import Predictor
 from .settings import PredictorSettings
+from .trust import Trust
+
+VERIFIES = "the predictor loads only promotions and rollouts the registry signed"
 
 
 def build_app(
@@ -42,6 +45,7 @@ def build_app(
             settings.offload_threshold_ms,
             settings.microbatch_max_rows,
             settings.microbatch_max_wait_ms,
+            settings.trusted_modules,
         )
 
     holders = holders or Holders(
@@ -55,7 +59,8 @@ def build_app(
     async def before_swap() -> None:
         await bus.failpoints.hit("predictor.before_swap")
 
-    follow_from(bus, Following(holders, before_swap))
+    trust = Trust(settings.registry_verifier(VERIFIES))
+    follow_from(bus, Following(holders, trust, before_swap))
 
     async def readiness() -> dict[str, Any]:
         return ready(holders)

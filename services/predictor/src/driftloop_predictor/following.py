@@ -4,7 +4,9 @@ At start-up, from the registry's serving state (driftloop_bus.serving): each dat
 champion promotion and rollout in progress, whatever the streams' last entries are. Then from
 the streams, entry by entry, from the positions read with that state. A model that cannot be
 loaded (missing, forged, another schema, past the memory bound) is refused, counted and
-logged, and what served its dataset goes on serving; other datasets are not touched.
+logged, and what served its dataset goes on serving; other datasets are not touched. So is a
+decision the registry did not sign, or an old one published again (trust.py), before anything
+is read from the store.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from driftloop_core.telemetry import get_logger
 from prometheus_client import Counter, Gauge
 
 from .holders import Holders
+from .trust import Trust
 
 MODEL_VERSION = Gauge(
     "driftloop_predictor_model_version", "Model version swapped in last, any dataset (0: none)."
@@ -40,18 +43,30 @@ async def _nothing() -> None:
 
 
 class Following:
-    def __init__(self, holders: Holders, before_swap: Hook = _nothing) -> None:
+    def __init__(self, holders: Holders, trust: Trust, before_swap: Hook = _nothing) -> None:
         self.holders = holders
+        self.trust = trust
         self.before_swap = before_swap
 
     async def start_from(self, state: serving.ServingState) -> None:
-        """Serve what the serving state says serves each dataset now."""
-        for champion in state.champions.values():
-            await self.on_promoted(champion)
-        for rollout in state.rollouts.values():
-            await self.on_rollout(rollout)
+        """Serve what the serving state says serves each dataset now (what the registry
+        signed for that dataset)."""
+        for dataset, champion in state.champions.items():
+            if self.trust.admit(champion, filed_under=dataset):
+                await self._promoted(champion)
+        for dataset, rollout in state.rollouts.items():
+            if self.trust.admit(rollout, filed_under=dataset):
+                await self._rollout(rollout)
 
     async def on_promoted(self, event: ModelPromoted) -> None:
+        if self.trust.admit(event):
+            await self._promoted(event)
+
+    async def on_rollout(self, event: RolloutChanged) -> None:
+        if self.trust.admit(event):
+            await self._rollout(event)
+
+    async def _promoted(self, event: ModelPromoted) -> None:
         model = await self.holders.load(
             event, "promoted", "promoted model not loaded; serving what we had"
         )
@@ -70,7 +85,7 @@ class Following:
             reason=event.reason,
         )
 
-    async def on_rollout(self, event: RolloutChanged) -> None:
+    async def _rollout(self, event: RolloutChanged) -> None:
         if event.stage == "ended":
             self.holders.end_rollout(event.dataset)
             ROLLOUT_SHARE.labels(dataset=event.dataset).set(0)

@@ -56,7 +56,7 @@ MODEL_LOAD_FAILURES = Counter(
 log = get_logger(__name__)
 
 Event = ModelPromoted | RolloutChanged
-#: Verifies, unpickles and warms up the model an event names; raises if it cannot.
+#: Verifies, loads (trusted types only) and warms up the model an event names; raises if not.
 Load = Callable[[Event], LoadedModel]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -113,10 +114,12 @@ def load_model(
     offload_ms: float = 1.0,
     max_rows: int | None = None,
     max_wait_ms: float | None = None,
+    trusted_modules: Sequence[str] = (),
 ) -> LoadedModel:
-    """Verify, unpickle, check the schema, predict (warm-up and timing); raise rather than
-    serve a bad model."""
-    artifact = load_artifact(store.get(event.artifact))  # store.get checks the sha256 first
+    """Verify, load (skops, trusted types only), check the schema, predict (warm-up and
+    timing); raise rather than serve a bad model."""
+    data = store.get(event.artifact)  # store.get checks the sha256 first
+    artifact = load_artifact(data, trusted_modules)
     if artifact.schema.fingerprint() != event.dataset_schema.fingerprint():
         raise IntegrityError(
             f"artifact of version {event.model_version} was trained on another schema than "

@@ -1,9 +1,10 @@
 """The memory bound, decided as a pure function: which datasets to unload to make room.
 
-A loaded model is counted by its artifact's size (the pickle's bytes: an estimate of what it
-holds in memory). Past ``max_models`` models or ``max_bytes`` bytes, the datasets used least
-recently are unloaded whole (champion and rollout candidate); their promotions are kept, so
-their next request loads them again. A model that alone does not fit is refused.
+A loaded model is counted by its artifact's size (the skops file's bytes, uncompressed: an
+estimate of what it holds in memory). Past ``max_models`` models or ``max_bytes`` bytes, the
+datasets used least recently are unloaded whole (champion and rollout candidate); their
+promotions are kept, so their next request loads them again. A model that alone does not fit
+is refused.
 """
 
 from __future__ import annotations

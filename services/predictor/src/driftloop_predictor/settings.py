@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from driftloop_core import ServiceSettings
-from pydantic import Field
+from driftloop_core.signing import KeySettings
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 
-class PredictorSettings(ServiceSettings):
+class PredictorSettings(ServiceSettings, KeySettings):
     """Predictor: serve every dataset's promoted model, log every prediction. Env prefix
     PREDICTOR_. DRIFTLOOP_DATASET, when set, is what /v1/predict answers for; unset, it
     answers for the only dataset served."""
@@ -72,6 +73,11 @@ class PredictorSettings(ServiceSettings):
         description="Predictions held while Redis is unreachable; beyond it the oldest are "
         "dropped and counted in driftloop_predictor_logs_dropped_total.",
     )
+
+    @model_validator(mode="after")
+    def _registry_key(self) -> PredictorSettings:
+        self.registry_verifier("the predictor verifies every promotion and rollout")
+        return self
 
     def default_dataset(self) -> str | None:
         """DRIFTLOOP_DATASET if it was set (its default "demo" is not a choice)."""

@@ -19,6 +19,8 @@ from .settings import RegistrySettings
 from .truth import RedisServingTruth, ServingTruth
 
 GROUP = "registry"
+SIGNS = "the registry signs each model.promoted and model.rollout with it"
+VERIFIES = "the registry verifies each training.completed before it reads the artifact"
 #: Promotions and rollout changes applied to SQLite per transaction.
 PROJECTION_BATCH = 16
 
@@ -42,15 +44,20 @@ def build_app(
         settings.min_r2,
         settings.min_mae_improvement,
     )
+    signer = settings.signer(SIGNS)
     service = RegistryService(
         Repository(db),
-        Judge(store or ContentStore(settings.store_url), gate),
-        truth or RedisServingTruth(bus.redis, bus.keys),
+        Judge(store or ContentStore(settings.store_url), gate, settings.trusted_modules),
+        truth or RedisServingTruth(bus.redis, bus.keys, signer.verifier("registry")),
         bus.keys,
         bus.commit,
+        signer=signer,
+        trainer=settings.trainer_verifier(VERIFIES),
         read_side_wait_s=settings.read_side_wait_s,
     )
-    bus.consume(Consumer(streams.TRAINING_COMPLETED, GROUP, each(service.on_training_completed)))
+    judged = each(service.on_training_completed)
+    # One decision at a time, from numbering it to its commit (admin actions hold it too).
+    bus.consume(Consumer(streams.TRAINING_COMPLETED, GROUP, judged, exclusive=service.deciding))
     # The registry follows its own promotions and rollouts: the one path into SQLite.
     own = service.on_own_events
     bus.consume(Consumer(streams.MODEL_PROMOTED, GROUP, own, batch_size=PROJECTION_BATCH))

@@ -19,9 +19,13 @@ log = get_logger(__name__)
 
 
 class Judge:
-    def __init__(self, store: ContentStore, gate: GateConfig) -> None:
+    def __init__(
+        self, store: ContentStore, gate: GateConfig, trusted_modules: Sequence[str] = ()
+    ) -> None:
         self.store = store
         self.gate = gate
+        #: DRIFTLOOP_TRUSTED_MODULES: types artifacts may hold besides scikit-learn's.
+        self.trusted_modules = tuple(trusted_modules)
 
     def __call__(
         self, candidate: TrainingCompleted, champion: ModelPromoted | None
@@ -30,7 +34,7 @@ class Judge:
         schema = candidate.dataset_schema
         try:
             holdout = loads(self.store.get(candidate.holdout))
-            artifact = load_artifact(self.store.get(candidate.artifact))
+            artifact = load_artifact(self.store.get(candidate.artifact), self.trusted_modules)
             metrics = evaluate(artifact.pipeline, schema, holdout)
         except (DriftloopError, ArtifactError) as exc:
             return _record(False, f"candidate unusable: {exc}", candidate.metrics)
@@ -40,7 +44,7 @@ class Judge:
         theirs_metrics: Metrics | None = None
         paired: Paired | PairedErrors | None = None
         try:
-            old = load_artifact(self.store.get(champion.artifact))
+            old = load_artifact(self.store.get(champion.artifact), self.trusted_modules)
             if old.schema.fingerprint() == schema.fingerprint():
                 theirs_metrics = evaluate(old.pipeline, schema, holdout)
                 paired = _paired(artifact.pipeline, old.pipeline, schema, holdout)

@@ -40,7 +40,7 @@ class VersionOut(_Out):
 
 
 class VersionDetailOut(VersionOut):
-    artifact: BlobRef = Field(description="The pickled pipeline in the content store.")
+    artifact: BlobRef = Field(description="The model artifact (a skops file) in the content store.")
 
 
 class PromotionOut(_Out):

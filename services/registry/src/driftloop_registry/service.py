@@ -8,6 +8,11 @@ the pure decisions (gate.py, actions.py, projection.py) and turns their results 
   SQLite in stream order, once per event id. Nothing else crowns a champion.
 * admin actions: decide against the serving state, then only publish, with the serving state,
   in one transaction. The read side catches up from the stream.
+
+Trust: a training.completed must carry the trainer's signature before anything of it is read
+(else it is dead-lettered with the reason); every promotion and rollout the registry publishes
+gets the dataset's next sequence number and the registry's signature, under one lock
+(`deciding`, shared with the gate's consumer), so sequences grow in the order of the commits.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from driftloop_bus import Delivery, Keys, Output, Publish
+from driftloop_bus import Delivery, Keys, Output, PermanentError, Publish
 from driftloop_bus.serving import record_promotion, record_rollout
 from driftloop_contracts import (
     Event,
@@ -30,6 +35,7 @@ from driftloop_contracts import (
     streams,
 )
 from driftloop_core import NotReady
+from driftloop_core.signing import Signer, Verifier, check_decision, refuse
 from driftloop_core.telemetry import get_logger
 
 from . import actions, projection
@@ -64,6 +70,19 @@ def announce(keys: Keys, events: Sequence[Event]) -> list[Output]:
     return out
 
 
+def sealed(events: Sequence[Event], last: Mapping[str, int], signer: Signer) -> list[Event]:
+    """Pure: each decision (promotion, rollout) numbered after its dataset's `last` sequence,
+    in order, and signed; other events as they are."""
+    numbers = dict(last)
+    out: list[Event] = []
+    for event in events:
+        if isinstance(event, ModelPromoted | RolloutChanged):
+            numbers[event.dataset] = numbers.get(event.dataset, 0) + 1
+            event = signer.sign(event.model_copy(update={"sequence": numbers[event.dataset]}))
+        out.append(event)
+    return out
+
+
 class RegistryService:
     def __init__(
         self,
@@ -73,6 +92,8 @@ class RegistryService:
         keys: Keys,
         commit: Commit,
         *,
+        signer: Signer,
+        trainer: Verifier,
         read_side_wait_s: float = 2.0,
     ) -> None:
         self.repo = repo
@@ -80,11 +101,24 @@ class RegistryService:
         self.truth = truth
         self.keys = keys
         self.commit = commit
+        self.signer = signer
+        #: The trainer's public key: no candidate is read without its signature.
+        self.trainer = trainer
+        #: The registry's own public key: what it reads back must be what it signed.
+        self.own = signer.verifier("registry")
+        #: Held from numbering decisions to their commit (the gate's consumer holds it too).
+        self.deciding = asyncio.Lock()
         self.read_side_wait_s = read_side_wait_s
 
     # --------------------------------------------------------------------- the gate
 
     async def on_training_completed(self, event: TrainingCompleted) -> list[Output]:
+        refusal = check_decision(event, self.trainer)
+        if refusal is not None:
+            refuse("training", refusal, event, "its artifact was not loaded; dead-lettered")
+            raise PermanentError(
+                f"training.completed refused: {refusal.message}; its artifact was not loaded"
+            )
         row = self.repo.register(event)
         decision = row.decision
         if decision is None:
@@ -92,13 +126,32 @@ class RegistryService:
             decision = await asyncio.to_thread(self.judge, event, champion)
             self.repo.record_decision(row.dataset, row.version, decision)
             log.info("gate", version=row.version, promote=decision.promote, reason=decision.reason)
-        return announce(self.keys, actions.verdict(event, row.version, decision))
+        verdict = actions.verdict(event, row.version, decision)
+        return announce(self.keys, await self._sealed(verdict))
+
+    async def _sealed(self, events: Sequence[Event]) -> list[Event]:
+        """Numbered after the serving state's last sequence of each dataset, and signed.
+        Call it holding `deciding` (the gate's consumer holds it around handler and commit)."""
+        datasets = {e.dataset for e in events if isinstance(e, ModelPromoted | RolloutChanged)}
+        last = {dataset: await self.truth.last_sequence(dataset) for dataset in datasets}
+        return sealed(events, last, self.signer)
 
     # --------------------------------------------------------------- the projection
 
     async def on_own_events(self, events: Delivery[Any]) -> list[Output]:
-        """The consumer of the registry's own streams: positions come from the entry ids."""
-        self.apply(events, [Position.parse(i) for i in events.entry_ids])
+        """The consumer of the registry's own streams: positions come from the entry ids. An
+        entry the registry did not sign is refused (counted, logged) and never applied."""
+        trusted: list[ModelPromoted | RolloutChanged] = []
+        positions: list[Position] = []
+        for event, entry_id in zip(events, events.entry_ids, strict=True):
+            refusal = check_decision(event, self.own)
+            if refusal is not None:
+                kind = "promotion" if isinstance(event, ModelPromoted) else "rollout"
+                refuse(kind, refusal, event, "not applied to the registry's history")
+                continue
+            trusted.append(event)
+            positions.append(Position.parse(entry_id))
+        self.apply(trusted, positions)
         return []
 
     def apply(
@@ -128,23 +181,31 @@ class RegistryService:
     # ----------------------------------------------------------------- by hand
 
     async def promote(self, dataset: str, version: int, actor: str) -> PromotionDone:
-        event = actions.promote_by_hand(await self.view(dataset), version, actor)
-        return await self._promotion_done(event)
+        async with self.deciding:
+            event = actions.promote_by_hand(await self.view(dataset), version, actor)
+            published = await self._publish([event])
+        return await self._promotion_done(published[0])
 
     async def roll_back(self, dataset: str, actor: str) -> PromotionDone:
-        event = actions.roll_back(await self.view(dataset), actor)
-        return await self._promotion_done(event)
+        """A new promotion (the next sequence) of the version that served before."""
+        async with self.deciding:
+            event = actions.roll_back(await self.view(dataset), actor)
+            published = await self._publish([event])
+        return await self._promotion_done(published[0])
 
     async def start_rollout(
         self, dataset: str, version: int, stage: str, share: float, actor: str
     ) -> RolloutDone:
-        event = actions.start_rollout(await self.view(dataset), version, stage, share, actor)
-        await self._publish([event])
+        async with self.deciding:
+            decided = actions.start_rollout(await self.view(dataset), version, stage, share, actor)
+            event = (await self._publish([decided]))[0]
+        assert isinstance(event, RolloutChanged)
         return _rollout_done(event, None, await self._recorded(event.event_id))
 
     async def end_rollout(self, dataset: str, promote: bool, actor: str) -> RolloutDone:
-        events = actions.end_rollout(await self.view(dataset), promote, actor)
-        await self._publish(events)
+        async with self.deciding:
+            decided = actions.end_rollout(await self.view(dataset), promote, actor)
+            events = await self._publish(decided)
         ended = next(e for e in events if isinstance(e, RolloutChanged))
         promoted = next((e for e in events if isinstance(e, ModelPromoted)), None)
         recorded = [await self._recorded(e.event_id) for e in events]
@@ -163,8 +224,8 @@ class RegistryService:
             promoted=self.repo.promoted_versions(dataset),
         )
 
-    async def _promotion_done(self, event: ModelPromoted) -> PromotionDone:
-        await self._publish([event])
+    async def _promotion_done(self, event: Event) -> PromotionDone:
+        assert isinstance(event, ModelPromoted)
         return PromotionDone(
             dataset=event.dataset,
             version=event.model_version,
@@ -174,11 +235,14 @@ class RegistryService:
             recorded=await self._recorded(event.event_id),
         )
 
-    async def _publish(self, events: Sequence[Event]) -> None:
+    async def _publish(self, events: Sequence[Event]) -> list[Event]:
+        """Seal and publish (hold `deciding`); the events as published."""
+        published = await self._sealed(events)
         try:
-            await self.commit(announce(self.keys, events))
+            await self.commit(announce(self.keys, published))
         except Exception as exc:
             raise NotReady(f"could not publish, nothing changed: {exc}") from exc
+        return published
 
     async def _recorded(self, event_id: uuid.UUID) -> bool:
         """Wait (a little) for the read side to apply an event just published, so that a

@@ -4,11 +4,12 @@ from pathlib import Path
 
 from driftloop_bus.secrets import check_secret
 from driftloop_core import ServiceSettings
+from driftloop_core.signing import KeySettings
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 
-class RegistrySettings(ServiceSettings):
+class RegistrySettings(ServiceSettings, KeySettings):
     """Registry: versions, lineage, the promotion gate. Env prefix REGISTRY_."""
 
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", populate_by_name=True, extra="ignore")
@@ -68,4 +69,7 @@ class RegistrySettings(ServiceSettings):
     def _no_placeholder_token(self) -> RegistrySettings:
         token = self.admin_token.get_secret_value() if self.admin_token else None
         check_secret("REGISTRY_ADMIN_TOKEN", token)
+        # Refuse to start without the keys: promotions are signed, candidates verified.
+        self.signer("the registry signs each promotion and rollout")
+        self.trainer_verifier("the registry verifies each candidate's training.completed")
         return self

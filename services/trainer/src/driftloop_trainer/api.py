@@ -87,8 +87,10 @@ async def register_model(
     ] = "admin",
     filename: str | None = None,
 ) -> ExternalOut:
-    """The body is the file: a joblib or pickle dump of a fitted scikit-learn estimator or
-    pipeline that takes the schema's features in order, or a driftloop artifact."""
+    """The body is the file: a skops file (`skops.io.dump(model, "model.skops")`) of a fitted
+    scikit-learn estimator or pipeline that takes the schema's features in order, or a
+    driftloop artifact; a joblib/pickle dump only with TRAINER_ALLOW_PICKLE_UPLOADS (else 415).
+    Types outside the trusted list (DRIFTLOOP_TRUSTED_MODULES) are refused (422)."""
     check_admin(api.admin_token, authorization)
     data = await request.body()
     if not data:

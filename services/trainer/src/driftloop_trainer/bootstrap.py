@@ -9,6 +9,7 @@ from driftloop_core.http import create_app
 from fastapi import FastAPI
 
 from .api import TrainerApi, router
+from .external import FilePolicy
 from .handlers import TrainerHandlers
 from .registrations import TrainingSpecs
 from .repository import RECHECK, Repository
@@ -19,6 +20,7 @@ from .training import TrainingConfig
 from .uploads import ExternalModels
 
 GROUP = "trainer"
+SIGNS = "the trainer signs each training.completed (its artifact) with it"
 
 
 def build_app(
@@ -48,14 +50,18 @@ def build_app(
         settings.max_rows,
         specs.get,
     )
-    handlers = TrainerHandlers(repo, rows, executor, settings.rules())
+    signer = settings.signer(SIGNS)
+    handlers = TrainerHandlers(repo, rows, executor, settings.rules(), signer=signer)
     bus.consume(Consumer(streams.DATA_INGESTED, GROUP, each(handlers.on_data)))
     bus.consume(Consumer(streams.DRIFT_DETECTED, GROUP, each(handlers.on_drift)))
     bus.consume(Consumer(streams.TRAINING_REQUESTED, GROUP, each(handlers.on_request)))
     bus.consume(Consumer(streams.MODEL_PROMOTED, GROUP, each(handlers.on_promoted)))
     bus.consume(Consumer(streams.MODEL_REJECTED, GROUP, each(handlers.on_rejected)))
     bus.consume(Consumer(RECHECK, GROUP, each(handlers.on_recheck)))
-    external = ExternalModels(bus, repo, rows, store, config, settings.max_rows)
+    files = FilePolicy(settings.trusted_modules, settings.allow_pickle_uploads)
+    external = ExternalModels(
+        bus, repo, rows, store, config, settings.max_rows, files, signer=signer
+    )
     api = TrainerApi(repo, specs, settings.model_family, external, settings.admin_token)
     return create_app(
         title="driftloop trainer",

@@ -9,15 +9,39 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from driftloop_contracts import DatasetSchema
 from driftloop_contracts.datasets import LabelledRow
-from driftloop_core import InvalidInput
-from driftloop_ml import ArtifactError, ModelFile, evaluate, feature_matrix, load_model_file
+from driftloop_core import DriftloopError, InvalidInput
+from driftloop_ml import (
+    ArtifactError,
+    ModelFile,
+    PickleRefused,
+    evaluate,
+    feature_matrix,
+    load_model_file,
+)
 
 from .training import TrainedModel, TrainingConfig, reference_profile, temporal_split
+
+
+class UnsupportedModelFile(DriftloopError):
+    """A model file in a format this trainer does not accept (a pickle, unless allowed)."""
+
+    status_code = 415
+
+
+@dataclass(frozen=True)
+class FilePolicy:
+    """Which uploaded files are read, and which types their models may hold."""
+
+    #: DRIFTLOOP_TRUSTED_MODULES: module prefixes trusted besides scikit-learn's types.
+    trusted_modules: tuple[str, ...] = ()
+    #: TRAINER_ALLOW_PICKLE_UPLOADS: unpickle joblib/pickle files (runs their code).
+    allow_pickle: bool = False
 
 
 def warm_up_rows(schema: DatasetSchema) -> list[dict[str, Any]]:
@@ -87,10 +111,13 @@ def check_classes(estimator: Any, proba: np.ndarray, schema: DatasetSchema) -> N
         raise InvalidInput(f"predict_proba returned {proba.shape[1:]} columns, not {len(classes)}")
 
 
-def read(data: bytes, schema: DatasetSchema) -> ModelFile:
+def read(data: bytes, schema: DatasetSchema, policy: FilePolicy | None = None) -> ModelFile:
     """Load (the one load path, see load_model_file) and admit an uploaded file."""
+    policy = policy or FilePolicy()
     try:
-        file = load_model_file(data)
+        file = load_model_file(data, policy.trusted_modules, policy.allow_pickle)
+    except PickleRefused as exc:
+        raise UnsupportedModelFile(str(exc)) from exc
     except ArtifactError as exc:
         raise InvalidInput(str(exc)) from exc
     admit(file, schema)

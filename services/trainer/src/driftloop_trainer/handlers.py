@@ -16,8 +16,10 @@ from driftloop_contracts import (
     Event,
     ModelPromoted,
     ModelRejected,
+    TrainingCompleted,
     TrainingRequested,
 )
+from driftloop_core.signing import Signer
 from driftloop_core.telemetry import get_logger
 
 from . import policy
@@ -31,11 +33,21 @@ log = get_logger(__name__)
 
 
 class TrainerHandlers:
-    def __init__(self, repo: Repository, rows: RowLoader, executor: Executor, rules: Rules) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        rows: RowLoader,
+        executor: Executor,
+        rules: Rules,
+        *,
+        signer: Signer,
+    ) -> None:
         self.repo = repo
         self.rows = rows
         self.executor = executor
         self.rules = rules
+        #: Signs each training.completed: the registry loads no artifact it has not signed.
+        self.signer = signer
 
     async def on_data(self, event: DataIngested) -> list[Output]:
         # The catalogue entry comes from the event alone: the blob is read when a run (or a
@@ -92,9 +104,14 @@ class TrainerHandlers:
             if isinstance(effect, Skip):
                 log.info("nothing to train", dataset=state.dataset, reason=effect.reason)
             elif isinstance(effect, Announce):
-                out.append(self.repo.announce(effect))
+                out.append(self.repo.announce(self._signed(effect)))
             elif not isinstance(effect, Train):
                 out.append(self.repo.write(effect))
         if any(not isinstance(e, Skip | Announce | Train) for e in effects):
             out.append(self.repo.guard(state, cause))
         return out
+
+    def _signed(self, effect: Announce) -> Announce:
+        if isinstance(effect.event, TrainingCompleted):
+            return Announce(self.signer.sign(effect.event))
+        return effect

@@ -41,7 +41,7 @@ def stored_run(
     artifact = ModelArtifact(trained.pipeline, schema, trained.classes, versions_info)
     return {
         "dataset": dataset,
-        "artifact": store.put(dump_artifact(artifact), kind=f"models/{dataset}", suffix=".pkl"),
+        "artifact": store.put(dump_artifact(artifact), kind=f"models/{dataset}", suffix=".skops"),
         "profile": store.put(
             trained.profile.model_dump_json().encode(), kind=f"profiles/{dataset}", suffix=".json"
         ),

@@ -4,13 +4,14 @@ from typing import Literal
 
 from driftloop_bus.secrets import check_secret
 from driftloop_core import ServiceSettings
+from driftloop_core.signing import KeySettings
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from .state import Rules
 
 
-class TrainerSettings(ServiceSettings):
+class TrainerSettings(ServiceSettings, KeySettings):
     """Trainer: when to train, on which rows, with which model. Env prefix TRAINER_."""
 
     model_config = SettingsConfigDict(env_prefix="TRAINER_", populate_by_name=True, extra="ignore")
@@ -69,11 +70,18 @@ class TrainerSettings(ServiceSettings):
     max_upload_mb: int = Field(
         default=64, ge=1, le=2048, description="Largest model file accepted, in MB (413 above)."
     )
+    allow_pickle_uploads: bool = Field(
+        default=False,
+        description="Accept joblib/pickle model uploads (unpickling runs the file's code: only "
+        "if you trust every admin's files). Off: only skops files (415 for a pickle). Either "
+        "way the model is stored as a skops artifact.",
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_token(self) -> TrainerSettings:
         token = self.admin_token.get_secret_value() if self.admin_token else None
         check_secret("TRAINER_ADMIN_TOKEN", token)
+        self.signer("the trainer signs each artifact it trains or admits")  # refuse to start
         return self
 
     def rules(self) -> Rules:

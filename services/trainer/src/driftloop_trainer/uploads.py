@@ -10,6 +10,7 @@ import uuid
 from driftloop_bus import Bus, Publish
 from driftloop_contracts import Metrics, TrainingCompleted, derived_id, streams
 from driftloop_core import ContentStore, NotFound, NotReady
+from driftloop_core.signing import Signer
 from driftloop_core.telemetry import get_logger
 from pydantic import BaseModel, Field
 
@@ -43,13 +44,19 @@ class ExternalModels:
         store: ContentStore,
         config: TrainingConfig,
         max_rows: int,
+        files: external.FilePolicy | None = None,
+        *,
+        signer: Signer,
     ) -> None:
+        #: An uploaded model, once admitted, is signed like a trained one.
+        self.signer = signer
         self.bus = bus
         self.repo = repo
         self.rows = rows
         self.store = store
         self.config = config
         self.max_rows = max_rows
+        self.files = files or external.FilePolicy()
 
     async def register(
         self, dataset: str, data: bytes, uploaded_by: str, filename: str | None
@@ -60,7 +67,7 @@ class ExternalModels:
                 f"the trainer has no rows of dataset {dataset!r}: ingest labelled rows first, "
                 "the model is evaluated on the newest of them"
             )
-        file = await asyncio.to_thread(external.read, data, schema)
+        file = await asyncio.to_thread(external.read, data, schema, self.files)
         loaded = await self.rows.load(
             self.repo.newest_first(dataset, None, schema), None, self.max_rows
         )
@@ -72,12 +79,14 @@ class ExternalModels:
             stored_run, self.store, trained, loaded.versions, self.config.seed
         )
         event_id = uuid.uuid4()
-        event = TrainingCompleted(
-            event_id=event_id,
-            producer=PRODUCER,
-            run_id=derived_id(event_id, "run", "external"),
-            trigger="external",
-            **fields,
+        event = self.signer.sign(
+            TrainingCompleted(
+                event_id=event_id,
+                producer=PRODUCER,
+                run_id=derived_id(event_id, "run", "external"),
+                trigger="external",
+                **fields,
+            )
         )
         try:
             await self.bus.publish(Publish(streams.TRAINING_COMPLETED, event))

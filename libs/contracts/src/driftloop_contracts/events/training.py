@@ -46,6 +46,13 @@ class TrainingCompleted(Event):
     dataset_versions: tuple[str, ...] = Field(description="Dataset versions trained on.")
     training_rows: int
     dataset_schema: DatasetSchema
+    signature: str | None = Field(
+        default=None,
+        description="Base64 Ed25519 signature by the trainer's key over the event's canonical "
+        "JSON without this field (orjson, sorted keys): the artifact, profile and holdout with "
+        "their sha256, the metrics and the schema. The registry refuses (dead-letters) a "
+        "candidate without a valid one before reading its artifact.",
+    )
 
 
 class TrainingFailed(Event):
