@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_LINK_MODE := copy
 BASE_IMAGE ?= python:3.12-slim
 
-.PHONY: help setup tools redis demo up test test-unit test-integration test-e2e test-faults faults bench bench-quick bench-drift wheelhouse compose-test lint format typecheck snapshots clean
+.PHONY: help setup tools redis demo up test test-unit test-integration test-e2e test-faults faults bench bench-quick bench-drift wheelhouse compose-env compose-test lint format typecheck snapshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -73,6 +73,11 @@ bench-drift: setup $(REDIS7) ## Drift scenarios through the running system: dela
 
 wheelhouse: setup ## Wheels for offline image builds (pip runs in BASE_IMAGE; needs Docker)
 	BASE_IMAGE=$(BASE_IMAGE) bash deploy/wheelhouse.sh
+
+COMPOSE_ENV ?= deploy/compose/.env
+
+compose-env: setup ## Secrets for docker compose (once; FORCE=1 replaces): deploy/compose/.env, 0600
+	$(PY) deploy/credentials.py compose-env $(COMPOSE_ENV) $(if $(FORCE),--force,)
 
 compose-test: setup ## Build the images, run the stack under docker compose and check it end to end
 	@docker info >/dev/null 2>&1 || { echo "no Docker engine answers: start one first"; exit 2; }

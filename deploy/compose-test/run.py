@@ -1,9 +1,13 @@
 """`make compose-test`: the stack under docker compose, checked end to end through its ports.
 
-Builds the images, brings the stack up, plays the demo scenario through the published ports
-(v1 -> drift -> retrain -> v2), checks that Prometheus scrapes every service and loaded the
-alert rules, scales the predictor to 2 and checks that both replicas swap to a newly promoted
-model, then tears everything down. Prints what it checked and how long each step took.
+Builds the images, generates fresh secrets (deploy/credentials.py: one Redis password per ACL
+user, signing keys, admin token) into a private temporary env file, brings the stack up with
+Redis published on 127.0.0.1 only (deploy/compose/redis-published.yml), checks that Redis refuses
+anonymous clients, plays the demo scenario through the published ports (v1 -> drift -> retrain
+-> v2; records go in over Redis as `client`, `admin` reads the timeline), checks that
+Prometheus scrapes every service and loaded the alert rules, scales the predictor to 2 and
+checks that both replicas swap to a newly promoted model, then tears everything down. Prints
+what it checked and how long each step took.
 
     python deploy/compose-test/run.py [--local-images] [--base-image IMAGE] [--keep]
 """
@@ -12,22 +16,29 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import redis
 from driftloop_sdk.client import DriftloopClient, Endpoints
 from driftloop_sdk.demo import DemoPlayer, report
 from driftloop_sdk.redis_users import RedisLogin
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "deploy"))
+from credentials import compose_env, password_variable  # noqa: E402  (deploy/ is not a package)
+
 PROJECT = "driftloop-ct"
 SERVICES = ["redis", "ingest", "trainer", "registry", "predictor", "drift-monitor", "prometheus"]
 PORTS = {
@@ -35,8 +46,9 @@ PORTS = {
     "trainer": 8002,
     "registry": 8003,
     "drift-monitor": 8005,
-    "predictor": 8080,
+    "predictor": 8080,  # the first of 8080-8089 that was free: see `published`
 }
+PREDICTOR_REPLICAS: list[int] = []
 console = Console(width=160)
 
 
@@ -52,7 +64,14 @@ class ComposeStack:
     """The demo's view of a stack running under compose: endpoints on the published ports."""
 
     namespace = ""
-    redis_url = "redis://127.0.0.1:6379/0"
+    redis_url = "redis://127.0.0.1:6379/0"  # deploy/compose/redis-published.yml
+
+    def __init__(self, secrets: dict[str, str] | None = None) -> None:
+        self.secrets = secrets or {}
+
+    def login(self, user: str) -> RedisLogin:
+        """The Redis login of `user` (client: the demo's records; admin: its timeline)."""
+        return RedisLogin(user, self.secrets[password_variable(user)])
 
     @property
     def endpoints(self) -> Endpoints:
@@ -67,17 +86,26 @@ class ComposeStack:
     def check_alive(self) -> None:
         pass  # compose restarts what dies; the checks below look at health
 
-    def login(self, user: str) -> RedisLogin:
-        """The Redis login of `user` (client: the demo's records; admin: its timeline)."""
-        return RedisLogin()
+
+def read_env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k: v for k, v in pairs if not k.startswith("#")}
 
 
 def compose(files: list[str], *args: str, env: dict[str, str], check: bool = True) -> str:
-    command = ["docker-compose", "-p", PROJECT, *[a for f in files for a in ("-f", f)], *args]
+    files_args = [a for f in files for a in ("-f", f)]
+    command = ["docker-compose", "--env-file", env["DRIFTLOOP_ENV_FILE"], "-p", PROJECT]
+    command += [*files_args, *args]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if check and done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
+
+
+def published(files: list[str], env: dict[str, str], service: str, index: int = 1) -> int:
+    """The host port compose gave replica `index` of `service` (ranges hand out any free one)."""
+    answer = compose(files, "port", f"--index={index}", service, "8000", env=env).strip()
+    return int(answer.rsplit(":", 1)[1])
 
 
 def wait(probe: Callable[[], bool], timeout: float, what: str) -> None:
@@ -107,14 +135,17 @@ def main() -> int:
     parser.add_argument("--base-image", default=os.environ.get("BASE_IMAGE", "python:3.12-slim"))
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
     args = parser.parse_args()
-    files = ["docker-compose.yml"]
+    files = ["docker-compose.yml", "deploy/compose/redis-published.yml"]
     if args.local_images:
         files.append("deploy/compose-test/docker-compose.local.yml")
-    token = secrets.token_urlsafe(24)
+    env_file = Path(tempfile.mkdtemp(prefix="driftloop-ct-")) / "compose.env"
+    compose_env(env_file)
+    secrets_ = read_env_file(env_file)
+    token = secrets_["REGISTRY_ADMIN_TOKEN"]
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "REGISTRY_ADMIN_TOKEN"},
+        "DRIFTLOOP_ENV_FILE": str(env_file),
         "BASE_IMAGE": args.base_image,
-        "REGISTRY_ADMIN_TOKEN": token,
         "LOG_LEVEL": "WARNING",
         "COMPOSE_HTTP_TIMEOUT": "300",
     }
@@ -136,6 +167,7 @@ def main() -> int:
             "start redis, five services, prometheus",
             lambda: compose(files, "up", "-d", *SERVICES, env=env) and None,
         )
+        PORTS["predictor"] = published(files, env, "predictor")
         step(
             "every service healthy",
             lambda: (
@@ -146,7 +178,11 @@ def main() -> int:
                 and None
             ),
         )
-        step("demo through the published ports: v1, drift, retrain, v2", lambda: play_demo())
+        step("redis refuses anonymous and wrong-password clients", refuses_strangers)
+        step(
+            "demo through the published ports: v1, drift, retrain, v2",
+            lambda: play_demo(secrets_),
+        )
         step(
             "prometheus scrapes every service",
             lambda: scraped({"ingest", "trainer", "registry", "predictor", "drift-monitor"}, 1),
@@ -162,17 +198,45 @@ def main() -> int:
             t0 = time.monotonic()
             compose(files, "down", "-v", "--remove-orphans", env=env, check=False)
             checks.append(Check("tear down (volumes too)", True, time.monotonic() - t0))
+            shutil.rmtree(env_file.parent, ignore_errors=True)
+        else:
+            console.print(f"stack kept; its secrets: {env_file} (0600)")
     table = Table(title=f"compose test: {time.monotonic() - started:.0f} s in all")
     for column in ("check", "ok", "seconds", "detail"):
         table.add_column(column)
     for c in checks:
         table.add_row(c.what, "yes" if c.ok else "[red]NO[/]", f"{c.seconds:.1f}", c.detail)
     console.print(table)
-    return 0 if all(c.ok for c in checks) and len(checks) >= 10 else 1
+    expected = 10 if args.keep else 11  # every step ran (and the stack came down)
+    return 0 if all(c.ok for c in checks) and len(checks) >= expected else 1
 
 
-def play_demo() -> str:
-    stack = ComposeStack()
+def stranger(username: str | None = None, password: str | None = None) -> redis.Redis:
+    """A client that gives up at the first refusal (redis-py retries failed logins)."""
+    once = Retry(NoBackoff(), 0)
+    return redis.Redis(port=6379, username=username, password=password, retry=once)
+
+
+def refuses_strangers() -> str:
+    refusals = []
+    for client in (
+        stranger(),
+        stranger("admin", "not-the-password-x1"),
+        stranger("default", "anything-at-all"),
+    ):
+        try:
+            client.ping()
+        except redis.exceptions.RedisError as exc:  # NOAUTH / WRONGPASS, as it should
+            refusals.append(str(exc).split(".")[0][:60])
+        else:
+            raise RuntimeError("redis answered a client without valid credentials")
+        finally:
+            client.close()
+    return "; ".join(refusals)
+
+
+def play_demo(secrets: dict[str, str]) -> str:
+    stack = ComposeStack(secrets)
     result = DemoPlayer(stack, console, seed=11).play()
     ok = report(console, stack, result, int(time.time() * 1000))
     if not ok:
@@ -211,8 +275,10 @@ def rules_loaded() -> str:
 
 def scale(files: list[str], env: dict[str, str]) -> str:
     compose(files, "up", "-d", "--no-recreate", "--scale", "predictor=2", "predictor", env=env)
-    wait(lambda: healthy(8080) and healthy(8081), 180, "two predictors healthy")
-    return "predictors on 8080 and 8081"
+    ports = [published(files, env, "predictor", i) for i in (1, 2)]
+    wait(lambda: all(healthy(p) for p in ports), 180, "two predictors healthy")
+    PREDICTOR_REPLICAS[:] = ports
+    return f"predictors on {ports[0]} and {ports[1]}"
 
 
 def both_swap(token: str) -> str:
@@ -225,7 +291,7 @@ def both_swap(token: str) -> str:
     def both() -> bool:
         versions = {
             httpx.get(f"http://127.0.0.1:{p}/v1/model", timeout=3).json()["model_version"]
-            for p in (8080, 8081)
+            for p in PREDICTOR_REPLICAS
         }
         return versions == {target}
 

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +18,15 @@ from driftloop_contracts import DatasetSchema
 from driftloop_sdk.scenario import SCHEMA
 from prometheus_client import REGISTRY
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
+from tests.deploy.support import (
+    DEPLOY,
+    compose_config,
+    compose_env,
+    compose_services,
+    run,
+    tool,
+)
+
 K8S_VERSION = "1.30.0"
 SERVICE_MODULES = [
     "driftloop_bus.bus",
@@ -33,19 +37,6 @@ SERVICE_MODULES = [
     "driftloop_predictor.bootstrap",
     "driftloop_drift_monitor.bootstrap",
 ]
-
-
-def tool(name: str) -> str:
-    found = shutil.which(name) or (ROOT / ".tools" / "bin" / name).as_posix()
-    if not Path(found).exists():
-        pytest.fail(f"{name} is not installed: `make tools` (part of `make test`) installs it")
-    return found
-
-
-def run(*command: str, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
-    assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
 
 
 def exported_metrics() -> set[str]:
@@ -74,18 +65,13 @@ def metrics_in(text: str) -> set[str]:
     [
         ["docker-compose.yml"],
         ["docker-compose.yml", "deploy/compose-test/docker-compose.local.yml"],
+        ["docker-compose.yml", "deploy/compose/redis-published.yml"],
     ],
-    ids=["compose", "compose-with-local-images"],
+    ids=["compose", "compose-with-local-images", "compose-with-redis-published"],
 )
-def test_the_compose_files_are_valid(files: list[str]) -> None:
-    env = {
-        **os.environ,
-        "REGISTRY_ADMIN_TOKEN": "compose-config-check-7Qp2Zk9",
-        "BASE_IMAGE": "python:3.12-slim",
-    }
-    args = [a for f in files for a in ("-f", f)]
-    config = yaml.safe_load(run(tool("docker-compose"), *args, "config", env=env))
-    services = config["services"]
+def test_the_compose_files_are_valid(files: list[str], tmp_path: Path) -> None:
+    env_file = compose_env(tmp_path)
+    services = compose_services(env_file, *files)
     assert {
         "redis",
         "ingest",
@@ -99,11 +85,16 @@ def test_the_compose_files_are_valid(files: list[str]) -> None:
     assert "--appendonly" in services["redis"]["command"]
 
 
-def test_compose_refuses_to_start_without_an_admin_token() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "REGISTRY_ADMIN_TOKEN"}
-    done = subprocess.run(
-        [tool("docker-compose"), "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True
+def test_compose_refuses_to_start_without_an_admin_token(tmp_path: Path) -> None:
+    env_file = compose_env(tmp_path)
+    env_file.write_text(
+        "".join(
+            line + "\n"
+            for line in env_file.read_text().splitlines()
+            if not line.startswith("REGISTRY_ADMIN_TOKEN=")
+        )
     )
+    done = compose_config(env_file)
     assert done.returncode != 0 and "REGISTRY_ADMIN_TOKEN" in done.stderr
 
 
