@@ -33,27 +33,9 @@ def build_app(
     holders: Holders | None = None,
 ) -> FastPath:
     bus = bus or Bus(settings)
-    store = store or ContentStore(settings.store_url)
     prediction_log = _prediction_log(settings, bus)
     batcher = MicroBatcher()
-
-    def load(event: ModelPromoted | RolloutChanged) -> LoadedModel:
-        return load_model(
-            store,
-            event,
-            settings.offload,
-            settings.offload_threshold_ms,
-            settings.microbatch_max_rows,
-            settings.microbatch_max_wait_ms,
-            settings.trusted_modules,
-        )
-
-    holders = holders or Holders(
-        load,
-        default=settings.default_dataset(),
-        max_models=settings.max_models,
-        max_bytes=settings.max_model_bytes(),
-    )
+    holders = holders or _holders(settings, store or ContentStore(settings.store_url))
     predictor = Predictor(holders, prediction_log, batcher)
 
     async def before_swap() -> None:
@@ -86,6 +68,28 @@ def build_app(
         max_body_bytes=settings.max_body_bytes,
         max_rows=settings.max_batch_rows,
         clients=settings.clients(),
+    )
+
+
+def _holders(settings: PredictorSettings, store: ContentStore) -> Holders:
+    """Every dataset's models, loaded from the store on promotion under the memory bounds."""
+
+    def load(event: ModelPromoted | RolloutChanged) -> LoadedModel:
+        return load_model(
+            store,
+            event,
+            settings.offload,
+            settings.offload_threshold_ms,
+            settings.microbatch_max_rows,
+            settings.microbatch_max_wait_ms,
+            settings.trusted_modules,
+        )
+
+    return Holders(
+        load,
+        default=settings.default_dataset(),
+        max_models=settings.max_models,
+        max_bytes=settings.max_model_bytes(),
     )
 
 
