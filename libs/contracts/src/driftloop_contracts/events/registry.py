@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from ..envelope import Event
 from ..refs import BlobRef, Metrics
 from ..schema import DatasetSchema
+
+#: The two fields every registry decision (promotion, rollout) carries; see driftloop_core.signing.
+DecisionSequence = Annotated[
+    int | None,
+    Field(
+        ge=1,
+        description="Per-dataset number of the registry's decisions (promotions and rollouts), "
+        "only growing: a consumer acts on a decision only if it is above the last it acted on "
+        "for the dataset, so an old decision published again is refused. A rollback is a new "
+        "promotion with a higher sequence naming an older version.",
+    ),
+]
+RegistrySignature = Annotated[
+    str | None,
+    Field(
+        description="Base64 Ed25519 signature by the registry's key over the event's canonical "
+        "JSON without this field (orjson, sorted keys). Consumers refuse events without a "
+        "valid one.",
+    ),
+]
 
 
 class ModelRegistered(Event):
@@ -35,20 +55,8 @@ class ModelPromoted(Event):
     metrics: Metrics = Field(description="Holdout metrics the version was promoted with.")
     dataset_schema: DatasetSchema
     actor: str = Field(default="registry", description="Who promoted: the gate or an admin.")
-    sequence: int | None = Field(
-        default=None,
-        ge=1,
-        description="Per-dataset number of the registry's decisions (promotions and rollouts), "
-        "only growing: a consumer acts on a decision only if it is above the last it acted on "
-        "for the dataset, so an old decision published again is refused. A rollback is a new "
-        "promotion with a higher sequence naming an older version.",
-    )
-    signature: str | None = Field(
-        default=None,
-        description="Base64 Ed25519 signature by the registry's key over the event's canonical "
-        "JSON without this field (orjson, sorted keys). Consumers refuse events without a "
-        "valid one.",
-    )
+    sequence: DecisionSequence = None
+    signature: RegistrySignature = None
 
 
 class ModelRejected(Event):
@@ -85,17 +93,5 @@ class RolloutChanged(Event):
     metrics: Metrics
     dataset_schema: DatasetSchema
     actor: str = "registry"
-    sequence: int | None = Field(
-        default=None,
-        ge=1,
-        description="Per-dataset number of the registry's decisions (promotions and rollouts), "
-        "only growing: a consumer acts on a decision only if it is above the last it acted on "
-        "for the dataset, so an old decision published again is refused. A rollback is a new "
-        "promotion with a higher sequence naming an older version.",
-    )
-    signature: str | None = Field(
-        default=None,
-        description="Base64 Ed25519 signature by the registry's key over the event's canonical "
-        "JSON without this field (orjson, sorted keys). Consumers refuse events without a "
-        "valid one.",
-    )
+    sequence: DecisionSequence = None
+    signature: RegistrySignature = None
