@@ -128,6 +128,16 @@ def test_the_alert_rules_pass_promtool_and_name_real_metrics() -> None:
     assert not unknown, f"alert rules name metrics no service exports: {sorted(unknown)}"
 
 
+def test_each_alert_fires_for_its_event_from_the_first_one_and_not_without_it() -> None:
+    """deploy/prometheus/alerts.test.yml: promtool's rule unit tests, one per alert (a
+    labelled counter appears at 1 on its first event, which `increase()` alone never saw)."""
+    run(tool("promtool"), "test", "rules", "deploy/prometheus/alerts.test.yml")
+    prometheus = DEPLOY / "prometheus"
+    tested = set(re.findall(r"alertname: (\w+)", (prometheus / "alerts.test.yml").read_text()))
+    rules = set(re.findall(r"- alert: (\w+)", (prometheus / "alerts.yml").read_text()))
+    assert rules <= tested, f"alerts without a promtool test: {sorted(rules - tested)}"
+
+
 def test_the_prometheus_config_passes_promtool(tmp_path: Path) -> None:
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     config["rule_files"] = [str(DEPLOY / "prometheus" / "alerts.yml")]
