@@ -28,7 +28,10 @@ from .serving import OWNER as SERVING_OWNER
 log = structlog.get_logger(__name__)
 
 #: Every connection may do this much, whatever its keys (no key names leak: no SCAN/KEYS).
-CONNECTION = "+ping +echo +select +client|setname +client|getname +client|id +hello +info"
+CONNECTION = (
+    "+ping +echo +select +client|setname +client|getname +client|id +hello +info "
+    "+wait"  # REDIS_WAIT_REPLICAS: a write waits for replicas (keyless)
+)
 TRANSACTIONS = "+multi +exec +discard +unwatch"  # WATCH has keys: in the selectors
 #: On input streams, in a consumer group. No XADD: a consumer cannot forge its own input.
 CONSUME = (

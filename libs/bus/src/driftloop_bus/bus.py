@@ -9,7 +9,6 @@ Build one per process in the composition root, register consumers and followers,
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar, cast
@@ -23,6 +22,7 @@ from faststream.redis import RedisBroker, StreamSub
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from . import connection
 from .client import StreamClient
 from .effects import Output, Publish, PublishBody
 from .failpoints import Failpoints
@@ -77,20 +77,11 @@ class Bus:
     ) -> None:
         self.settings = settings
         self.keys = Keys(settings.namespace)
-        self.redis: Redis = redis or Redis.from_url(
-            settings.redis_url,
-            **settings.redis_auth(),
-            socket_connect_timeout=5,
-            socket_timeout=15,
-            health_check_interval=30,
+        self.redis: Redis = redis or connection.connect(settings)
+        self.broker = broker or connection.broker(settings, graceful_timeout=30)
+        self.client = StreamClient(
+            self.redis, self.keys, connection.Durability.of(settings, self.keys)
         )
-        self.broker = broker or RedisBroker(
-            settings.redis_url,
-            **settings.redis_auth(),
-            logger=logging.getLogger("faststream"),
-            graceful_timeout=30,
-        )
-        self.client = StreamClient(self.redis, self.keys)
         self.failpoints = Failpoints(settings.failpoints, self.redis, self.keys)
         self.runners: list[GroupRunner[Any]] = []
         self._followers: list[Follower[Any]] = []
@@ -238,13 +229,15 @@ class Bus:
 
     # ------------------------------------------------------------------ publishing
 
-    async def publish(self, *items: Publish | PublishBody) -> None:
-        """Publish now, pipelined. Raises if Redis is unreachable: callers decide what to do."""
-        await self.client.publish(*items)
+    async def publish(self, *items: Publish | PublishBody, durable: bool = True) -> None:
+        """Publish now, pipelined. Raises if Redis is unreachable: callers decide what to do.
+        Durable (the default: what HTTP accepted) waits for REDIS_WAIT_REPLICAS replicas
+        and raises NotReplicated, a ConnectionError, if they lag."""
+        await self.client.publish(*items, durable=durable)
 
     async def commit(self, outputs: Sequence[Output]) -> None:
-        """Publish and write in one transaction (HTTP actions that change state)."""
-        await self.client.commit(outputs)
+        """Publish and write in one transaction (HTTP actions that change state), durably."""
+        await self.client.commit(outputs, durable=True)
 
     # --------------------------------------------------------------------- health
 

@@ -8,6 +8,7 @@ from driftloop_contracts.codec import encode, encode_body
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from .connection import Durability
 from .effects import AfterCommit, Output, Publish, PublishBody, RedisWrite
 from .keys import Keys
 from .metrics import EVENTS_PUBLISHED
@@ -16,9 +17,11 @@ from .metrics import EVENTS_PUBLISHED
 class StreamClient:
     """Redis for the bus: every publish goes through here, so the wire format has one path."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, durability: Durability | None = None) -> None:
         self.redis = redis
         self.keys = keys
+        #: REDIS_WAIT_REPLICAS: what `durable` writes wait for (None: nothing).
+        self.durability = durability
         #: Stream keys this process published to (retention trims them too).
         self.published: set[str] = set()
 
@@ -35,16 +38,20 @@ class StreamClient:
         elif isinstance(item, RedisWrite):
             item.apply(pipe)
 
-    async def commit(self, outputs: Sequence[Output]) -> None:
-        """Apply outputs in one transaction, then run their after-commit callbacks."""
+    async def commit(self, outputs: Sequence[Output], durable: bool = False) -> None:
+        """Apply outputs in one transaction, then run their after-commit callbacks; a
+        `durable` commit then waits for the replicas (NotReplicated if they lag)."""
         async with self.redis.pipeline(transaction=True) as pipe:
             for item in outputs:
                 self.stage(pipe, item)
             await pipe.execute()
         self.committed(outputs)
+        if durable and self.durability is not None:
+            await self.durability.wait(self.redis)
 
-    async def publish(self, *items: Publish | PublishBody) -> None:
-        """Publish now, pipelined, no transaction. Raises if Redis is unreachable."""
+    async def publish(self, *items: Publish | PublishBody, durable: bool = False) -> None:
+        """Publish now, pipelined, no transaction. Raises if Redis is unreachable, and if a
+        `durable` publish is not on the replicas in time (NotReplicated)."""
         if not items:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -52,6 +59,8 @@ class StreamClient:
                 self.stage(pipe, item)
             await pipe.execute()
         count_published(items)
+        if durable and self.durability is not None:
+            await self.durability.wait(self.redis)
 
     @staticmethod
     def committed(outputs: Sequence[Output]) -> None:

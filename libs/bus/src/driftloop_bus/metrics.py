@@ -29,3 +29,8 @@ SUBSCRIBERS_RUNNING = Gauge(
     "driftloop_subscribers_running",
     "Subscribers of this process that are running (health needs all of them).",
 )
+WRITES_NOT_REPLICATED = Counter(
+    "driftloop_writes_not_replicated_total",
+    "Writes acknowledged by the Redis primary that REDIS_WAIT_REPLICAS replicas did not hold "
+    "in time (answered 503).",
+)

@@ -54,6 +54,34 @@ class BusSettings(BaseSettings):
         validation_alias=env("REDIS_PASSWORD_FILE"),
         description="A file holding REDIS_PASSWORD (a mounted secret); trailing newline ignored.",
     )
+    redis_sentinels: str | None = Field(
+        default=None,
+        validation_alias=env("REDIS_SENTINELS"),
+        description="Sentinels that know the primary, 'host:port,host:port,...'. Set: the "
+        "primary is found through them and a failover is followed without a restart; "
+        "REDIS_URL then gives only the database number.",
+    )
+    redis_sentinel_master: str = Field(
+        default="driftloop",
+        min_length=1,
+        validation_alias=env("REDIS_SENTINEL_MASTER"),
+        description="The name the sentinels monitor the primary under.",
+    )
+    redis_wait_replicas: int = Field(
+        default=0,
+        ge=0,
+        validation_alias=env("REDIS_WAIT_REPLICAS"),
+        description="Replicas that must hold a write accepted over HTTP (records, labels, "
+        "promotions) before it is acknowledged (WAIT); 0: do not wait. With one replica, 1 "
+        "means a failover loses no acknowledged write.",
+    )
+    redis_wait_timeout_ms: int = Field(
+        default=1000,
+        ge=1,
+        validation_alias=env("REDIS_WAIT_TIMEOUT_MS"),
+        description="How long a write waits for REDIS_WAIT_REPLICAS before it is answered "
+        "503 (kept on the primary; the client retries).",
+    )
     namespace: str = Field(
         default="",
         validation_alias=env("DRIFTLOOP_NAMESPACE"),
@@ -137,7 +165,33 @@ class BusSettings(BaseSettings):
         self.redis_password = SecretStr(text)
         return self
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_addresses(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            sentinel_nodes(value)  # raises, naming the bad address
+            return value
+        return None
+
+    def sentinels(self) -> list[tuple[str, int]]:
+        """REDIS_SENTINELS as (host, port) pairs; empty without sentinels."""
+        return sentinel_nodes(self.redis_sentinels) if self.redis_sentinels else []
+
     def redis_auth(self) -> dict[str, Any]:
         """Username and password as separate connection arguments (redis-py, FastStream)."""
         password = self.redis_password.get_secret_value() if self.redis_password else None
         return {"username": self.redis_username, "password": password}
+
+
+def sentinel_nodes(text: str) -> list[tuple[str, int]]:
+    """'host:port,host:port' as pairs, or ValueError saying which address is wrong."""
+    nodes: list[tuple[str, int]] = []
+    for address in (a.strip() for a in text.split(",")):
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(
+                f"REDIS_SENTINELS: {address!r} is not host:port (e.g. "
+                "'sentinel-0:26379,sentinel-1:26379,sentinel-2:26379')"
+            )
+        nodes.append((host, int(port)))
+    return nodes

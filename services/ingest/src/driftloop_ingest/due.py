@@ -53,7 +53,7 @@ class DueTicker:
         since = await self.join.gathered_since()
         if since is None or self.clock() - since < self.wait_s:
             return False
-        await self.bus.publish(Publish(FEEDBACK_DUE, FeedbackDue(producer="ingest")))
+        await self.bus.publish(Publish(FEEDBACK_DUE, FeedbackDue(producer="ingest")), durable=False)
         return True
 
     async def _run(self) -> None:

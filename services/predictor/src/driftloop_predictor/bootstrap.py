@@ -97,7 +97,8 @@ def _prediction_log(settings: PredictorSettings, bus: Bus) -> PredictionLog:
     """The buffer of predictions, published as prediction.logged events in the background."""
 
     async def publish_logs(bodies: Sequence[bytes]) -> None:
-        await bus.publish(*(PublishBody(streams.PREDICTION_LOGGED, b) for b in bodies))
+        bodies_out = (PublishBody(streams.PREDICTION_LOGGED, b) for b in bodies)
+        await bus.publish(*bodies_out, durable=False)  # logs: never wait for replicas
 
     return PredictionLog(
         publish_logs,

@@ -1,0 +1,99 @@
+"""How a process reaches Redis: one address (REDIS_URL) or the primary the sentinels name
+(REDIS_SENTINELS), for redis-py and FastStream alike; and the wait for replicas that makes a
+write acknowledged over HTTP survive a failover (REDIS_WAIT_REPLICAS).
+
+WAIT counts the replicas holding the caller's connection's last write, and a pipeline gives
+its connection back to the pool when it is done. So after the write commits, one more
+pipeline on one connection writes a fence (INCR of a key of the writer's own) and WAITs for
+it: replication is in order, so a replica holding the fence holds the write before it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.redis import RedisBroker, RedisSentinelBroker
+from redis.asyncio import Redis
+from redis.asyncio.connection import parse_url
+from redis.asyncio.sentinel import Sentinel
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from .keys import Keys
+from .metrics import WRITES_NOT_REPLICATED
+from .settings import BusSettings
+
+#: Socket options of every command connection.
+OPTIONS: dict[str, Any] = {
+    "socket_connect_timeout": 5,
+    "socket_timeout": 15,
+    "health_check_interval": 30,
+}
+
+
+def connect(settings: BusSettings) -> Redis:
+    """The command client: the address in REDIS_URL, or the sentinels' current primary."""
+    if not settings.sentinels():
+        return Redis.from_url(settings.redis_url, **settings.redis_auth(), **OPTIONS)
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        settings.sentinels(), socket_connect_timeout=5, socket_timeout=5
+    )
+    db = parse_url(settings.redis_url).get("db", 0)
+    client: Redis = sentinel.master_for(
+        settings.redis_sentinel_master, db=db, **settings.redis_auth(), **OPTIONS
+    )
+    return client
+
+
+def broker(settings: BusSettings, **options: Any) -> RedisBroker:
+    """FastStream's broker (the subscribers) on the same server as `connect`."""
+    common = {**settings.redis_auth(), "logger": logging.getLogger("faststream"), **options}
+    if not settings.sentinels():
+        return RedisBroker(settings.redis_url, **common)
+    db = parse_url(settings.redis_url).get("db", 0)
+    return RedisSentinelBroker(
+        settings.redis_url,
+        sentinels=settings.sentinels(),
+        sentinel_master_name=settings.redis_sentinel_master,
+        db=db,
+        **common,
+    )
+
+
+class NotReplicated(RedisConnectionError):
+    """A write reached the primary but not REDIS_WAIT_REPLICAS replicas in time. It is a
+    connection error so that HTTP edges answer it as Redis being unavailable (503: retry)."""
+
+
+@dataclass(frozen=True)
+class Durability:
+    """Wait for `replicas` replicas (at most `timeout_ms`) after each acknowledged write."""
+
+    replicas: int
+    timeout_ms: int
+    fence: str  # a key the writer owns
+
+    @classmethod
+    def of(cls, settings: BusSettings, keys: Keys) -> Durability | None:
+        if settings.redis_wait_replicas == 0:
+            return None
+        owner = settings.redis_username or "bus"  # each service's user owns `<user>:*`
+        return cls(
+            settings.redis_wait_replicas,
+            settings.redis_wait_timeout_ms,
+            keys.owned(owner, "fence"),
+        )
+
+    async def wait(self, redis: Redis) -> None:
+        """Return once `replicas` replicas hold every write this process committed before
+        the call; NotReplicated if they do not within the timeout."""
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.incr(self.fence)
+            pipe.wait(self.replicas, self.timeout_ms)
+            _, acknowledged = await pipe.execute()
+        if int(acknowledged) < self.replicas:
+            WRITES_NOT_REPLICATED.inc()
+            raise NotReplicated(
+                f"the write reached the Redis primary but {acknowledged} of "
+                f"{self.replicas} replica(s) within {self.timeout_ms} ms; retry"
+            )
