@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
@@ -117,6 +118,30 @@ async def test_lag_pending_and_dead_letters_are_exported_as_gauges(
         group = labels | {"group": GROUP}
         assert REGISTRY.get_sample_value("driftloop_consumer_pending", group) == 0.0
         assert REGISTRY.get_sample_value("driftloop_consumer_lag", group) == 0.0
+    finally:
+        await bus.stop()
+
+
+async def test_the_age_of_each_streams_oldest_entry_is_exported(
+    redis_url: str, namespace: str, redis: Redis
+) -> None:
+    async def accept(event: TrainingRequested) -> Sequence[Publish]:
+        return []
+
+    bus = Bus(settings(redis_url, namespace))
+    bus.consume(Consumer(streams.TRAINING_REQUESTED, GROUP, each(accept)))
+    key = streams.TRAINING_REQUESTED.key(namespace)
+    an_hour_ago = int(time.time() * 1000) - 3_600_000
+    await redis.xadd(key, encode(request("old")), id=f"{an_hour_ago}-0")
+    await bus.start()
+    try:
+        labels = {"stream": streams.TRAINING_REQUESTED.name}
+
+        async def exported() -> bool:
+            age = REGISTRY.get_sample_value("driftloop_stream_oldest_age_seconds", labels)
+            return age is not None and 3_600 <= age < 3_700
+
+        await eventually(exported, what="the oldest entry's age, about an hour")
     finally:
         await bus.stop()
 

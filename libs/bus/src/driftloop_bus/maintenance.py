@@ -2,7 +2,8 @@
 
 * **watchdog**: a subscriber FastStream stopped (its consumer group vanished, e.g. Redis
   restarted without persistence) gets its group recreated at id 0 and is started again;
-* **gauges**: stream length, pending entries and lag per consumer group, dead letters;
+* **gauges**: stream length and its oldest entry's age, pending entries and lag per consumer
+  group, dead letters;
 * **retention**: entries older than DRIFTLOOP_RETENTION_S are trimmed with XTRIM MINID, but
   never past the oldest entry some group has not acknowledged (its oldest pending entry, or
   the first entry after its last delivered one), and never the newest entry of a stream.
@@ -33,6 +34,12 @@ GROUP_LAG = Gauge(
     ["stream", "group"],
 )
 DEAD_LETTERS = Gauge("driftloop_dead_letters", "Entries in a dead-letter stream.", ["stream"])
+OLDEST_AGE = Gauge(
+    "driftloop_stream_oldest_age_seconds",
+    "Age of a stream's oldest entry: past DRIFTLOOP_RETENTION_S, retention is held back by a "
+    "group that has not acknowledged it.",
+    ["stream"],
+)
 SUBSCRIBER_RESTARTS = Gauge(
     "driftloop_subscriber_restarts", "Subscribers the watchdog restarted since start."
 )
@@ -122,6 +129,10 @@ class Maintenance:
             GROUP_LAG.labels(**labels).set(await self._lag(ref.key, info))
             STREAM_LENGTH.labels(stream=ref.stream).set(await redis.xlen(ref.key))
             DEAD_LETTERS.labels(stream=ref.stream).set(await redis.xlen(ref.dlq_key))
+            oldest = cast(list[tuple[bytes, Any]], await redis.xrange(ref.key, count=1))
+            if oldest:
+                age = time.time() - _id(oldest[0][0])[0] / 1000
+                OLDEST_AGE.labels(stream=ref.stream).set(max(0.0, age))
 
     async def _group_info(self, key: str, group: str) -> dict[Any, Any] | None:
         groups = cast(list[dict[Any, Any]], await self.bus.redis.xinfo_groups(key))
