@@ -14,11 +14,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import keys, local
+from . import drift_cli, keys, local, status_cli, train_cli
 from .cli_errors import FriendlyGroup
 from .client import DriftloopClient, DriftloopHTTPError
 from .datasets_cli import datasets_app
 from .deadletters_cli import dlq_app
+from .events_cli import events_app
 from .options import BasePort
 from .options import client as profile_client
 from .publish_cli import publish_app
@@ -42,6 +43,10 @@ app.add_typer(models_app, name="models")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(redis_app, name="redis")
+app.add_typer(events_app, name="events")
+app.command("status")(status_cli.status)
+app.command("train")(train_cli.train)
+app.command("drift")(drift_cli.drift)
 console = Console()
 
 ClientToken = Annotated[
