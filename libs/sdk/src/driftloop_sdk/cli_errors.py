@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 from .client import DriftloopHTTPError
 from .profile import ProfileError
 
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 DEBUG_VARIABLE = "DRIFTLOOP_DEBUG"
 
 

@@ -19,8 +19,8 @@ datasets_app = typer.Typer(
     help="Register datasets (or evolve their schema), list and show them, infer a schema.",
     no_args_is_help=True,
 )
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)  # long lines (ids, paths) are never broken
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str) -> NoReturn:

@@ -18,7 +18,7 @@ from .options import BasePort, Namespace, RedisPassword, RedisUrl, RedisUsername
 from .options import redis_profile as load_profile
 from .profile import Profile
 
-console = Console()
+console = Console(soft_wrap=True)  # long lines (ids, paths) are never broken
 
 
 def drift(

@@ -49,7 +49,7 @@ publish_app = typer.Typer(
     help="Publish labelled rows (`publish FILE --dataset D`) or true labels (`publish labels`).",
     no_args_is_help=True,
 )
-console = Console()
+console = Console(soft_wrap=True)  # long lines (ids, paths) are never broken
 
 
 @publish_app.command("records")

@@ -11,7 +11,7 @@ from . import options
 from .options import AdminToken, BasePort
 from .register import PENDING, describe, wait_for_verdict
 
-console = Console()
+console = Console(soft_wrap=True)  # long lines (ids, paths) are never broken
 
 
 def train(
