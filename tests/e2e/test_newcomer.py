@@ -5,7 +5,6 @@ stack whose address comes from the environment, as a shell would give it."""
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,4 +111,3 @@ def test_from_a_csv_to_a_served_model_in_three_commands(
     assert "training run" in trained.stdout and "version 2" in trained.stdout
     drift = driftloop("drift", "churn")
     assert drift.exit_code == 0 and "Traceback" not in drift.output, drift.output
-
