@@ -12,9 +12,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from . import drift_cli, keys, local, status_cli, train_cli
+from . import drift_cli, keys, local, status_cli, tables, train_cli
 from .cli_errors import FriendlyGroup
 from .client import DriftloopClient, DriftloopHTTPError
 from .datasets_cli import datasets_app
@@ -167,21 +166,21 @@ def models(
         return
     with _client(base_port) as client:
         rows = client.models(dataset)
-    table = Table(title="model versions")
-    for column in ("dataset", "version", "status", "trigger", "accuracy", "created", "decision"):
-        table.add_column(column)
-    for r in rows:
-        decision = (r.get("decision") or {}).get("reason", "")
-        table.add_row(
+    columns = ("dataset", "version", "status", "trigger", "accuracy", "created", "run", "decision")
+    shown = [
+        (
             r["dataset"],
             str(r["version"]),
             r["status"],
             r["trigger"],
             f"{r['metrics']['accuracy']:.3f}",
             r["created_at"][:19],
-            decision,
+            str(r.get("run_id", "")),
+            (r.get("decision") or {}).get("reason", ""),
         )
-    console.print(table)
+        for r in rows
+    ]
+    tables.show(console, tables.table("model versions", columns, shown))
 
 
 @models_app.command("lineage")
