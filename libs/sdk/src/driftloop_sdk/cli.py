@@ -46,7 +46,7 @@ app.add_typer(events_app, name="events")
 app.command("status")(status_cli.status)
 app.command("train")(train_cli.train)
 app.command("drift")(drift_cli.drift)
-console = Console()
+console = Console(soft_wrap=True)  # long lines (ids, paths) are never broken
 
 ClientToken = Annotated[
     str | None,
