@@ -103,6 +103,8 @@ class FriendlyGroup(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # typer's own: exit codes, usage errors
+        except BrokenPipeError:  # `driftloop events tail | head`: the reader had enough
+            raise typer.Exit(0) from None
         except Exception as exc:
             if debugging(ctx):
                 raise
