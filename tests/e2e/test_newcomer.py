@@ -105,9 +105,9 @@ def test_from_a_csv_to_a_served_model_in_three_commands(
 
     status = driftloop("status")
     assert "churn" in status.stdout and "v1 (initial)" in status.stdout, status.output
-    # Beyond the three: a run asked for by hand, judged by the gate like any other.
-    trained = driftloop("train", "churn", "--wait", "60")
-    assert trained.exit_code in (0, 2), trained.output  # promoted, or kept out by the gate
-    assert "training run" in trained.stdout and "version 2" in trained.stdout
+    # Beyond the three: a run asked for by hand (its outcome: tests/integration/test_train_requests)
+    trained = driftloop("train", "churn")
+    assert trained.exit_code == 0, trained.output
+    assert "training run" in trained.stdout and "started" in trained.stdout
     drift = driftloop("drift", "churn")
     assert drift.exit_code == 0 and "Traceback" not in drift.output, drift.output

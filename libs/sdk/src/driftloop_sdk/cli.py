@@ -193,6 +193,24 @@ def lineage(dataset: str, version: int, base_port: BasePort = None) -> None:
             _fail(exc)
 
 
+@models_app.command("trials")
+def trials(
+    dataset: str,
+    trial_id: Annotated[str | None, typer.Argument(help="One trial, with its evidence.")] = None,
+    base_port: BasePort = None,
+) -> None:
+    """Live challenger trials of a dataset, newest first (the registry's trials API)."""
+    with _client(base_port) as client:
+        try:
+            found = client.trials(dataset) if trial_id is None else client.trial(dataset, trial_id)
+        except DriftloopHTTPError as exc:
+            if exc.status == 404 and trial_id is None:
+                console.print(f"no trials of {dataset} (or a registry without them): {exc.message}")
+                return
+            raise
+        console.print_json(data=found)
+
+
 Token = Annotated[
     str | None,
     typer.Option(
