@@ -100,7 +100,8 @@ ACCESS: dict[str, Access] = {
             S.MODEL_REJECTED.name,
         ),
         follows=(S.DATASET_REGISTERED.name,),
-        publishes=(S.TRAINING_COMPLETED.name, S.TRAINING_FAILED.name),
+        # training.requested: the admin route POST /v1/datasets/{dataset}/train
+        publishes=(S.TRAINING_COMPLETED.name, S.TRAINING_FAILED.name, S.TRAINING_REQUESTED.name),
         internal=("trainer.recheck.v1",),
         owns=("trainer",),
         reads=(DATASETS_STATE,),

@@ -2,43 +2,38 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from . import keys, redis_users
-from .client import DriftloopClient, DriftloopHTTPError, Endpoints
+from . import drift_cli, keys, local, status_cli, tables, train_cli
+from .cli_errors import FriendlyGroup
+from .client import DriftloopClient, DriftloopHTTPError
 from .datasets_cli import datasets_app
 from .deadletters_cli import dlq_app
-from .publisher import EventPublisher
-from .redis_cli import (
-    DEFAULT_STATE,
-    Namespace,
-    RedisPassword,
-    RedisUrl,
-    RedisUsername,
-    StateDir,
-    login,
-    redis_app,
-    refusals,
-)
+from .events_cli import events_app
+from .options import BasePort
+from .options import client as profile_client
+from .publish_cli import publish_app
+from .redis_cli import redis_app
 from .register import PENDING, describe, wait_for_verdict
 from .runner import Stack
 from .scenario import CreditScenario
 
 app = typer.Typer(
-    help="driftloop: event-driven MLOps that closes the loop on drift.", no_args_is_help=True
+    cls=FriendlyGroup,
+    help="driftloop: event-driven MLOps that closes the loop on drift. Settings come from "
+    "options, then DRIFTLOOP_URL / REDIS_URL / DRIFTLOOP_ADMIN_TOKEN, then the profile that "
+    "`driftloop up` writes (.driftloop/state/profile.toml, or DRIFTLOOP_PROFILE).",
+    no_args_is_help=True,
 )
-publish_app = typer.Typer(help="Publish events to the streams (any Redis client can do the same).")
 models_app = typer.Typer(
     help="List, inspect, promote and roll back model versions.", invoke_without_command=True
 )
@@ -47,7 +42,11 @@ app.add_typer(models_app, name="models")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(redis_app, name="redis")
-console = Console()
+app.add_typer(events_app, name="events")
+app.command("status")(status_cli.status)
+app.command("train")(train_cli.train)
+app.command("drift")(drift_cli.drift)
+console = Console(soft_wrap=True)  # long lines (ids, paths) are never broken
 
 ClientToken = Annotated[
     str | None,
@@ -56,14 +55,23 @@ ClientToken = Annotated[
         help="Bearer token for ingest and the predictor, when the stack sets client tokens.",
     ),
 ]
-BasePort = Annotated[int, typer.Option(help="Services listen on base+1 .. base+5.")]
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an error (DRIFTLOOP_DEBUG=1).")
+    ] = False,
+) -> None:
+    """driftloop: event-driven MLOps that closes the loop on drift."""
+    ctx.obj = {"debug": debug}
 
 
 def _client(
-    base_port: int, token: str | None = None, client_token: str | None = None
+    base_port: int | None, token: str | None = None, client_token: str | None = None
 ) -> DriftloopClient:
-    endpoints = Endpoints.from_base_port(base_port)
-    return DriftloopClient(endpoints, admin_token=token, client_token=client_token)
+    return profile_client(base_port, token, client_token)
 
 
 def _fail(exc: DriftloopHTTPError) -> None:
@@ -78,35 +86,27 @@ def up(
     state_dir: Annotated[Path, typer.Option(help="Redis data, store, registry DB.")] = Path(
         ".driftloop/state"
     ),
-    base_port: BasePort = 8000,
+    base_port: Annotated[int, typer.Option(help="Services listen on base+1 .. base+6.")] = 8000,
     redis_port: Annotated[int, typer.Option(help="Port of the embedded Redis.")] = 6390,
     with_demo_schema: Annotated[bool, typer.Option(help="Register the demo dataset.")] = True,
 ) -> None:
-    """Start an embedded Redis (append-only) and the five services; Ctrl-C stops them all."""
+    """Start an embedded Redis (append-only) and the five services; Ctrl-C stops them all.
+    Writes the profile the CLI reads (state folder, 0600) and the admin token, once."""
     schemas = (CreditScenario.schema,) if with_demo_schema else ()
+    token, created = local.admin_token(state_dir)
     stack = Stack(
-        state_dir, schemas=schemas, base_port=base_port, redis_port=redis_port, supervise=True
+        state_dir,
+        schemas=schemas,
+        base_port=base_port,
+        redis_port=redis_port,
+        supervise=True,
+        admin_token=token,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with stack:
-        table = Table(title="driftloop is up")
-        table.add_column("service")
-        table.add_column("url")
-        table.add_row("redis", stack.redis_url)
-        table.add_row("schema files", str(stack.schema_dir))
-        for name, port in stack.ports.items():
-            table.add_row(name, f"http://127.0.0.1:{port}")
-        console.print(table)
-        console.print(f"admin token for promote/rollback: {stack.admin_token}")
-        if not stack.given_keys:
-            console.print(f"signing keys (trainer, registry): {stack.key_files.directory}")
-        if stack.acl:
-            where = redis_users.folder(state_dir)
-            console.print(
-                f"Redis users (default user off): passwords in {where}/ (0600); `driftloop "
-                f"publish` logs in as client, `driftloop dlq` as admin, from there"
-            )
+        profile = local.write_profile(stack, base_port)
+        local.print_up(console, stack, profile, created)
         try:
             while not stop.wait(0.5):
                 stack.check_alive()
@@ -129,54 +129,6 @@ def demo(
     raise typer.Exit(0 if ok else 1)
 
 
-@publish_app.command("records")
-def publish_records(
-    file: Annotated[Path, typer.Argument(help="CSV with a header, or JSON lines of records.")],
-    dataset: Annotated[str, typer.Option(help="Dataset the rows belong to.")] = "demo",
-    label_column: Annotated[str, typer.Option(help="CSV column holding the label.")] = "label",
-    redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
-    namespace: Namespace = "",
-    state_dir: StateDir = DEFAULT_STATE,
-    redis_username: RedisUsername = None,
-    redis_password: RedisPassword = None,
-) -> None:
-    """Send labelled rows to ingest.records.v1."""
-    if file.suffix == ".csv":
-        with file.open(newline="") as fh:
-            records: list[dict[str, Any]] = [
-                {
-                    "label": row.pop(label_column, None),
-                    "observed_at": row.pop("observed_at", None) or None,
-                    "features": row,
-                }
-                for row in csv.DictReader(fh)
-            ]
-    else:
-        records = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
-    client = login("client", state_dir, redis_username, redis_password)
-    publisher = EventPublisher(redis_url, namespace=namespace, login=client)
-    with refusals("client"):
-        sent = publisher.submit_records(dataset, records)
-    console.print(f"published {len(records)} rows in {len(sent)} events")
-
-
-@publish_app.command("labels")
-def publish_labels(
-    file: Annotated[Path, typer.Argument(help='JSON lines: {"prediction_id": ..., "label": ...}')],
-    redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
-    namespace: Namespace = "",
-    state_dir: StateDir = DEFAULT_STATE,
-    redis_username: RedisUsername = None,
-    redis_password: RedisPassword = None,
-) -> None:
-    """Send true labels for earlier predictions to feedback.received.v1."""
-    labels = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
-    client = login("client", state_dir, redis_username, redis_password)
-    with refusals("client"):
-        event = EventPublisher(redis_url, namespace=namespace, login=client).send_labels(labels)
-    console.print(f"published {len(labels)} labels as event {event.event_id}")
-
-
 @app.command()
 def predict(
     features: Annotated[str | None, typer.Option(help="One row as JSON.")] = None,
@@ -184,7 +136,7 @@ def predict(
     dataset: Annotated[
         str | None, typer.Option(help="The dataset whose model answers (default: the predictor's).")
     ] = None,
-    base_port: BasePort = 8000,
+    base_port: BasePort = None,
     client_token: ClientToken = None,
 ) -> None:
     """Ask the predictor for predictions."""
@@ -207,32 +159,32 @@ def predict(
 def models(
     ctx: typer.Context,
     dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
-    base_port: BasePort = 8000,
+    base_port: BasePort = None,
 ) -> None:
     """List model versions (default), or promote / roll back / show lineage."""
     if ctx.invoked_subcommand is not None:
         return
     with _client(base_port) as client:
         rows = client.models(dataset)
-    table = Table(title="model versions")
-    for column in ("dataset", "version", "status", "trigger", "accuracy", "created", "decision"):
-        table.add_column(column)
-    for r in rows:
-        decision = (r.get("decision") or {}).get("reason", "")
-        table.add_row(
+    columns = ("dataset", "version", "status", "trigger", "accuracy", "created", "run", "decision")
+    shown = [
+        (
             r["dataset"],
             str(r["version"]),
             r["status"],
             r["trigger"],
             f"{r['metrics']['accuracy']:.3f}",
             r["created_at"][:19],
-            decision,
+            str(r.get("run_id", "")),
+            (r.get("decision") or {}).get("reason", ""),
         )
-    console.print(table)
+        for r in rows
+    ]
+    tables.show(console, tables.table("model versions", columns, shown))
 
 
 @models_app.command("lineage")
-def lineage(dataset: str, version: int, base_port: BasePort = 8000) -> None:
+def lineage(dataset: str, version: int, base_port: BasePort = None) -> None:
     """Where a version came from: data versions, params, trigger, promotions."""
     with _client(base_port) as client:
         try:
@@ -241,11 +193,36 @@ def lineage(dataset: str, version: int, base_port: BasePort = 8000) -> None:
             _fail(exc)
 
 
-Token = Annotated[str, typer.Option(envvar="REGISTRY_ADMIN_TOKEN", help="Registry admin token.")]
+@models_app.command("trials")
+def trials(
+    dataset: str,
+    trial_id: Annotated[str | None, typer.Argument(help="One trial, with its evidence.")] = None,
+    base_port: BasePort = None,
+) -> None:
+    """Live challenger trials of a dataset, newest first (the registry's trials API)."""
+    with _client(base_port) as client:
+        try:
+            found = client.trials(dataset) if trial_id is None else client.trial(dataset, trial_id)
+        except DriftloopHTTPError as exc:
+            if exc.status == 404 and trial_id is None:
+                console.print(f"no trials of {dataset} (or a registry without them): {exc.message}")
+                return
+            raise
+        console.print_json(data=found)
+
+
+Token = Annotated[
+    str | None,
+    typer.Option(
+        envvar="REGISTRY_ADMIN_TOKEN",
+        help="Admin token (default: DRIFTLOOP_ADMIN_TOKEN, else the state folder's).",
+        show_default=False,
+    ),
+]
 
 
 @models_app.command("promote")
-def promote(dataset: str, version: int, token: Token, base_port: BasePort = 8000) -> None:
+def promote(dataset: str, version: int, token: Token = None, base_port: BasePort = None) -> None:
     """Serve this version now (an admin action, recorded as model.promoted)."""
     with _client(base_port, token) as client:
         try:
@@ -255,7 +232,7 @@ def promote(dataset: str, version: int, token: Token, base_port: BasePort = 8000
 
 
 @models_app.command("rollback")
-def rollback(dataset: str, token: Token, base_port: BasePort = 8000) -> None:
+def rollback(dataset: str, token: Token = None, base_port: BasePort = None) -> None:
     """Serve the previous champion again."""
     with _client(base_port, token) as client:
         try:
@@ -265,10 +242,12 @@ def rollback(dataset: str, token: Token, base_port: BasePort = 8000) -> None:
 
 
 UploadToken = Annotated[
-    str,
+    str | None,
     typer.Option(
         envvar=["TRAINER_ADMIN_TOKEN", "REGISTRY_ADMIN_TOKEN"],
-        help="The trainer's admin token (`driftloop up` prints it).",
+        help="The trainer's admin token (default: DRIFTLOOP_ADMIN_TOKEN, else the state "
+        "folder's, which `driftloop up` writes).",
+        show_default=False,
     ),
 ]
 
@@ -287,12 +266,12 @@ def register(
         ),
     ],
     dataset: Annotated[str, typer.Option(help="Dataset the model predicts.")],
-    token: UploadToken,
+    token: UploadToken = None,
     uploaded_by: Annotated[
         str, typer.Option(envvar="USER", help="Who uploads (kept in the lineage).")
     ] = "admin",
     wait: Annotated[float, typer.Option(help="Seconds to wait for the gate's verdict.")] = 60.0,
-    base_port: BasePort = 8000,
+    base_port: BasePort = None,
 ) -> None:
     """Register a model trained elsewhere: the trainer checks it against the dataset's schema
     and evaluates it on the newest rows; the registry's gate then promotes or rejects it like

@@ -27,11 +27,23 @@ class Endpoints:
     registry: str = "http://127.0.0.1:8003"
     predictor: str = "http://127.0.0.1:8004"
     monitor: str = "http://127.0.0.1:8005"
+    console: str = "http://127.0.0.1:8006"
 
     @classmethod
-    def from_base_port(cls, base: int, host: str = "127.0.0.1") -> Endpoints:
-        urls = [f"http://{host}:{base + i}" for i in range(1, 6)]
+    def from_base_port(cls, base: int, host: str = "127.0.0.1", scheme: str = "http") -> Endpoints:
+        """Ingest on base+1, trainer +2, registry +3, predictor +4, monitor +5, console +6."""
+        urls = [f"{scheme}://{host}:{base + i}" for i in range(1, 7)]
         return cls(*urls)
+
+    def by_service(self) -> dict[str, str]:
+        return {
+            "ingest": self.ingest,
+            "trainer": self.trainer,
+            "registry": self.registry,
+            "predictor": self.predictor,
+            "drift-monitor": self.monitor,
+            "console": self.console,
+        }
 
 
 class DriftloopClient:
@@ -142,6 +154,15 @@ class DriftloopClient:
         params = {"filename": filename} if filename else None
         return self._call("POST", url, content=data, headers=headers, params=params)
 
+    def train(self, dataset: str) -> dict[str, Any]:
+        """Start a training run of `dataset` now (admin): 202 with its `run_id`."""
+        url = f"{self.endpoints.trainer}/v1/datasets/{dataset}/train"
+        return self._call("POST", url, headers=self._auth())
+
+    def trainer_state(self, dataset: str) -> dict[str, Any]:
+        """Rows the trainer holds, the first model's attempts, pending retrains."""
+        return self._call("GET", f"{self.endpoints.trainer}/v1/datasets/{dataset}")
+
     # registry
     def models(self, dataset: str | None = None) -> list[dict[str, Any]]:
         params = {"dataset": dataset} if dataset else None
@@ -157,6 +178,15 @@ class DriftloopClient:
     def lineage(self, dataset: str, version: int) -> dict[str, Any]:
         return self._call("GET", f"{self.endpoints.registry}/v1/models/{dataset}/{version}/lineage")
 
+    def trials(self, dataset: str) -> list[dict[str, Any]]:
+        """Live challenger trials, newest first (pending the trials merge on the registry)."""
+        url = f"{self.endpoints.registry}/v1/models/{dataset}/trials"
+        return cast(list[dict[str, Any]], self._request("GET", url))
+
+    def trial(self, dataset: str, trial_id: str) -> dict[str, Any]:
+        """One trial with its evidence: pairs seen, wins/losses, statistic, boundary, decision."""
+        return self._call("GET", f"{self.endpoints.registry}/v1/models/{dataset}/trials/{trial_id}")
+
     def promote(self, dataset: str, version: int) -> dict[str, Any]:
         url = f"{self.endpoints.registry}/v1/models/{dataset}/{version}/promote"
         return self._call("POST", url, headers=self._auth())
@@ -171,3 +201,18 @@ class DriftloopClient:
     # monitor
     def drift_status(self) -> dict[str, Any]:
         return self._call("GET", f"{self.endpoints.monitor}/v1/drift")
+
+    def drift_of(self, dataset: str) -> dict[str, Any]:
+        """The monitor's watched versions of one dataset: windows, tests, live accuracy."""
+        return self._call("GET", f"{self.endpoints.monitor}/v1/drift/{dataset}")
+
+    def report_url(self, event_id: str) -> str:
+        """A drift event's report on this monitor (whatever its port)."""
+        return f"{self.endpoints.monitor}/v1/reports/{event_id}"
+
+    # every service
+    def health(self, url: str) -> dict[str, Any]:
+        """GET /healthz of a service: its answer (503 included); transport errors raise."""
+        response = self._http.get(f"{url}/healthz", timeout=3.0)
+        body = response.json() if response.content else {}
+        return {"ok": response.status_code == 200, **(body if isinstance(body, dict) else {})}

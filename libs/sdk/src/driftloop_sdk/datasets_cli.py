@@ -7,22 +7,20 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from .client import DriftloopClient, DriftloopHTTPError, Endpoints
+from . import options, tables
 from .infer import InferError, infer
+from .options import BasePort
 
 datasets_app = typer.Typer(
     help="Register datasets (or evolve their schema), list and show them, infer a schema.",
     no_args_is_help=True,
 )
-console = Console()
-errors = Console(stderr=True)
-BasePort = Annotated[int, typer.Option(help="Services listen on base+1 .. base+5.")]
+console = Console(soft_wrap=True)  # long lines (ids, paths) are never broken
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str) -> NoReturn:
@@ -42,14 +40,10 @@ def _json_file(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
-def _ask(base_port: int, call: str, *args: Any) -> Any:
-    with DriftloopClient(Endpoints.from_base_port(base_port)) as client:
-        try:
-            return getattr(client, call)(*args)
-        except DriftloopHTTPError as exc:
-            _fail(exc.message)
-        except httpx.TransportError as exc:
-            _fail(f"ingest at {client.endpoints.ingest} is unreachable ({exc}); is the stack up?")
+def _ask(base_port: int | None, call: str, *args: Any) -> Any:
+    """Ask ingest; a refusal or an absent service becomes one line (cli_errors)."""
+    with options.client(base_port) as client:
+        return getattr(client, call)(*args)
 
 
 @datasets_app.command("add")
@@ -61,7 +55,7 @@ def add(
     monitoring: Annotated[
         Path | None, typer.Option(help='Monitor overrides JSON, e.g. {"window_size": 300}.')
     ] = None,
-    base_port: BasePort = 8000,
+    base_port: BasePort = None,
 ) -> None:
     """Register a dataset; registering it again with added features (each with a default)
     makes the next schema version."""
@@ -81,33 +75,38 @@ def add(
     out = _ask(base_port, "register_dataset", body, training_spec, overrides)
     if out["published"]:
         console.print(f"registered {out['dataset']} schema version {out['version']}")
+        console.print(
+            f"next: `driftloop publish FILE.csv --dataset {out['dataset']}` (the first model "
+            "trains once enough labelled rows are in)",
+            highlight=False,
+        )
     else:
         console.print(f"{out['dataset']} is registered so already (version {out['version']})")
 
 
 @datasets_app.command("list")
-def list_datasets(base_port: BasePort = 8000) -> None:
+def list_datasets(base_port: BasePort = None) -> None:
     """Every registered dataset with its schema version."""
     rows = _ask(base_port, "datasets")
-    table = Table(title="datasets")
-    for column in ("dataset", "version", "features", "target", "training", "registered"):
-        table.add_column(column)
-    for r in rows:
-        target = r["schema"]["target"]
-        training = r.get("training") or {}
-        table.add_row(
-            r["dataset"],
-            str(r["version"]),
-            str(len(r["schema"]["features"])),
-            f"{target['name']} ({target.get('kind', 'classification')})",
-            training.get("family") or training.get("entry_point") or "default",
-            r["registered_at"][:19],
-        )
-    console.print(table)
+    columns = ("dataset", "version", "features", "target", "training", "registered")
+    tables.show(console, tables.table("datasets", columns, [_row(r) for r in rows]))
+
+
+def _row(r: dict[str, Any]) -> tuple[str, ...]:
+    target = r["schema"]["target"]
+    training = r.get("training") or {}
+    return (
+        r["dataset"],
+        str(r["version"]),
+        str(len(r["schema"]["features"])),
+        f"{target['name']} ({target.get('kind', 'classification')})",
+        training.get("family") or training.get("entry_point") or "default",
+        r["registered_at"][:19],
+    )
 
 
 @datasets_app.command("show")
-def show(name: str, base_port: BasePort = 8000) -> None:
+def show(name: str, base_port: BasePort = None) -> None:
     """One dataset's registration: schema (with its version), training, monitoring."""
     console.print_json(data=_ask(base_port, "dataset", name))
 
@@ -119,12 +118,20 @@ def infer_schema(
     target: Annotated[
         str | None, typer.Option(help="Target column (default: label/target/y/class, or last).")
     ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the schema here, not stdout.")
+    ] = None,
 ) -> None:
     """Print a proposed schema (JSON on stdout, notes on stderr): edit it, then `datasets add`."""
     try:
         proposal = infer(file, name, target)
     except InferError as exc:
         _fail(str(exc))
-    print(json.dumps(proposal.schema, indent=2))
+    text = json.dumps(proposal.schema, indent=2)
+    if output is None:
+        print(text)
+    else:
+        output.write_text(text + "\n")
+        errors.print(f"schema of {proposal.schema['name']} written to {output}", highlight=False)
     for note in proposal.notes:
         errors.print(f"[yellow]note[/] {escape(note)}", highlight=False, soft_wrap=True)

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from .deadletters import DeadLetters
-from .redis_cli import (
-    DEFAULT_STATE,
-    Namespace,
-    RedisPassword,
-    RedisUrl,
-    RedisUsername,
-    StateDir,
-    login,
-    refusals,
-)
+from .options import Namespace, RedisPassword, RedisUrl, RedisUsername, StateDir, redis_profile
+from .redis_cli import refusals
+from .tables import show, table
 
 console = Console()
 dlq_app = typer.Typer(help="Dead letters: list, inspect and replay.", invoke_without_command=True)
+
+
+def _letters(
+    redis_url: str | None,
+    namespace: str | None,
+    state_dir: Path | None,
+    username: str | None,
+    password: str | None,
+) -> DeadLetters:
+    profile = redis_profile(redis_url, namespace, state_dir, username, password)
+    return DeadLetters(profile.redis_url, profile.namespace, profile.login("admin"))
 
 
 @dlq_app.callback()
@@ -31,38 +35,29 @@ def dlq(
         str | None, typer.Option(help="Only this stream (e.g. data.ingested.v1).")
     ] = None,
     count: Annotated[int, typer.Option(help="Entries shown per stream.")] = 10,
-    redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
-    namespace: Namespace = "",
-    state_dir: StateDir = DEFAULT_STATE,
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    state_dir: StateDir = None,
     redis_username: RedisUsername = None,
     redis_password: RedisPassword = None,
 ) -> None:
     """Dead letters per stream, with the newest entries and their errors."""
     if ctx.invoked_subcommand is not None:
         return
-    letters = DeadLetters(
-        redis_url, namespace, login("admin", state_dir, redis_username, redis_password)
-    )
+    letters = _letters(redis_url, namespace, state_dir, redis_username, redis_password)
     with refusals("admin"):
         try:
             names = [stream] if stream else [s for s, n in letters.counts().items() if n]
             if not names:
                 console.print("no dead letters")
                 return
-            table = Table(title="dead letters")
-            for column in ("stream", "entry", "group", "attempts", "failed at", "error"):
-                table.add_column(column)
-            for name in names:
-                for letter in letters.newest(name, count):
-                    table.add_row(
-                        letter.stream,
-                        letter.entry_id,
-                        letter.group,
-                        str(letter.attempts),
-                        letter.failed_at[:19],
-                        letter.error,
-                    )
-            console.print(table)
+            rows = [
+                (x.stream, x.entry_id, x.group, str(x.attempts), x.failed_at[:19], x.error)
+                for name in names
+                for x in letters.newest(name, count)
+            ]
+            columns = ("stream", "entry", "group", "attempts", "failed at", "error")
+            show(console, table("dead letters", columns, rows))
         finally:
             letters.close()
 
@@ -71,16 +66,14 @@ def dlq(
 def dlq_show(
     stream: str,
     entry_id: str,
-    redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
-    namespace: Namespace = "",
-    state_dir: StateDir = DEFAULT_STATE,
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    state_dir: StateDir = None,
     redis_username: RedisUsername = None,
     redis_password: RedisPassword = None,
 ) -> None:
     """One dead letter: why it failed and the event as published."""
-    letters = DeadLetters(
-        redis_url, namespace, login("admin", state_dir, redis_username, redis_password)
-    )
+    letters = _letters(redis_url, namespace, state_dir, redis_username, redis_password)
     with refusals("admin"):
         try:
             letter = letters.get(stream, entry_id)
@@ -99,9 +92,9 @@ def dlq_replay(
     stream: str,
     entry_ids: Annotated[list[str] | None, typer.Argument(help="Entries to replay.")] = None,
     all_entries: Annotated[bool, typer.Option("--all", help="Replay every dead letter.")] = False,
-    redis_url: RedisUrl = "redis://127.0.0.1:6390/0",
-    namespace: Namespace = "",
-    state_dir: StateDir = DEFAULT_STATE,
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    state_dir: StateDir = None,
     redis_username: RedisUsername = None,
     redis_password: RedisPassword = None,
 ) -> None:
@@ -109,9 +102,7 @@ def dlq_replay(
     if not entry_ids and not all_entries:
         console.print("[red]error[/] name entry ids or pass --all")
         raise typer.Exit(2)
-    letters = DeadLetters(
-        redis_url, namespace, login("admin", state_dir, redis_username, redis_password)
-    )
+    letters = _letters(redis_url, namespace, state_dir, redis_username, redis_password)
     with refusals("admin"):
         try:
             replayed = letters.replay(stream, entry_ids or None)

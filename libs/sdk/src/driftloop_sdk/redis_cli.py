@@ -13,37 +13,20 @@ from redis.exceptions import AuthenticationError, NoPermissionError, ResponseErr
 from rich.console import Console
 
 from . import redis_users
-from .redis_users import RedisLogin
+from .options import Namespace, RedisPassword, RedisUrl, RedisUsername, StateDir
+from .profile import Options, Profile
 
 redis_app = typer.Typer(help="Redis users: render the ACL file.", no_args_is_help=True)
 
-RedisUrl = Annotated[
-    str, typer.Option(envvar="REDIS_URL", help="Redis holding the streams (its address only).")
+__all__ = [
+    "Namespace",
+    "RedisPassword",
+    "RedisUrl",
+    "RedisUsername",
+    "StateDir",
+    "redis_app",
+    "refusals",
 ]
-Namespace = Annotated[str, typer.Option(envvar="DRIFTLOOP_NAMESPACE", help="Stream prefix.")]
-RedisUsername = Annotated[
-    str | None,
-    typer.Option(
-        "--redis-username",
-        envvar="REDIS_USERNAME",
-        help="Redis ACL user (default: the state folder's client or admin login).",
-    ),
-]
-RedisPassword = Annotated[
-    str | None,
-    typer.Option(
-        "--redis-password", envvar="REDIS_PASSWORD", help="Its password.", show_default=False
-    ),
-]
-StateDir = Annotated[
-    Path, typer.Option(help="The `driftloop up` state folder holding the Redis logins.")
-]
-DEFAULT_STATE = Path(".driftloop/state")
-
-
-def login(user: str, state_dir: Path, username: str | None, password: str | None) -> RedisLogin:
-    """The login given on the command line or in the environment, else the state folder's."""
-    return redis_users.login_for(user, state_dir, username, password)
 
 
 @contextmanager
@@ -68,7 +51,7 @@ def refusals(user: str) -> Iterator[None]:
 
 @redis_app.command("acl")
 def acl_file(
-    namespace: Namespace = "",
+    namespace: Namespace = None,
     state_dir: Annotated[
         Path | None,
         typer.Option(
@@ -87,6 +70,7 @@ def acl_file(
     passwords = None
     if state_dir is not None:
         passwords = redis_users.ensure_passwords(state_dir, acl.USERS)
+    namespace = Profile.load(Options(namespace=namespace)).namespace
     content = acl.render(namespace, passwords, selectors_supported=not redis6)
     if output is None:
         typer.echo(content, nl=False)

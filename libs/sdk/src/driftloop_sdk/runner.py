@@ -233,6 +233,8 @@ class Stack:
                 f"{spec.env_prefix}PORT": str(self.ports[name]),
             }
         )
+        if "drift-monitor" in self.ports:  # report links on the port it listens on
+            env.setdefault("MONITOR_PUBLIC_URL", self.url("drift-monitor"))
         if self.acl:
             user = spec.name
             env["REDIS_USERNAME"] = user

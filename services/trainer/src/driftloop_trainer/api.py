@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from .registrations import TrainingSpecs
 from .repository import Repository
+from .requests import TrainingAccepted, TrainingRequests
 from .state import DatasetState
 from .uploads import ExternalModels, ExternalOut
 
@@ -40,9 +41,11 @@ def describe(state: DatasetState) -> dict[str, Any]:
     }
 
 
-def check_admin(token: SecretStr | None, authorization: str | None) -> None:
+def check_admin(
+    token: SecretStr | None, authorization: str | None, what: str = "model uploads"
+) -> None:
     """As the registry's admin routes: a bearer token, compared in constant time."""
-    unset = "model uploads are disabled: set TRAINER_ADMIN_TOKEN to enable them"
+    unset = f"{what} are disabled: set TRAINER_ADMIN_TOKEN to enable them"
     check_bearer(token, authorization, unset)
 
 
@@ -56,7 +59,9 @@ class TrainerApi:
         default_family: str,
         external: ExternalModels,
         admin_token: SecretStr | None,
+        requests: TrainingRequests,
     ) -> None:
+        self.requests = requests
         self.repo = repo
         self.specs = specs
         self.default_family = default_family
@@ -97,6 +102,25 @@ async def register_model(
     if not data:
         raise InvalidInput("send the model file as the request body (application/octet-stream)")
     return await api.external.register(dataset, data, x_driftloop_user, filename)
+
+
+@router.post(
+    "/datasets/{dataset}/train",
+    status_code=202,
+    summary="Start a training run of a dataset now (admin); its model is then gated",
+)
+async def train(
+    dataset: DatasetPath,
+    api: ApiDep,
+    authorization: Annotated[str | None, Header(description="Bearer <admin token>")] = None,
+    x_driftloop_user: Annotated[
+        str, Header(max_length=200, description="Who asks (kept in the lineage).")
+    ] = "admin",
+) -> TrainingAccepted:
+    """Publishes training.requested: the trainer trains on the dataset's newest rows (as
+    `driftloop train D`); 404 if it holds no rows of the dataset yet."""
+    check_admin(api.admin_token, authorization, "training requests")
+    return await api.requests.request(dataset, f"requested by {x_driftloop_user} over HTTP")
 
 
 @router.get("/datasets/{dataset}/training", summary="How the next run of a dataset trains")

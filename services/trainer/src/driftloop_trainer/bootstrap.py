@@ -13,6 +13,7 @@ from .external import FilePolicy
 from .handlers import TrainerHandlers
 from .registrations import TrainingSpecs
 from .repository import RECHECK, Repository
+from .requests import TrainingRequests
 from .rows import RowLoader
 from .runs import Executor, ThreadExecutor
 from .settings import TrainerSettings
@@ -62,7 +63,8 @@ def build_app(
     external = ExternalModels(
         bus, repo, rows, store, config, settings.max_rows, files, signer=signer
     )
-    api = TrainerApi(repo, specs, settings.model_family, external, settings.admin_token)
+    requests = TrainingRequests(bus, repo)
+    api = TrainerApi(repo, specs, settings.model_family, external, settings.admin_token, requests)
     return create_app(
         title="driftloop trainer",
         bus=bus,
