@@ -39,6 +39,7 @@ def test_a_service_publishes_only_its_outputs_and_its_inputs_dead_letters() -> N
     assert publish == [
         "~training.completed.v1",
         "~training.failed.v1",
+        "~training.skipped.v1",
         *(f"~{s}.dlq" for s in acl.ACCESS["trainer"].consumes),
     ]
 

@@ -97,7 +97,7 @@ ACCESS: dict[str, Access] = {
             S.MODEL_REJECTED.name,
         ),
         follows=(S.DATASET_REGISTERED.name,),
-        publishes=(S.TRAINING_COMPLETED.name, S.TRAINING_FAILED.name),
+        publishes=(S.TRAINING_COMPLETED.name, S.TRAINING_FAILED.name, S.TRAINING_SKIPPED.name),
         internal=("trainer.recheck.v1",),
         owns=("trainer",),
         reads=(DATASETS_STATE,),
