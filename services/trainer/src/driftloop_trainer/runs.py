@@ -7,17 +7,26 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from driftloop_contracts import Event, TrainingCompleted, TrainingSpec, TrainingTrigger, derived_id
-from driftloop_contracts.datasets import dumps
+from driftloop_contracts import (
+    Event,
+    TrainingCompleted,
+    TrainingSkipped,
+    TrainingSpec,
+    TrainingTrigger,
+    derived_id,
+)
+from driftloop_contracts.datasets import LabelledRow, dumps
 from driftloop_core import ContentStore
 from driftloop_core.telemetry import get_logger
-from driftloop_ml import ModelArtifact, dump_artifact
+from driftloop_ml import ModelArtifact, dump_artifact, load_artifact
 
+from . import retrains
 from .effects import PRODUCER, Outcome, Train, failed_event
 from .recipes import train_with
 from .rows import RowLoader
 from .state import VersionEntry
 from .training import TrainedModel, TrainingConfig, TrainingError, library_versions
+from .weights import importance_weights, measure
 
 log = get_logger(__name__)
 
@@ -87,8 +96,10 @@ class ThreadExecutor:
         config: TrainingConfig,
         max_rows: int,
         specs: Specs = lambda dataset: None,
+        trusted_modules: tuple[str, ...] = (),
     ) -> None:
         self.store = store
+        self.trusted_modules = trusted_modules
         self.specs = specs
         self.rows = rows
         self.versions = versions
@@ -96,17 +107,27 @@ class ThreadExecutor:
         self.max_rows = max_rows
 
     async def run(self, job: Train) -> Outcome:
-        loaded = await self.rows.load(self.versions(job), job.since, self.max_rows)
+        loaded = await self.rows.load(self.versions(job), job.since, job.max_rows or self.max_rows)
         log.info(
             "training",
             dataset=job.dataset,
             trigger=job.trigger,
             rows=len(loaded.rows),
             since=str(job.since),
+            weighted_from=str(job.weight_from),
         )
+        unpaid = await asyncio.to_thread(self.unpaid, job, loaded.rows)
+        if unpaid is not None:
+            log.info("retrain skipped", dataset=job.dataset, reason=unpaid.message)
+            return unpaid
         try:
+            weights = None
+            if job.weight_from is not None:
+                weights = await asyncio.to_thread(
+                    importance_weights, job.schema, loaded.rows, job.weight_from, job.weight_clip
+                )
             trained = await asyncio.to_thread(
-                train_with, self.specs(job.dataset), job.schema, loaded.rows, self.config
+                train_with, self.specs(job.dataset), job.schema, loaded.rows, self.config, weights
             )
         except TrainingError as exc:
             log.warning("training failed", reason=str(exc))
@@ -124,3 +145,34 @@ class ThreadExecutor:
         )
         log.info("trained", accuracy=completed.metrics.accuracy, params=completed.params)
         return completed
+
+    def unpaid(self, job: Train, rows: list[LabelledRow]) -> TrainingSkipped | None:
+        """The run's `training.skipped` if the champion, measured on the post-onset rows
+        beside its own model refitted on them, says a retrain cannot pay; None to train."""
+        if job.champion is None or job.onset is None or job.pending is None:
+            return None
+        try:
+            data = self.store.get(job.champion.artifact)
+            champion = load_artifact(data, self.trusted_modules).pipeline
+            evidence = measure(
+                job.schema, champion, rows, job.onset, self.config.cv_folds, self.config.seed
+            )
+        except Exception as exc:  # no evidence is a reason to train, not to fail the run
+            log.warning("champion not measured; training", dataset=job.dataset, error=str(exc))
+            return None
+        if evidence is None:
+            return None
+        verdict = retrains.retrain_pays(evidence, job.min_gain)
+        if verdict is None:
+            log.info("retrain pays", dataset=job.dataset, evidence=str(evidence))
+            return None
+        return retrains.skipped_event(
+            job.cause,
+            job.key,
+            job.pending.retrain,
+            "champion_holds",
+            verdict,
+            evidence.rows,
+            champion_holdout_accuracy=job.champion.holdout_accuracy,
+            champion_post_onset_accuracy=evidence.champion_accuracy,
+        )

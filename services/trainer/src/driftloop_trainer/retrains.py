@@ -1,0 +1,153 @@
+"""Retrains that pay: which rows a drift retrain trains on, and when it is not trained at all.
+
+Pure functions over the dataset's state (state.py); policy.py calls them.
+
+- **Rows from the drift's evidence.** A performance drift is a change of P(y|x): the retrain
+  trains on rows observed after the onset only (the newest pre-onset rows fill in up to
+  `concept_min_rows` when there are fewer). A data or prediction drift is a shift of the inputs:
+  the retrain trains on old and new rows, the old ones importance-weighted toward the new
+  distribution (weights.py), so it keeps what the old rows teach where the two overlap.
+- **Skip a retrain that cannot pay.** Before fitting, the run measures the champion on the
+  post-onset labelled rows beside the champion's own model refitted on them (cross-validated);
+  unless the refit gains more than `min_gain`, the run is skipped with a `training.skipped`
+  saying so, numbers included (`retrain_pays`).
+- **Never a third retrain on a shift the gate rejected twice.** A pending retrain counts the
+  gate's rejections of its runs; at `max_gate_rejections` the next step is skipped, in the same
+  event. A promotion resets the count; a new drift (a new kind or new features) starts at 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from driftloop_contracts import Event, ModelPromoted, ModelRejected, TrainingSkipped
+
+from .effects import PRODUCER, Announce, Effect, ReplacePending
+from .state import DatasetState, Pending, PendingRetrain, Rules
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a run measured before fitting: the champion and its refit on post-onset rows."""
+
+    rows: int
+    champion_accuracy: float
+    refit_accuracy: float
+    folds: int
+
+
+def row_plan(state: DatasetState, retrain: PendingRetrain, rules: Rules) -> dict[str, Any]:
+    """The `Train` fields that choose a retrain's rows (and whether to measure it first)."""
+    have = state.post_onset_rows(retrain.onset)
+    plan: dict[str, Any] = {"since": retrain.onset, "onset": retrain.onset}
+    if retrain.covariate and rules.weight_clip > 0:
+        plan |= {"since": None, "weight_from": retrain.onset, "weight_clip": rules.weight_clip}
+    elif not retrain.covariate and have < rules.concept_min_rows:
+        plan |= {"since": None, "max_rows": rules.concept_min_rows}
+    champion = state.champion_model
+    measurable = (
+        rules.min_gain is not None
+        and champion is not None
+        and champion.trusted
+        and champion.version == state.champion
+        and state.schema is not None
+        and not state.schema.target.is_regression
+    )
+    if measurable:
+        plan |= {"champion": champion, "min_gain": rules.min_gain}
+    return plan
+
+
+def retrain_pays(evidence: Evidence, min_gain: float) -> str | None:
+    """None if refitting on the post-onset rows beats the champion there by more than
+    `min_gain`; otherwise why the run cannot pay, with the numbers."""
+    gain = evidence.refit_accuracy - evidence.champion_accuracy
+    if gain > min_gain:
+        return None
+    return (
+        f"the champion scores {evidence.champion_accuracy:.3f} on the {evidence.rows} "
+        f"post-onset labelled rows and its model refitted on them "
+        f"{evidence.refit_accuracy:.3f} ({evidence.folds}-fold CV): a gain of {gain:+.3f}, "
+        f"not more than {min_gain:.3f}, so a retrain is not expected to beat it"
+    )
+
+
+def skipped_event(
+    cause: Event,
+    key: str,
+    retrain: PendingRetrain,
+    reason: str,
+    message: str,
+    rows: int,
+    **numbers: Any,
+) -> TrainingSkipped:
+    """The `training.skipped` of one step of a retrain; its id derives from (drift, step)."""
+    return TrainingSkipped.caused_by(
+        cause,
+        f"skipped/{key}",
+        PRODUCER,
+        dataset=retrain.drift.dataset,
+        trigger="drift",
+        drift_id=retrain.drift.event_id,
+        drift_kind=retrain.drift.kind,
+        shift=retrain.shift,
+        model_version=retrain.drift.model_version,
+        reason=reason,
+        message=message,
+        post_onset_rows=rows,
+        rejections=retrain.rejected,
+        **numbers,
+    )
+
+
+def rejected_twice(pending: Pending, rules: Rules, rows: int) -> list[Effect] | None:
+    """The skip of a step whose shift the gate already rejected `max_gate_rejections` times."""
+    retrain = pending.retrain
+    if retrain.rejected < rules.max_gate_rejections:
+        return None
+    message = (
+        f"the gate rejected {retrain.rejected} retrains of this shift ({retrain.shift}) "
+        f"already: no further retrain until a promotion or a new kind of drift"
+    )
+    event = skipped_event(
+        retrain.drift,
+        f"retrain/{retrain.followup}",
+        retrain,
+        "rejected_twice",
+        message,
+        rows,
+    )
+    return [
+        Announce(event),
+        ReplacePending(retrain.drift.dataset, retrain.key, pending.revision, None),
+    ]
+
+
+def count_rejection(state: DatasetState, event: ModelRejected) -> list[Effect]:
+    """A rejected run of a pending retrain counts against its shift (none: no effect)."""
+    for pending in state.pending:
+        retrain = pending.retrain
+        if event.run_id is not None and event.run_id in retrain.awaiting:
+            counted = retrain.model_copy(
+                update={
+                    "rejected": retrain.rejected + 1,
+                    "awaiting": tuple(r for r in retrain.awaiting if r != event.run_id),
+                }
+            )
+            return [ReplacePending(state.dataset, retrain.key, pending.revision, counted)]
+    return []
+
+
+def reset_rejections(state: DatasetState, event: ModelPromoted) -> list[Effect]:
+    """A promotion changes the champion every later step is judged against: count anew."""
+    return [
+        ReplacePending(
+            state.dataset,
+            p.retrain.key,
+            p.revision,
+            p.retrain.model_copy(update={"rejected": 0, "awaiting": ()}),
+        )
+        for p in state.pending
+        if p.retrain.rejected or p.retrain.awaiting
+    ]
