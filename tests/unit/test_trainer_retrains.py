@@ -110,22 +110,27 @@ def test_measuring_can_be_turned_off() -> None:
     assert run.champion is None
 
 
-def test_a_refit_that_beats_the_champion_by_more_than_min_gain_pays() -> None:
-    evidence = Evidence(rows=1500, champion_accuracy=0.70, refit_accuracy=0.80, folds=3)
+def evidence(champion: float, refit: float, wins: int, losses: int) -> Evidence:
+    return Evidence(1500, champion, refit, folds=3, wins=wins, losses=losses)
 
-    assert retrains.retrain_pays(evidence, min_gain=0.005) is None
+
+def test_a_refit_that_beats_the_champion_by_more_than_min_gain_significantly_pays() -> None:
+    assert retrains.retrain_pays(evidence(0.70, 0.80, wins=200, losses=50), 0.005) is None
 
 
 def test_a_refit_no_better_than_the_champion_does_not_pay_and_the_reason_has_the_numbers() -> None:
-    evidence = Evidence(rows=1500, champion_accuracy=0.79, refit_accuracy=0.792, folds=3)
-
-    reason = retrains.retrain_pays(evidence, min_gain=0.005)
+    reason = retrains.retrain_pays(evidence(0.790, 0.792, wins=40, losses=37), min_gain=0.005)
 
     assert reason == (
         "the champion scores 0.790 on the 1500 post-onset labelled rows and its model refitted "
-        "on them 0.792 (3-fold CV): a gain of +0.002, not more than 0.005, so a retrain is not "
-        "expected to beat it"
+        "on them 0.792 (3-fold CV): a gain of +0.002 (refit right where the champion was wrong "
+        "on 40 rows, the reverse on 37: z = 0.34), not more than 0.005 with z above 1.645, so a "
+        "retrain is not expected to beat it"
     )
+
+
+def test_a_gain_larger_than_min_gain_but_within_chance_does_not_pay() -> None:
+    assert retrains.retrain_pays(evidence(0.853, 0.873, wins=20, losses=14), 0.005) is not None
 
 
 def test_a_skipped_retrain_is_announced_and_ends_its_chain_without_marking_the_model() -> None:

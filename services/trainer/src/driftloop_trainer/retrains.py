@@ -26,15 +26,29 @@ from driftloop_contracts import Event, ModelPromoted, ModelRejected, TrainingSki
 from .effects import PRODUCER, Announce, Effect, ReplacePending
 from .state import DatasetState, Pending, PendingRetrain, Rules
 
+#: One-sided 5%: a refit's gain must be this many standard errors (sign test over the rows
+#: exactly one of the two got right), as the registry's paired gate would ask of it.
+SIGNIFICANCE_Z = 1.645
+
 
 @dataclass(frozen=True)
 class Evidence:
-    """What a run measured before fitting: the champion and its refit on post-onset rows."""
+    """What a run measured before fitting: the champion and its refit on post-onset rows
+    (the refit's out-of-fold predictions), paired row by row."""
 
     rows: int
     champion_accuracy: float
     refit_accuracy: float
     folds: int
+    #: Rows the refit got right and the champion wrong, and the other way round.
+    wins: int = 0
+    losses: int = 0
+
+    @property
+    def z(self) -> float:
+        """The sign test's statistic over the discordant rows (0 when there are none)."""
+        discordant = self.wins + self.losses
+        return (self.wins - self.losses) / discordant**0.5 if discordant else 0.0
 
 
 def row_plan(state: DatasetState, retrain: PendingRetrain, rules: Rules) -> dict[str, Any]:
@@ -61,15 +75,18 @@ def row_plan(state: DatasetState, retrain: PendingRetrain, rules: Rules) -> dict
 
 def retrain_pays(evidence: Evidence, min_gain: float) -> str | None:
     """None if refitting on the post-onset rows beats the champion there by more than
-    `min_gain`; otherwise why the run cannot pay, with the numbers."""
+    `min_gain` and significantly (z over SIGNIFICANCE_Z); otherwise why the run cannot pay,
+    with the numbers."""
     gain = evidence.refit_accuracy - evidence.champion_accuracy
-    if gain > min_gain:
+    if gain > min_gain and evidence.z > SIGNIFICANCE_Z:
         return None
     return (
         f"the champion scores {evidence.champion_accuracy:.3f} on the {evidence.rows} "
         f"post-onset labelled rows and its model refitted on them "
-        f"{evidence.refit_accuracy:.3f} ({evidence.folds}-fold CV): a gain of {gain:+.3f}, "
-        f"not more than {min_gain:.3f}, so a retrain is not expected to beat it"
+        f"{evidence.refit_accuracy:.3f} ({evidence.folds}-fold CV): a gain of {gain:+.3f} "
+        f"(refit right where the champion was wrong on {evidence.wins} rows, the reverse on "
+        f"{evidence.losses}: z = {evidence.z:.2f}), not more than {min_gain:.3f} with z above "
+        f"{SIGNIFICANCE_Z}, so a retrain is not expected to beat it"
     )
 
 

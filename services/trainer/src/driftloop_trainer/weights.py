@@ -19,7 +19,7 @@ from driftloop_contracts import DatasetSchema
 from driftloop_contracts.datasets import LabelledRow
 from driftloop_ml import feature_matrix
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from .retrains import Evidence
 from .training import build_pipeline
@@ -64,8 +64,15 @@ def measure(
     if k < 2:
         return None
     x = feature_matrix(schema, [r.features for r in post])
-    champion_accuracy = float(np.mean(np.asarray(champion.predict(x)).astype(str) == y))
+    held = np.asarray(champion.predict(x)).astype(str) == y
     refit = sklearn.base.clone(champion)
     cv = StratifiedKFold(k, shuffle=True, random_state=seed)
-    scores = cross_val_score(refit, x, y, cv=cv, scoring="accuracy", n_jobs=1)
-    return Evidence(len(post), champion_accuracy, float(np.mean(scores)), k)
+    refitted = np.asarray(cross_val_predict(refit, x, y, cv=cv, n_jobs=1)).astype(str) == y
+    return Evidence(
+        rows=len(post),
+        champion_accuracy=float(held.mean()),
+        refit_accuracy=float(refitted.mean()),
+        folds=k,
+        wins=int((refitted & ~held).sum()),
+        losses=int((held & ~refitted).sum()),
+    )
