@@ -4,6 +4,7 @@ outcome as an event. A worker-process executor would implement the same `Executo
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
@@ -126,9 +127,11 @@ class ThreadExecutor:
                 weights = await asyncio.to_thread(
                     importance_weights, job.schema, loaded.rows, job.weight_from, job.weight_clip
                 )
+            started = time.perf_counter()
             trained = await asyncio.to_thread(
                 train_with, self.specs(job.dataset), job.schema, loaded.rows, self.config, weights
             )
+            fit_seconds = round(time.perf_counter() - started, 3)
         except TrainingError as exc:
             log.warning("training failed", reason=str(exc))
             return failed_event(job.cause, job.dataset, job.trigger, job.key, str(exc))
@@ -143,6 +146,7 @@ class ThreadExecutor:
             loaded.versions,
             self.config.seed,
         )
+        completed = completed.model_copy(update={"fit_seconds": fit_seconds})
         log.info("trained", accuracy=completed.metrics.accuracy, params=completed.params)
         return completed
 

@@ -46,6 +46,11 @@ class TrainingCompleted(Event):
     dataset_versions: tuple[str, ...] = Field(description="Dataset versions trained on.")
     training_rows: int
     dataset_schema: DatasetSchema
+    fit_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="Wall seconds the run spent fitting (search included), rows loaded aside.",
+    )
     signature: str | None = Field(
         default=None,
         description="Base64 Ed25519 signature by the trainer's key over the event's canonical "
