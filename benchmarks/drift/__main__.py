@@ -95,7 +95,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis() as redis:
         for seed, scenario in enumerate(chosen, start=1):
             console.print(f"[bold]{scenario.name}[/] ({scenario.family}) ...")
-            outcomes.append(run(scenario, redis.url, Path(tmp), args.rows, seed))
+            try:
+                outcomes.append(run(scenario, redis.url, Path(tmp), args.rows, seed))
+            except Exception as exc:  # one scenario's stack failing does not lose the others
+                console.print(f"[red]{scenario.name} failed: {type(exc).__name__}: {exc}[/]")
+                continue
             console.print(asdict(outcomes[-1]))
             args.json.write_text(json.dumps([asdict(o) for o in outcomes], indent=2))
     table = Table(title=f"drift benchmark: {args.rows:,} live rows, onset at row {ONSET:,}")

@@ -44,6 +44,8 @@ ENV = {
     "OMP_NUM_THREADS": "1",
 }
 TAIL = 5_000
+#: Five services starting on a busy 2-core machine can take longer than the runner's 90 s.
+STARTUP_S = 300
 
 
 @dataclass
@@ -86,9 +88,11 @@ def run(scenario: Scenario, redis_url: str, workdir: Path, rows: int, seed: int)
     state = workdir / namespace.rstrip(":")
     outcome = Outcome(scenario.name, scenario.family, scenario.label_delay, scenario.onset)
     env = {**ENV, "TRAINER_MODEL_FAMILY": scenario.family}
-    with Stack(
+    stack = Stack(
         state, schemas=(SCHEMA,), redis_url=redis_url, namespace=namespace, env=env, sink=None
-    ) as stack:
+    )
+    try:
+        stack.start(timeout=STARTUP_S)
         io = Streams(redis_url, namespace)
         client = DriftloopClient(stack.endpoints)
         train_first_model(scenario, redis_url, namespace, rng)
@@ -102,6 +106,8 @@ def run(scenario: Scenario, redis_url: str, workdir: Path, rows: int, seed: int)
         score(scenario, outcome, live, v1.pipeline, rows, seed)
         client.close()
         io.close()
+    finally:
+        stack.stop()
     outcome.wall_s = round(time.monotonic() - started, 1)
     return outcome
 
