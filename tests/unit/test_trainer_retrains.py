@@ -218,3 +218,11 @@ def test_the_blob_of_every_trained_artifact_is_recorded_as_the_trainer_s_own() -
     world = serving_world()
 
     assert world.artifacts == {BLOB.sha256}
+
+
+def test_a_champion_two_standard_errors_under_its_holdout_means_the_concept_moved_too() -> None:
+    fell = Evidence(rows=400, champion_accuracy=0.70, refit_accuracy=0.85, folds=3)
+    held = Evidence(rows=400, champion_accuracy=0.78, refit_accuracy=0.79, folds=3)
+
+    assert retrains.concept_moved(fell, holdout_accuracy=0.80)  # 2 se = 0.04
+    assert not retrains.concept_moved(held, holdout_accuracy=0.80)

@@ -90,6 +90,14 @@ def retrain_pays(evidence: Evidence, min_gain: float) -> str | None:
     )
 
 
+def concept_moved(evidence: Evidence, holdout_accuracy: float) -> bool:
+    """Whether the champion scores on the post-onset rows significantly (two standard errors)
+    under its holdout accuracy: after a covariate shift, a sign that P(y|x) moved too."""
+    p = min(max(holdout_accuracy, 1e-3), 1 - 1e-3)
+    error = 2 * float(p * (1 - p) / max(evidence.rows, 1)) ** 0.5
+    return bool(evidence.champion_accuracy < holdout_accuracy - error)
+
+
 def skipped_event(
     cause: Event,
     key: str,

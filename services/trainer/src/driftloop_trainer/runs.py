@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 from driftloop_contracts import (
@@ -24,6 +25,7 @@ from driftloop_ml import ModelArtifact, dump_artifact, load_artifact
 from . import retrains
 from .effects import PRODUCER, Outcome, Train, failed_event
 from .recipes import train_with
+from .retrains import Evidence
 from .rows import RowLoader
 from .state import VersionEntry
 from .training import TrainedModel, TrainingConfig, TrainingError, library_versions
@@ -117,15 +119,17 @@ class ThreadExecutor:
             since=str(job.since),
             weighted_from=str(job.weight_from),
         )
-        unpaid = await asyncio.to_thread(self.unpaid, job, loaded.rows)
+        evidence = await asyncio.to_thread(self.measured, job, loaded.rows)
+        unpaid = self.unpaid(job, evidence)
         if unpaid is not None:
             log.info("retrain skipped", dataset=job.dataset, reason=unpaid.message)
             return unpaid
+        weight_from = self.weighting(job, loaded.rows, evidence)
         try:
             weights = None
-            if job.weight_from is not None:
+            if weight_from is not None:
                 weights = await asyncio.to_thread(
-                    importance_weights, job.schema, loaded.rows, job.weight_from, job.weight_clip
+                    importance_weights, job.schema, loaded.rows, weight_from, job.weight_clip
                 )
             started = time.perf_counter()
             trained = await asyncio.to_thread(
@@ -150,10 +154,9 @@ class ThreadExecutor:
         log.info("trained", accuracy=completed.metrics.accuracy, params=completed.params)
         return completed
 
-    def unpaid(self, job: Train, rows: list[LabelledRow]) -> TrainingSkipped | None:
-        """The run's `training.skipped` if the champion, measured on the post-onset rows
-        beside its own model refitted on them, says a retrain cannot pay; None to train."""
-        if job.champion is None or job.onset is None or job.pending is None:
+    def measured(self, job: Train, rows: list[LabelledRow]) -> Evidence | None:
+        """The champion and its own refit on the post-onset rows, if the run asks for it."""
+        if job.champion is None or job.onset is None:
             return None
         try:
             data = self.store.get(job.champion.artifact)
@@ -164,11 +167,16 @@ class ThreadExecutor:
         except Exception as exc:  # no evidence is a reason to train, not to fail the run
             log.warning("champion not measured; training", dataset=job.dataset, error=str(exc))
             return None
-        if evidence is None:
+        log.info("champion measured", dataset=job.dataset, evidence=str(evidence))
+        return evidence
+
+    @staticmethod
+    def unpaid(job: Train, evidence: Evidence | None) -> TrainingSkipped | None:
+        """The run's `training.skipped` if its evidence says a retrain cannot pay."""
+        if evidence is None or job.pending is None or job.champion is None:
             return None
         verdict = retrains.retrain_pays(evidence, job.min_gain)
         if verdict is None:
-            log.info("retrain pays", dataset=job.dataset, evidence=str(evidence))
             return None
         return retrains.skipped_event(
             job.cause,
@@ -180,3 +188,18 @@ class ThreadExecutor:
             champion_holdout_accuracy=job.champion.holdout_accuracy,
             champion_post_onset_accuracy=evidence.champion_accuracy,
         )
+
+    @staticmethod
+    def weighting(
+        job: Train, rows: list[LabelledRow], evidence: Evidence | None
+    ) -> datetime | None:
+        """Where importance weights start; None to fit unweighted. A covariate retrain whose
+        champion fell on the post-onset rows keeps those rows only (`rows` trimmed in place):
+        the concept moved too, and the old rows would teach the old one."""
+        if job.weight_from is None or job.champion is None or evidence is None:
+            return job.weight_from
+        if not retrains.concept_moved(evidence, job.champion.holdout_accuracy):
+            return job.weight_from
+        log.info("the concept moved too: post-onset rows only", dataset=job.dataset)
+        rows[:] = [r for r in rows if r.observed_at >= job.weight_from]
+        return None
