@@ -249,6 +249,7 @@ def test_a_drift_of_the_new_model_during_the_old_chains_last_retrain_is_retraine
         min_post_drift_rows=200,
         followup_retrains=1,
         model_family="random_forest",  # seconds per run: time for a drift to land meanwhile
+        min_gain=None,  # every step trains, whatever it can gain: the chains are the story
         reclaim_idle_ms=5000,
     )
     start = utcnow() - timedelta(hours=2)
@@ -258,7 +259,7 @@ def test_a_drift_of_the_new_model_during_the_old_chains_last_retrain_is_retraine
         streams_io.publish(
             streams.MODEL_PROMOTED, promoted(streams_io.wait(COMPLETED, timeout=60)[0], 1)
         )
-        older = drift_at(onset)
+        older = drift_at(onset, kind="performance")
         streams_io.publish(streams.DRIFT_DETECTED, older)
         streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP, timeout=60)
         after = labelled_rows(250, "after", start=onset, seed=8)
@@ -269,7 +270,7 @@ def test_a_drift_of_the_new_model_during_the_old_chains_last_retrain_is_retraine
         more = labelled_rows(300, "after", start=onset + timedelta(minutes=5), seed=9)
         streams_io.publish(streams.DATA_INGESTED, ingested(store, more, "feedback"))
         training_step(streams_io, older, 1)  # the v1 chain's follow-up is training
-        newer = drift_at(onset + timedelta(minutes=60), version=2)
+        newer = drift_at(onset + timedelta(minutes=60), version=2, kind="performance")
         streams_io.publish(streams.DRIFT_DETECTED, newer)
         streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP, timeout=60)
         last_of_v1 = streams_io.wait(COMPLETED, 3, timeout=60)[2]
