@@ -52,7 +52,7 @@ def trainer(redis_url: str, namespace: str, store: ContentStore) -> Iterator[Tes
         yield client
 
 
-def drift_at(start: object, version: int = 1) -> DriftDetected:
+def drift_at(start: object, version: int = 1, kind: str = "data") -> DriftDetected:
     evidence = FeatureDrift(
         feature="income",
         test="ks",
@@ -67,7 +67,7 @@ def drift_at(start: object, version: int = 1) -> DriftDetected:
         producer="test",
         dataset="demo",
         model_version=version,
-        kind="data",
+        kind=kind,  # type: ignore[arg-type]
         window=WindowRef(start=start, end=start, rows=500),
         evidence=[evidence],  # type: ignore[arg-type]
     )
@@ -113,7 +113,7 @@ def test_a_drift_retrains_on_post_drift_rows_once_enough_exist_and_keeps_the_cha
     streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(400, start=start)))
     streams_io.wait(streams.TRAINING_COMPLETED)
     onset = start + timedelta(minutes=30)
-    drift = drift_at(onset)
+    drift = drift_at(onset, kind="performance")  # a concept drift: post-onset rows only
     streams_io.publish(streams.DRIFT_DETECTED, drift)
     streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP, timeout=60)
     streams_io.publish(
@@ -153,6 +153,31 @@ def test_a_drift_retrains_on_post_drift_rows_once_enough_exist_and_keeps_the_cha
     followup = streams_io.wait(streams.TRAINING_COMPLETED, 3)[2]
     assert followup.trigger == "drift" and followup.correlation_id == drift.event_id
     assert followup.training_rows + followup.metrics.rows == 600
+
+
+def test_a_covariate_retrain_the_champion_s_own_refit_cannot_beat_is_skipped_and_says_why(
+    trainer: TestClient, streams_io: Streams, store: ContentStore
+) -> None:
+    start = utcnow() - timedelta(hours=1)
+    streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(800, start=start)))
+    (first,) = streams_io.wait(COMPLETED)
+    streams_io.publish(streams.MODEL_PROMOTED, promoted(first))
+    streams_io.wait_consumed(streams.MODEL_PROMOTED, GROUP)
+    onset = start + timedelta(minutes=30)
+    drift = drift_at(onset)
+    streams_io.publish(streams.DRIFT_DETECTED, drift)
+    # The inputs were said to shift, but P(y|x) is the one v1 learnt: nothing to gain.
+    same_concept = labelled_rows(300, start=onset, seed=8)
+    streams_io.publish(streams.DATA_INGESTED, ingested(store, same_concept, "feedback"))
+
+    (skipped,) = streams_io.wait(streams.TRAINING_SKIPPED)
+    assert skipped.reason == "champion_holds"
+    assert skipped.drift_id == drift.event_id and skipped.shift == "data:income"
+    assert skipped.post_onset_rows == 300
+    assert skipped.champion_holdout_accuracy == first.metrics.accuracy
+    assert skipped.champion_post_onset_accuracy is not None
+    assert "not expected to beat it" in skipped.message
+    assert len(streams_io.read(COMPLETED)) == 1
 
 
 def test_a_request_for_a_dataset_without_data_fails_clearly(
@@ -224,6 +249,7 @@ def test_a_drift_of_the_new_model_during_the_old_chains_last_retrain_is_retraine
         min_post_drift_rows=200,
         followup_retrains=1,
         model_family="random_forest",  # seconds per run: time for a drift to land meanwhile
+        min_gain=None,  # every step trains, whatever it can gain: the chains are the story
         reclaim_idle_ms=5000,
     )
     start = utcnow() - timedelta(hours=2)
@@ -233,7 +259,7 @@ def test_a_drift_of_the_new_model_during_the_old_chains_last_retrain_is_retraine
         streams_io.publish(
             streams.MODEL_PROMOTED, promoted(streams_io.wait(COMPLETED, timeout=60)[0], 1)
         )
-        older = drift_at(onset)
+        older = drift_at(onset, kind="performance")
         streams_io.publish(streams.DRIFT_DETECTED, older)
         streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP, timeout=60)
         after = labelled_rows(250, "after", start=onset, seed=8)
@@ -244,7 +270,7 @@ def test_a_drift_of_the_new_model_during_the_old_chains_last_retrain_is_retraine
         more = labelled_rows(300, "after", start=onset + timedelta(minutes=5), seed=9)
         streams_io.publish(streams.DATA_INGESTED, ingested(store, more, "feedback"))
         training_step(streams_io, older, 1)  # the v1 chain's follow-up is training
-        newer = drift_at(onset + timedelta(minutes=60), version=2)
+        newer = drift_at(onset + timedelta(minutes=60), version=2, kind="performance")
         streams_io.publish(streams.DRIFT_DETECTED, newer)
         streams_io.wait_consumed(streams.DRIFT_DETECTED, GROUP, timeout=60)
         last_of_v1 = streams_io.wait(COMPLETED, 3, timeout=60)[2]

@@ -35,6 +35,7 @@ from driftloop_trainer.effects import (
     Effect,
     MarkRetrained,
     Outcome,
+    RecordArtifact,
     RecordInitialAttempt,
     RecordVersion,
     ReleaseClaim,
@@ -45,6 +46,7 @@ from driftloop_trainer.effects import (
     failed_event,
 )
 from driftloop_trainer.state import (
+    ChampionModel,
     DatasetState,
     InitialAttempts,
     Pending,
@@ -192,6 +194,8 @@ class World:
     claims: dict[str, str] = field(default_factory=dict)
     retrained: set[int] = field(default_factory=set)
     champion: int | None = None
+    champion_model: ChampionModel | None = None
+    artifacts: set[str] = field(default_factory=set)
     initial: InitialAttempts | None = None
     published: list[Outcome] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -216,10 +220,17 @@ class World:
             claims=dict(self.claims),
             retrained_for=frozenset(self.retrained),
             champion=self.champion,
+            champion_model=self._champion_model(),
             initial=self.initial,
             rows_since=RowsSince(list(versions.values())),
             generation=self.generation,
         )
+
+    def _champion_model(self) -> ChampionModel | None:
+        model = self.champion_model
+        if model is None:
+            return None
+        return model.model_copy(update={"trusted": model.artifact.sha256 in self.artifacts})
 
     # ------------------------------------------------------------------ deliveries
 
@@ -309,6 +320,9 @@ class World:
             self.initial = effect.attempts
         elif isinstance(effect, SetChampion):
             self.champion = effect.model_version
+            self.champion_model = effect.model or self.champion_model
+        elif isinstance(effect, RecordArtifact):
+            self.artifacts.add(effect.sha256)
         elif isinstance(effect, Announce):
             self.published.append(effect.event)
         elif isinstance(effect, Skip):

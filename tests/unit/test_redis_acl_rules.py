@@ -40,6 +40,7 @@ def test_a_service_publishes_only_its_outputs_and_its_inputs_dead_letters() -> N
         "~training.completed.v1",
         "~training.failed.v1",
         "~training.requested.v1",  # the admin route that starts a run now
+        "~training.skipped.v1",
         *(f"~{s}.dlq" for s in acl.ACCESS["trainer"].consumes),
     ]
 

@@ -174,7 +174,7 @@ def test_a_drift_of_a_kind_not_in_retrain_on_is_not_retrained_on() -> None:
 
 def test_a_drift_waits_for_post_drift_rows_then_retrains_on_them_only() -> None:
     world = serving_world()
-    event = drift(minute=60)
+    event = drift(minute=60, kind="performance")
     world.handle(event)
     world.handle(data(150, minute=30))  # before the onset: does not count
 

@@ -101,7 +101,12 @@ ACCESS: dict[str, Access] = {
         ),
         follows=(S.DATASET_REGISTERED.name,),
         # training.requested: the admin route POST /v1/datasets/{dataset}/train
-        publishes=(S.TRAINING_COMPLETED.name, S.TRAINING_FAILED.name, S.TRAINING_REQUESTED.name),
+        publishes=(
+            S.TRAINING_COMPLETED.name,
+            S.TRAINING_FAILED.name,
+            S.TRAINING_REQUESTED.name,
+            S.TRAINING_SKIPPED.name,
+        ),
         internal=("trainer.recheck.v1",),
         owns=("trainer",),
         reads=(DATASETS_STATE,),

@@ -30,6 +30,7 @@ from .events import (
     TrainingCompleted,
     TrainingFailed,
     TrainingRequested,
+    TrainingSkipped,
     TrainingTrigger,
     WindowRef,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "TrainingCompleted",
     "TrainingFailed",
     "TrainingRequested",
+    "TrainingSkipped",
     "TrainingSpec",
     "TrainingTrigger",
     "WindowRef",

@@ -26,6 +26,7 @@ from .events import (
     TrainingCompleted,
     TrainingFailed,
     TrainingRequested,
+    TrainingSkipped,
 )
 
 E = TypeVar("E", bound=Event, covariant=True)
@@ -62,6 +63,7 @@ FEEDBACK_RECEIVED = Stream("feedback.received.v1", FeedbackReceived)
 TRAINING_REQUESTED = Stream("training.requested.v1", TrainingRequested)
 TRAINING_COMPLETED = Stream("training.completed.v1", TrainingCompleted)
 TRAINING_FAILED = Stream("training.failed.v1", TrainingFailed)
+TRAINING_SKIPPED = Stream("training.skipped.v1", TrainingSkipped)
 MODEL_REGISTERED = Stream("model.registered.v1", ModelRegistered)
 MODEL_PROMOTED = Stream("model.promoted.v1", ModelPromoted)
 MODEL_REJECTED = Stream("model.rejected.v1", ModelRejected)
@@ -79,6 +81,7 @@ ALL_STREAMS: tuple[Stream[Event], ...] = (
     TRAINING_REQUESTED,
     TRAINING_COMPLETED,
     TRAINING_FAILED,
+    TRAINING_SKIPPED,
     MODEL_REGISTERED,
     MODEL_PROMOTED,
     MODEL_REJECTED,

@@ -34,6 +34,8 @@ def describe(state: DatasetState) -> dict[str, Any]:
                 "failures": p.retrain.failures,
                 "min_rows": p.retrain.min_rows,
                 "rows_since_onset": state.rows_since.get(p.retrain.onset),
+                "shift": p.retrain.shift,
+                "gate_rejections": p.retrain.rejected,
             }
             for p in state.pending
         ],

@@ -50,6 +50,7 @@ def build_app(
         config,
         settings.max_rows,
         specs.get,
+        tuple(settings.trusted_modules),
     )
     signer = settings.signer(SIGNS)
     handlers = TrainerHandlers(repo, rows, executor, settings.rules(), signer=signer)

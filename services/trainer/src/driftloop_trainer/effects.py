@@ -15,14 +15,15 @@ from driftloop_contracts import (
     Event,
     TrainingCompleted,
     TrainingFailed,
+    TrainingSkipped,
     TrainingTrigger,
     derived_id,
 )
 
-from .state import InitialAttempts, Pending, PendingRetrain, VersionEntry
+from .state import ChampionModel, InitialAttempts, Pending, PendingRetrain, VersionEntry
 
 PRODUCER = "trainer"
-Outcome = TrainingCompleted | TrainingFailed
+Outcome = TrainingCompleted | TrainingFailed | TrainingSkipped
 
 
 def failed_event(
@@ -64,6 +65,17 @@ class Train:
     pending: Pending | None = None
     #: Versions recorded by the same commit, not yet in the catalogue: train on them too.
     include: tuple[VersionEntry, ...] = ()
+    #: Most rows to train on (None: the trainer's max_rows).
+    max_rows: int | None = None
+    #: Rows observed before this time are weighted toward the rows after it (importance
+    #: weights of a domain classifier, clipped to [1/weight_clip, weight_clip]).
+    weight_from: datetime | None = None
+    weight_clip: float = 10.0
+    #: Measure first whether the run can pay: the champion against its own model refitted on
+    #: the rows after `onset`; skip the run unless the refit gains more than `min_gain`.
+    champion: ChampionModel | None = None
+    onset: datetime | None = None
+    min_gain: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,16 @@ class RecordInitialAttempt:
 class SetChampion:
     dataset: str
     model_version: int
+    #: Its artifact and holdout accuracy, kept to measure later retrains against.
+    model: ChampionModel | None = None
+
+
+@dataclass(frozen=True)
+class RecordArtifact:
+    """The trainer produced this artifact: a champion it names may be loaded to measure it."""
+
+    dataset: str
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -141,5 +163,6 @@ Write = (
     | ReleaseClaim
     | RecordInitialAttempt
     | SetChampion
+    | RecordArtifact
 )
 Effect = Train | Write | Announce | Skip

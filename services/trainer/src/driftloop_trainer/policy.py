@@ -27,15 +27,19 @@ from driftloop_contracts import (
     Event,
     ModelPromoted,
     ModelRejected,
+    TrainingCompleted,
     TrainingFailed,
     TrainingRequested,
+    TrainingSkipped,
 )
 
+from . import retrains
 from .effects import (
     Announce,
     Effect,
     MarkRetrained,
     Outcome,
+    RecordArtifact,
     RecordInitialAttempt,
     RecordVersion,
     ReleaseClaim,
@@ -49,6 +53,7 @@ from .effects import (
 )
 from .state import (
     INITIAL,
+    ChampionModel,
     DatasetState,
     InitialAttempts,
     Pending,
@@ -104,13 +109,23 @@ def on_request(state: DatasetState, event: TrainingRequested, rules: Rules) -> l
 
 
 def on_promoted(state: DatasetState, event: ModelPromoted) -> list[Effect]:
-    return [SetChampion(event.dataset, event.model_version)]
+    model = ChampionModel(
+        version=event.model_version,
+        artifact=event.artifact,
+        holdout_accuracy=event.metrics.accuracy,
+    )
+    champion = SetChampion(event.dataset, event.model_version, model)
+    return [champion, *retrains.reset_rejections(state, event)]
 
 
 def on_rejected(state: DatasetState, event: ModelRejected, rules: Rules) -> list[Effect]:
-    """A rejected first model frees the dataset for another attempt on more rows."""
+    """A rejected first model frees the dataset for another attempt on more rows; a rejected
+    retrain counts against its shift."""
     if state.champion is not None:
-        return [Skip(f"model v{state.champion} serves; a rejected candidate changes nothing")]
+        counted = retrains.count_rejection(state, event)
+        return counted or [
+            Skip(f"model v{state.champion} serves; a rejected candidate changes nothing")
+        ]
     if INITIAL not in state.claims or not is_initial_verdict(state.initial, event):
         return [Skip("no first model of this dataset awaits a verdict")]
     last = state.initial or InitialAttempts(attempts=1, status="awaiting verdict", rows=state.rows)
@@ -148,6 +163,8 @@ def is_initial_verdict(initial: InitialAttempts | None, event: ModelRejected) ->
 def on_trained(state: DatasetState, train: Train, outcome: Outcome, rules: Rules) -> list[Effect]:
     """What a run's outcome changes; `state` is the snapshot the run was decided on."""
     effects: list[Effect] = [Announce(outcome)]
+    if isinstance(outcome, TrainingCompleted):
+        effects.append(RecordArtifact(train.dataset, outcome.artifact.sha256))
     if train.trigger == "initial":
         effects += initial_outcome(state, train, outcome, rules)
     elif train.trigger == "drift":
@@ -158,6 +175,7 @@ def on_trained(state: DatasetState, train: Train, outcome: Outcome, rules: Rules
 def initial_outcome(
     state: DatasetState, train: Train, outcome: Outcome, rules: Rules
 ) -> list[Effect]:
+    assert not isinstance(outcome, TrainingSkipped), "only a drift retrain measures first"
     last = state.initial
     attempts = InitialAttempts(
         attempts=(last.attempts if last else 0) + 1,
@@ -176,6 +194,8 @@ def drift_outcome(train: Train, outcome: Outcome, rules: Rules) -> list[Effect]:
     assert train.pending is not None, "a drift run is a step of a pending retrain"
     read, dataset = train.pending, train.dataset
     retrain = read.retrain
+    if isinstance(outcome, TrainingSkipped):  # it cannot pay: the chain ends, nothing retrained
+        return [ReplacePending(dataset, retrain.key, read.revision, None)]
     if isinstance(outcome, TrainingFailed):
         if retrain.failures + 1 >= rules.max_retrain_failures:
             return [
@@ -200,6 +220,7 @@ def drift_outcome(train: Train, outcome: Outcome, rules: Rules) -> list[Effect]:
                 "followups_left": retrain.followups_left - 1,
                 "min_rows": 2 * train.rows,
                 "failures": 0,
+                "awaiting": (*retrain.awaiting, outcome.run_id),
             }
         )
     return [
@@ -219,7 +240,7 @@ def next_run(
     first = initial_run(state, cause, claimant, rules, include)
     if first is not None:
         return [first]
-    return drift_run(state, claimant, include)
+    return drift_run(state, claimant, rules, include)
 
 
 def initial_run(
@@ -250,7 +271,7 @@ def initial_run(
 
 
 def drift_run(
-    state: DatasetState, claimant: str, include: tuple[VersionEntry, ...]
+    state: DatasetState, claimant: str, rules: Rules, include: tuple[VersionEntry, ...]
 ) -> list[Effect]:
     active, outranked = select(state.pending)
     effects: list[Effect] = [clear_pending(state.dataset, p) for p in outranked]
@@ -262,11 +283,13 @@ def drift_run(
         return [*effects, Skip(f"waiting for post-drift rows: {have} of {retrain.min_rows}")]
     if state.claimed_by_other(retrain.claim, claimant):
         return [*effects, Skip(f"{retrain.claim} is being trained by another event")]
+    given_up = retrains.rejected_twice(active, rules, have)
+    if given_up is not None:
+        return [*effects, *given_up]
     train = Train(
         state.dataset,
         "drift",
         state.schema,
-        since=retrain.onset,
         cause=retrain.drift,
         key=f"retrain/{retrain.followup}/{retrain.failures}",
         claimant=claimant,
@@ -274,6 +297,7 @@ def drift_run(
         rows=have,
         pending=active,
         include=include,
+        **retrains.row_plan(state, retrain, rules),
     )
     return [*effects, train]
 

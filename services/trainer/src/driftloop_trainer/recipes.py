@@ -220,11 +220,12 @@ def train_with(
     schema: DatasetSchema,
     rows: Sequence[LabelledRow],
     config: TrainingConfig,
+    sample_weight: np.ndarray | None = None,
 ) -> TrainedModel:
     """Train `rows` with the dataset's spec; anything a user's model raises on the way (in
     fit, on the holdout, in the profile) is a TrainingError naming its entry point."""
     if spec is None:  # the trainer's default family, exactly as before specs existed
-        return train(schema, rows, config)
+        return train(schema, rows, config, sample_weight=sample_weight)
     recipe = resolve(spec, schema, config.family)
     try:
         return train(schema, rows, config, recipe)

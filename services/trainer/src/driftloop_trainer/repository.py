@@ -9,6 +9,9 @@ Keys, all under ``<namespace>trainer:`` and the trainer's alone (replicas share 
 - ``claim:<trigger>:<d>``: who trains a trigger (``initial``, ``drift-<id>-<step>``).
 - ``retrained:<d>`` model versions a drift led to a retrain of; ``champion:<d>`` the serving
   version; ``initial:<d>`` the first model's attempts (InitialAttempts JSON).
+- ``champion-model:<d>`` the serving version's artifact and holdout accuracy (ChampionModel
+  JSON); ``artifacts:<d>`` the sha256 of every artifact the trainer trained: a champion is
+  loaded (to measure whether a retrain can pay) only if its artifact is one of them.
 - ``generation:<d>``: bumped by every commit that changes the above (see `guard`).
 
 Claims are the one write made before a commit: a run takes its trigger's claim before it
@@ -33,14 +36,24 @@ from .effects import (
     PRODUCER,
     Announce,
     MarkRetrained,
+    RecordArtifact,
     RecordInitialAttempt,
     RecordVersion,
     ReleaseClaim,
     ReplacePending,
+    SetChampion,
     Write,
 )
 from .rows import RowLoader
-from .state import INITIAL, DatasetState, InitialAttempts, Pending, PendingRetrain, VersionEntry
+from .state import (
+    INITIAL,
+    ChampionModel,
+    DatasetState,
+    InitialAttempts,
+    Pending,
+    PendingRetrain,
+    VersionEntry,
+)
 
 OWNER = "trainer"
 PAGE = 64
@@ -139,8 +152,9 @@ class Repository:
             pipe.get(self.key("initial", dataset))
             pipe.get(self.key("generation", dataset))
             pipe.get(self.claim_key(INITIAL, dataset))
+            pipe.get(self.key("champion-model", dataset))
             raw = await pipe.execute()
-        schema, rows, pending, retrained, champion, initial, generation, claim = raw
+        schema, rows, pending, retrained, champion, initial, generation, claim, model = raw
         return DatasetState(
             dataset=dataset,
             schema=DatasetSchema.model_validate_json(schema) if schema else None,
@@ -151,9 +165,17 @@ class Repository:
             claims={INITIAL: claim.decode()} if claim else {},
             retrained_for=frozenset(int(v) for v in retrained),
             champion=int(champion) if champion else None,
+            champion_model=await self._champion_model(dataset, model),
             initial=InitialAttempts.model_validate_json(initial) if initial else None,
             generation=int(generation or 0),
         )
+
+    async def _champion_model(self, dataset: str, raw: bytes | None) -> ChampionModel | None:
+        if not raw:
+            return None
+        model = ChampionModel.model_validate_json(raw)
+        ours = await self.redis.sismember(self.key("artifacts", dataset), model.artifact.sha256)
+        return model.model_copy(update={"trusted": bool(ours)})
 
     async def _known(self, dataset: str, entry: VersionEntry) -> bool:
         score = await self.redis.zscore(self.key("versions", dataset), entry.model_dump_json())
@@ -249,8 +271,23 @@ class Repository:
         if isinstance(effect, RecordInitialAttempt):
             key, data = self.key("initial", d), effect.attempts.model_dump_json()
             return RedisWrite(lambda pipe: pipe.set(key, data))
+        if isinstance(effect, RecordArtifact):
+            key, sha256 = self.key("artifacts", d), effect.sha256
+            return RedisWrite(lambda pipe: pipe.sadd(key, sha256))
+        return self._set_champion(effect)
+
+    def _set_champion(self, effect: SetChampion) -> RedisWrite:
+        d = effect.dataset
         key, version = self.key("champion", d), str(effect.model_version)
-        return RedisWrite(lambda pipe: pipe.set(key, version))
+        model_key = self.key("champion-model", d)
+        model = effect.model.model_dump_json(exclude={"trusted"}) if effect.model else None
+
+        def apply(pipe: Pipeline) -> None:
+            pipe.set(key, version)
+            if model is not None:
+                pipe.set(model_key, model)
+
+        return RedisWrite(apply)
 
     def _record_version(self, effect: RecordVersion) -> RedisWrite:
         d, entry = effect.dataset, effect.entry
@@ -283,6 +320,8 @@ class Repository:
         event = effect.event
         if event.event_type == streams.TRAINING_COMPLETED.event_type:
             return Publish(streams.TRAINING_COMPLETED, event)
+        if event.event_type == streams.TRAINING_SKIPPED.event_type:
+            return Publish(streams.TRAINING_SKIPPED, event)
         return Publish(streams.TRAINING_FAILED, event)
 
 

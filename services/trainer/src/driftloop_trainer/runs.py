@@ -4,20 +4,32 @@ outcome as an event. A worker-process executor would implement the same `Executo
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any, Protocol
 
-from driftloop_contracts import Event, TrainingCompleted, TrainingSpec, TrainingTrigger, derived_id
-from driftloop_contracts.datasets import dumps
+from driftloop_contracts import (
+    Event,
+    TrainingCompleted,
+    TrainingSkipped,
+    TrainingSpec,
+    TrainingTrigger,
+    derived_id,
+)
+from driftloop_contracts.datasets import LabelledRow, dumps
 from driftloop_core import ContentStore
 from driftloop_core.telemetry import get_logger
-from driftloop_ml import ModelArtifact, dump_artifact
+from driftloop_ml import ModelArtifact, dump_artifact, load_artifact
 
+from . import retrains
 from .effects import PRODUCER, Outcome, Train, failed_event
 from .recipes import train_with
+from .retrains import Evidence
 from .rows import RowLoader
 from .state import VersionEntry
 from .training import TrainedModel, TrainingConfig, TrainingError, library_versions
+from .weights import importance_weights, measure
 
 log = get_logger(__name__)
 
@@ -87,8 +99,10 @@ class ThreadExecutor:
         config: TrainingConfig,
         max_rows: int,
         specs: Specs = lambda dataset: None,
+        trusted_modules: tuple[str, ...] = (),
     ) -> None:
         self.store = store
+        self.trusted_modules = trusted_modules
         self.specs = specs
         self.rows = rows
         self.versions = versions
@@ -96,18 +110,32 @@ class ThreadExecutor:
         self.max_rows = max_rows
 
     async def run(self, job: Train) -> Outcome:
-        loaded = await self.rows.load(self.versions(job), job.since, self.max_rows)
+        loaded = await self.rows.load(self.versions(job), job.since, job.max_rows or self.max_rows)
         log.info(
             "training",
             dataset=job.dataset,
             trigger=job.trigger,
             rows=len(loaded.rows),
             since=str(job.since),
+            weighted_from=str(job.weight_from),
         )
+        evidence = await asyncio.to_thread(self.measured, job, loaded.rows)
+        unpaid = self.unpaid(job, evidence)
+        if unpaid is not None:
+            log.info("retrain skipped", dataset=job.dataset, reason=unpaid.message)
+            return unpaid
+        weight_from = self.weighting(job, loaded.rows, evidence)
         try:
+            weights = None
+            if weight_from is not None:
+                weights = await asyncio.to_thread(
+                    importance_weights, job.schema, loaded.rows, weight_from, job.weight_clip
+                )
+            started = time.perf_counter()
             trained = await asyncio.to_thread(
-                train_with, self.specs(job.dataset), job.schema, loaded.rows, self.config
+                train_with, self.specs(job.dataset), job.schema, loaded.rows, self.config, weights
             )
+            fit_seconds = round(time.perf_counter() - started, 3)
         except TrainingError as exc:
             log.warning("training failed", reason=str(exc))
             return failed_event(job.cause, job.dataset, job.trigger, job.key, str(exc))
@@ -122,5 +150,56 @@ class ThreadExecutor:
             loaded.versions,
             self.config.seed,
         )
+        completed = completed.model_copy(update={"fit_seconds": fit_seconds})
         log.info("trained", accuracy=completed.metrics.accuracy, params=completed.params)
         return completed
+
+    def measured(self, job: Train, rows: list[LabelledRow]) -> Evidence | None:
+        """The champion and its own refit on the post-onset rows, if the run asks for it."""
+        if job.champion is None or job.onset is None:
+            return None
+        try:
+            data = self.store.get(job.champion.artifact)
+            champion = load_artifact(data, self.trusted_modules).pipeline
+            evidence = measure(
+                job.schema, champion, rows, job.onset, self.config.cv_folds, self.config.seed
+            )
+        except Exception as exc:  # no evidence is a reason to train, not to fail the run
+            log.warning("champion not measured; training", dataset=job.dataset, error=str(exc))
+            return None
+        log.info("champion measured", dataset=job.dataset, evidence=str(evidence))
+        return evidence
+
+    @staticmethod
+    def unpaid(job: Train, evidence: Evidence | None) -> TrainingSkipped | None:
+        """The run's `training.skipped` if its evidence says a retrain cannot pay."""
+        if evidence is None or job.pending is None or job.champion is None:
+            return None
+        verdict = retrains.retrain_pays(evidence, job.min_gain)
+        if verdict is None:
+            return None
+        return retrains.skipped_event(
+            job.cause,
+            job.key,
+            job.pending.retrain,
+            "champion_holds",
+            verdict,
+            evidence.rows,
+            champion_holdout_accuracy=job.champion.holdout_accuracy,
+            champion_post_onset_accuracy=evidence.champion_accuracy,
+        )
+
+    @staticmethod
+    def weighting(
+        job: Train, rows: list[LabelledRow], evidence: Evidence | None
+    ) -> datetime | None:
+        """Where importance weights start; None to fit unweighted. A covariate retrain whose
+        champion fell on the post-onset rows keeps those rows only (`rows` trimmed in place):
+        the concept moved too, and the old rows would teach the old one."""
+        if job.weight_from is None or job.champion is None or evidence is None:
+            return job.weight_from
+        if not retrains.concept_moved(evidence, job.champion.holdout_accuracy):
+            return job.weight_from
+        log.info("the concept moved too: post-onset rows only", dataset=job.dataset)
+        rows[:] = [r for r in rows if r.observed_at >= job.weight_from]
+        return None

@@ -51,6 +51,32 @@ class TrainerSettings(ServiceSettings, KeySettings):
         description="Drift kinds that start a retrain (others are only recorded).",
     )
     max_rows: int = Field(default=50_000, ge=100, description="Most recent rows trained on.")
+    concept_min_rows: int = Field(
+        default=0,
+        ge=0,
+        description="A performance-drift (concept) retrain trains on the rows observed after "
+        "the onset; when they are fewer than this, the newest older rows fill in up to it "
+        "(0: post-onset rows only).",
+    )
+    weight_clip: float = Field(
+        default=10.0,
+        ge=0,
+        description="A data- or prediction-drift (covariate) retrain trains on old and new rows, "
+        "the old ones weighted p/(1-p) by a domain classifier (old vs new) clipped to "
+        "[1/clip, clip]; 0: train on post-onset rows only, unweighted.",
+    )
+    min_gain: float | None = Field(
+        default=0.005,
+        description="Before a retrain, the champion is measured on the post-onset labelled rows "
+        "beside its own model refitted on them (CV); the retrain is skipped (training.skipped) "
+        "unless the refit gains more accuracy than this. Unset: never skipped on evidence.",
+    )
+    max_gate_rejections: int = Field(
+        default=2,
+        ge=1,
+        description="Retrains of one drift the registry may reject before the next is skipped "
+        "(training.skipped); a promotion resets the count.",
+    )
     cache_mb: int = Field(
         default=128,
         ge=0,
@@ -93,4 +119,8 @@ class TrainerSettings(ServiceSettings, KeySettings):
             max_retrain_failures=self.max_retrain_failures,
             retrain_on=self.retrain_on,
             max_rows=self.max_rows,
+            concept_min_rows=self.concept_min_rows,
+            weight_clip=self.weight_clip,
+            min_gain=self.min_gain,
+            max_gate_rejections=self.max_gate_rejections,
         )

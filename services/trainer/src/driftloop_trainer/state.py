@@ -57,10 +57,25 @@ class PendingRetrain(BaseModel):
     #: 0 for the first retrain after the drift; n for the n-th follow-up on more rows.
     followup: int = 0
     followups_left: int = 0
+    #: Runs of this retrain the gate rejected (reset by a promotion).
+    rejected: int = 0
+    #: Completed runs of this retrain still awaiting the gate's verdict.
+    awaiting: tuple[uuid.UUID, ...] = ()
 
     @property
     def onset(self) -> datetime:
         return self.drift.window.start
+
+    @property
+    def shift(self) -> str:
+        """The drift's kind and drifted features: what "the same shift" means."""
+        features = sorted({e.feature for e in self.drift.evidence if e.drifted})
+        return f"{self.drift.kind}:{','.join(features)}"
+
+    @property
+    def covariate(self) -> bool:
+        """A shift of the inputs (data or prediction drift), not of P(y|x) (performance)."""
+        return self.drift.kind != "performance"
 
     @property
     def key(self) -> str:
@@ -80,6 +95,18 @@ class PendingRetrain(BaseModel):
     def revision(self) -> str:
         """The stored form, which the compare-and-set compares."""
         return self.model_dump_json()
+
+
+class ChampionModel(BaseModel):
+    """The serving model as its promotion described it, and whether the trainer may load it
+    (its artifact is one the trainer itself trained: the sha256 is in its own record)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int
+    artifact: BlobRef
+    holdout_accuracy: float
+    trusted: bool = False
 
 
 InitialStatus = Literal["awaiting verdict", "failed", "rejected"]
@@ -139,6 +166,8 @@ class DatasetState:
     claims: Mapping[str, str] = field(default_factory=dict)
     retrained_for: frozenset[int] = frozenset()
     champion: int | None = None
+    #: The champion's artifact and holdout accuracy (None: promoted before this was kept).
+    champion_model: ChampionModel | None = None
     initial: InitialAttempts | None = None
     #: Rows of the current schema observed at or after each onset the decision may need.
     rows_since: Mapping[datetime, int] = field(default_factory=dict)
@@ -177,6 +206,17 @@ class Rules:
     max_retrain_failures: int = 3
     retrain_on: tuple[str, ...] = ("data", "prediction", "performance")
     max_rows: int = 50_000
+    #: A concept-drift retrain trains on at least this many rows, the newest pre-onset rows
+    #: filling in when post-onset rows are fewer (0: post-onset rows only).
+    concept_min_rows: int = 0
+    #: Covariate-shift retrains weight old rows by p/(1-p) of a domain classifier, clipped
+    #: to [1/weight_clip, weight_clip]; 0 trains on post-onset rows only, unweighted.
+    weight_clip: float = 10.0
+    #: A retrain is skipped unless the champion's own model refitted on the post-onset rows
+    #: beats it there by more than this (None: never skipped on evidence).
+    min_gain: float | None = 0.005
+    #: Retrains of one shift the gate may reject before the next is skipped.
+    max_gate_rejections: int = 2
 
     def initial_threshold(self, attempts: InitialAttempts | None) -> int:
         return max(self.min_initial_rows, attempts.next_min_rows if attempts else 0)

@@ -143,9 +143,11 @@ def search(
     y: np.ndarray,
     folds: int,
     seed: int,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[Pipeline, dict[str, Any]]:
     """Grid search: stratified CV on accuracy for classes, plain CV on MAE for numbers; the
-    refitted best pipeline and its parameters."""
+    refitted best pipeline and its parameters. `sample_weight` (one per row of `x`) weighs
+    each row in every fit (the folds' and the refit), not in the scores."""
     regression = y.dtype.kind == "f"
     searcher = GridSearchCV(
         pipeline,
@@ -155,8 +157,9 @@ def search(
         n_jobs=1,
         refit=True,
     )
+    weighted = {} if sample_weight is None else {"model__sample_weight": sample_weight}
     try:
-        searcher.fit(x, y)
+        searcher.fit(x, y, **weighted)
     except ValueError as exc:  # e.g. a feature with no value at all in the training rows
         raise TrainingError(f"scikit-learn could not fit the rows: {exc}") from exc
     params = {k.removeprefix("model__"): v for k, v in searcher.best_params_.items()}
@@ -177,12 +180,16 @@ def train(
     rows: Sequence[LabelledRow],
     config: TrainingConfig,
     recipe: Recipe | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> TrainedModel:
+    """Fit on the oldest rows, judge on the newest. `sample_weight`, aligned with `rows`,
+    weighs the training rows in the default family's fit (a recipe fits unweighted)."""
     if not rows:
         raise TrainingError(f"no labelled rows for dataset {schema.name!r}: nothing to train on")
     if len(rows) < config.min_rows:
         raise TrainingError(f"need at least {config.min_rows} labelled rows, have {len(rows)}")
     fit_rows, holdout = temporal_split(rows, config.holdout_fraction)
+    fit_weights = _fit_weights(rows, sample_weight, len(fit_rows))
     y_fit = _targets(schema, fit_rows)
     folds = _folds(schema, y_fit, config)
     x_fit = feature_matrix(schema, [r.features for r in fit_rows])
@@ -190,7 +197,7 @@ def train(
         estimator, grid = family_space(schema, config.family)
         estimator = sklearn.base.clone(estimator).set_params(random_state=config.seed)
         pipeline, params = search(
-            build_pipeline(schema, estimator), grid, x_fit, y_fit, folds, config.seed
+            build_pipeline(schema, estimator), grid, x_fit, y_fit, folds, config.seed, fit_weights
         )
     else:
         pipeline, params = recipe.fit(x_fit, y_fit, folds, config.seed)
@@ -207,6 +214,16 @@ def train(
         ),
         training_rows=len(fit_rows),
     )
+
+
+def _fit_weights(
+    rows: Sequence[LabelledRow], sample_weight: np.ndarray | None, fit_rows: int
+) -> np.ndarray | None:
+    """The weights of the rows `temporal_split` kept for fitting (same stable order)."""
+    if sample_weight is None:
+        return None
+    order = sorted(range(len(rows)), key=lambda i: rows[i].observed_at)
+    return np.asarray(sample_weight, dtype=float)[order[:fit_rows]]
 
 
 def _targets(schema: DatasetSchema, rows: Sequence[LabelledRow]) -> np.ndarray:

@@ -12,7 +12,14 @@ from .data import (
 from .drift import DriftDetected, DriftKind, FeatureDrift, WindowRef
 from .registry import ModelPromoted, ModelRegistered, ModelRejected, RolloutChanged
 from .serving import Outcome, PredictionsLabelled, PredictionsLogged, Role
-from .training import TrainingCompleted, TrainingFailed, TrainingRequested, TrainingTrigger
+from .training import (
+    SkipReason,
+    TrainingCompleted,
+    TrainingFailed,
+    TrainingRequested,
+    TrainingSkipped,
+    TrainingTrigger,
+)
 
 __all__ = [
     "DataIngested",
@@ -33,9 +40,11 @@ __all__ = [
     "RejectedRow",
     "Role",
     "RolloutChanged",
+    "SkipReason",
     "TrainingCompleted",
     "TrainingFailed",
     "TrainingRequested",
+    "TrainingSkipped",
     "TrainingTrigger",
     "WindowRef",
 ]

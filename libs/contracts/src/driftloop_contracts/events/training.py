@@ -46,6 +46,11 @@ class TrainingCompleted(Event):
     dataset_versions: tuple[str, ...] = Field(description="Dataset versions trained on.")
     training_rows: int
     dataset_schema: DatasetSchema
+    fit_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="Wall seconds the run spent fitting (search included), rows loaded aside.",
+    )
     signature: str | None = Field(
         default=None,
         description="Base64 Ed25519 signature by the trainer's key over the event's canonical "
@@ -63,3 +68,33 @@ class TrainingFailed(Event):
     dataset: str
     trigger: TrainingTrigger
     reason: str
+
+
+#: Why a drift retrain was not trained: the champion still scores on the post-onset rows what
+#: it scored on its holdout, or the gate rejected two retrains of the same shift already.
+SkipReason = Literal["champion_holds", "rejected_twice"]
+
+
+class TrainingSkipped(Event):
+    """The trainer decided not to train a drift retrain: its own evidence says the run cannot
+    beat the champion. The numbers it decided on are in the event."""
+
+    event_type: Literal["training.skipped"] = "training.skipped"
+    dataset: str
+    trigger: TrainingTrigger
+    drift_id: uuid.UUID = Field(description="The drift.detected event the retrain was for.")
+    drift_kind: str = Field(description="The drift's kind: data, prediction or performance.")
+    shift: str = Field(description="The drift's kind and drifted features, e.g. data:x0,x2.")
+    model_version: int = Field(ge=1, description="The champion the drift was of.")
+    reason: SkipReason
+    message: str = Field(description="The decision in a sentence, with its numbers.")
+    post_onset_rows: int = Field(ge=0, description="Labelled rows observed after the onset.")
+    champion_holdout_accuracy: float | None = Field(
+        default=None, description="The champion's holdout accuracy when it was promoted."
+    )
+    champion_post_onset_accuracy: float | None = Field(
+        default=None, description="The champion's accuracy on the post-onset labelled rows."
+    )
+    rejections: int = Field(
+        default=0, ge=0, description="Retrains of this shift the gate has rejected so far."
+    )
