@@ -1,23 +1,25 @@
-"""Carrying out a `Train`: load its rows, fit in a thread, store the artifacts, describe the
-outcome as an event. A worker-process executor would implement the same `Executor`."""
+"""Carrying out a `Train`: load its rows, fit them (in the worker process: worker.py), store
+the artifacts, describe the outcome as an event."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
+import numpy as np
 from driftloop_contracts import Event, TrainingCompleted, TrainingSpec, TrainingTrigger, derived_id
-from driftloop_contracts.datasets import dumps
+from driftloop_contracts.datasets import LabelledRow, dumps
 from driftloop_core import ContentStore
 from driftloop_core.telemetry import get_logger
 from driftloop_ml import ModelArtifact, dump_artifact
 
 from .effects import PRODUCER, Outcome, Train, failed_event
-from .recipes import train_with
 from .rows import RowLoader
 from .state import VersionEntry
 from .training import TrainedModel, TrainingConfig, TrainingError, library_versions
+from .worker import FitJob, Fitter, InThread
 
 log = get_logger(__name__)
 
@@ -25,6 +27,8 @@ log = get_logger(__name__)
 Versions = Callable[[Train], AsyncIterator[VersionEntry]]
 #: A dataset's training spec as registered (None: the default family).
 Specs = Callable[[str], TrainingSpec | None]
+#: Per-row weights of a run's rows (aligned with them), or None: unweighted.
+Weights = Callable[[Train, Sequence[LabelledRow]], np.ndarray | None]
 
 
 class Executor(Protocol):
@@ -76,8 +80,9 @@ def completed_event(
     )
 
 
-class ThreadExecutor:
-    """Trains in a worker thread of this process."""
+class RunExecutor:
+    """Loads a run's rows here, fits them with `fitter` (the worker process in the trainer),
+    stores what the fit produced."""
 
     def __init__(
         self,
@@ -87,6 +92,9 @@ class ThreadExecutor:
         config: TrainingConfig,
         max_rows: int,
         specs: Specs = lambda dataset: None,
+        *,
+        fitter: Fitter | None = None,
+        weights: Weights = lambda job, rows: None,
     ) -> None:
         self.store = store
         self.specs = specs
@@ -94,6 +102,8 @@ class ThreadExecutor:
         self.versions = versions
         self.config = config
         self.max_rows = max_rows
+        self.fitter = fitter or InThread()
+        self.weights = weights
 
     async def run(self, job: Train) -> Outcome:
         loaded = await self.rows.load(self.versions(job), job.since, self.max_rows)
@@ -104,14 +114,21 @@ class ThreadExecutor:
             rows=len(loaded.rows),
             since=str(job.since),
         )
+        fit = FitJob(
+            self.specs(job.dataset),
+            job.schema,
+            loaded.rows,
+            self.config,
+            self.weights(job, loaded.rows),
+            tuple(sys.path),
+        )
         try:
-            trained = await asyncio.to_thread(
-                train_with, self.specs(job.dataset), job.schema, loaded.rows, self.config
-            )
+            trained = await self.fitter.fit(fit)
         except TrainingError as exc:
             log.warning("training failed", reason=str(exc))
             return failed_event(job.cause, job.dataset, job.trigger, job.key, str(exc))
-        del loaded.rows[:]  # the model holds what it needs; free the rows before storing
+        finally:
+            del fit, loaded.rows[:]  # the model holds what it needs; free the rows
         completed = await asyncio.to_thread(
             completed_event,
             self.store,
@@ -124,3 +141,7 @@ class ThreadExecutor:
         )
         log.info("trained", accuracy=completed.metrics.accuracy, params=completed.params)
         return completed
+
+
+#: The name this executor had when it fitted in a thread only.
+ThreadExecutor = RunExecutor

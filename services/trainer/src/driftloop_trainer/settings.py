@@ -17,8 +17,19 @@ class TrainerSettings(ServiceSettings, KeySettings):
     model_config = SettingsConfigDict(env_prefix="TRAINER_", populate_by_name=True, extra="ignore")
 
     port: int = 8002
-    model_family: Literal["logistic", "random_forest", "gradient_boosting"] = Field(
-        default="logistic", description="Estimator at the end of the Pipeline."
+    model_family: Literal["auto", "logistic", "random_forest", "gradient_boosting"] = Field(
+        default="auto",
+        description="Estimator at the end of the Pipeline; `auto` searches logistic "
+        "regression (ridge for numbers), HistGradientBoosting and random forests by "
+        "cross-validation within search_budget_s.",
+    )
+    search_budget_s: float = Field(
+        default=8.0,
+        gt=0,
+        le=3600,
+        description="Family `auto`: estimated single-thread seconds its search may spend. The "
+        "candidates are chosen up front from the row count with a cost model, never cut off "
+        "by the clock, so the same rows and seed give the same model.",
     )
     min_initial_rows: int = Field(
         default=500, ge=20, description="Labelled rows needed before the first model is trained."
