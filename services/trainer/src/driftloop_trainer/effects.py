@@ -64,6 +64,10 @@ class Train:
     pending: Pending | None = None
     #: Versions recorded by the same commit, not yet in the catalogue: train on them too.
     include: tuple[VersionEntry, ...] = ()
+    #: Overrides of the trainer's default family and `auto` budget (a weak first model's
+    #: retry); a dataset's own training spec keeps its family.
+    family: str | None = None
+    budget_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -118,7 +119,11 @@ class RunExecutor:
             self.specs(job.dataset),
             job.schema,
             loaded.rows,
-            self.config,
+            replace(
+                self.config,
+                family=job.family or self.config.family,
+                search_budget_s=job.budget_s or self.config.search_budget_s,
+            ),
             self.weights(job, loaded.rows),
             tuple(sys.path),
         )

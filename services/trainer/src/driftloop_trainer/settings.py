@@ -57,6 +57,14 @@ class TrainerSettings(ServiceSettings, KeySettings):
         description="After a first model failed to train or was rejected by the registry, the "
         "next attempt waits until the dataset has this many times the rows of the last one.",
     )
+    retry_budget_factor: float = Field(
+        default=4.0,
+        ge=1,
+        description="A first model the registry rejected (too weak) is retried at once on the "
+        "same rows: a single family with `auto`, `auto` with this many times search_budget_s; "
+        "only then does the next attempt wait for initial_backoff times the rows (1: never "
+        "widen, always wait).",
+    )
     retrain_on: tuple[str, ...] = Field(
         default=("data", "prediction", "performance"),
         description="Drift kinds that start a retrain (others are only recorded).",
@@ -104,4 +112,7 @@ class TrainerSettings(ServiceSettings, KeySettings):
             max_retrain_failures=self.max_retrain_failures,
             retrain_on=self.retrain_on,
             max_rows=self.max_rows,
+            model_family=self.model_family,
+            search_budget_s=self.search_budget_s,
+            retry_budget_factor=self.retry_budget_factor,
         )
