@@ -31,6 +31,12 @@ def _session_keys() -> None:
 
 _session_keys()
 
+# The trainer's default family is `auto`; the tiers that train along the way (not about the
+# search) keep its budget small, so each run tries the cheap candidates only and the suite
+# stays within its time. tests/unit/test_model_search.py and benchmarks/training.py cover the
+# full search.
+os.environ.setdefault("TRAINER_SEARCH_BUDGET_S", "0.5")
+
 
 def _docker_redis() -> Any | None:
     """A started testcontainers Redis, if a Docker engine answers and has or pulls the image."""

@@ -47,6 +47,21 @@ def trainer(redis_url: str, namespace: str, store: ContentStore) -> Iterator[Tes
         min_initial_rows=300,
         min_post_drift_rows=200,
         reclaim_idle_ms=5000,
+        retry_budget_factor=1.0,  # a rejected first model waits for more rows
+    )
+    with TestClient(build_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def widening(redis_url: str, namespace: str, store: ContentStore) -> Iterator[TestClient]:
+    settings = TrainerSettings(
+        redis_url=redis_url,
+        namespace=namespace,
+        store_url=store.url,
+        min_initial_rows=300,
+        model_family="logistic",
+        retry_budget_factor=4.0,
     )
     with TestClient(build_app(settings)) as client:
         yield client
@@ -225,6 +240,23 @@ def test_a_rejected_first_model_is_trained_again_once_the_rows_grew_by_the_backo
     assert state["initial"]["attempts"] == 2
     assert state["initial"]["status"] == "awaiting verdict"
     assert state["initial"]["reason"] == "rejected by the registry: holdout too small"
+
+
+def test_a_rejected_first_model_is_retried_at_once_on_the_same_rows_with_auto(
+    widening: TestClient, streams_io: Streams, store: ContentStore
+) -> None:
+    streams_io.publish(streams.DATA_INGESTED, ingested(store, labelled_rows(400)))
+    (first,) = streams_io.wait(streams.TRAINING_COMPLETED)
+    assert "search" not in first.params  # logistic, the configured family
+
+    streams_io.publish(streams.MODEL_REJECTED, rejection(first))
+
+    second = streams_io.wait(streams.TRAINING_COMPLETED, 2)[1]
+    assert second.trigger == "initial" and second.params["search"]["candidates"]
+    assert second.training_rows == first.training_rows  # the same rows, searched harder
+    state = widening.get("/v1/datasets/demo").json()
+    assert state["initial"]["attempts"] == 2 and state["initial"]["family"] == "auto"
+    assert state["initial_claimed_by"] is not None  # still claimed while it awaits a verdict
 
 
 def training_step(streams_io: Streams, drift: DriftDetected, step: int) -> None:

@@ -2,7 +2,8 @@
 
 Format `driftloop.sklearn-pipeline/2` is a skops file (https://skops.readthedocs.io): the
 zip that `skops.io.dumps(pipeline)` writes, with one more member, `driftloop.json`, holding
-the metadata as JSON: `{"format", "schema", "classes", "library_versions"}`. skops ignores
+the metadata as JSON: `{"format", "schema", "classes", "library_versions"}`. Equal models
+give equal bytes (canonical.py: no object ids, no timestamps). skops ignores
 the extra member, so `skops.io.load(path, trusted=...)` opens an artifact as it is.
 
 Nothing here unpickles. Loading reads `driftloop.json` (bounded), then the pipeline through
@@ -25,6 +26,7 @@ import skops.io as sio
 from driftloop_contracts import DatasetSchema
 from pydantic import ValidationError
 
+from .canonical import canonical_skops, write
 from .errors import ArtifactError, PickleRefused
 from .trust import load_trusted
 
@@ -54,9 +56,9 @@ def dump_artifact(artifact: ModelArtifact) -> bytes:
         "classes": list(artifact.classes),
         "library_versions": artifact.library_versions,
     }
-    buffer = io.BytesIO(sio.dumps(artifact.pipeline))
+    buffer = io.BytesIO(canonical_skops(sio.dumps(artifact.pipeline)))
     with zipfile.ZipFile(buffer, "a") as archive:
-        archive.writestr(META, json.dumps(meta))
+        write(archive, META, json.dumps(meta).encode(), zipfile.ZIP_STORED)
     return buffer.getvalue()
 
 

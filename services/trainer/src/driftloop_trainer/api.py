@@ -23,6 +23,7 @@ def describe(state: DatasetState) -> dict[str, Any]:
         "rows": state.rows,
         "champion": state.champion,
         "initial": state.initial.model_dump(mode="json") if state.initial else None,
+        "next_first_model": next_first_model(state),
         "initial_claimed_by": state.claims.get("initial"),
         "pending_retrains": [
             {
@@ -41,6 +42,14 @@ def describe(state: DatasetState) -> dict[str, Any]:
         ],
         "retrained_for": sorted(state.retrained_for),
     }
+
+
+def next_first_model(state: DatasetState) -> str | None:
+    """Why the dataset has no model yet and what the trainer tries next, in words."""
+    last = state.initial
+    if state.champion is not None or last is None or last.status == "awaiting verdict":
+        return None
+    return f"{last.status}: {last.reason}; next attempt: {last.next_attempt()}"
 
 
 def check_admin(

@@ -15,10 +15,11 @@ from .registrations import TrainingSpecs
 from .repository import RECHECK, Repository
 from .requests import TrainingRequests
 from .rows import RowLoader
-from .runs import Executor, ThreadExecutor
+from .runs import Executor, RunExecutor
 from .settings import TrainerSettings
 from .training import TrainingConfig
 from .uploads import ExternalModels
+from .worker import WorkerProcess
 
 GROUP = "trainer"
 SIGNS = "the trainer signs each training.completed (its artifact) with it"
@@ -40,18 +41,23 @@ def build_app(
         holdout_fraction=settings.holdout_fraction,
         cv_folds=settings.cv_folds,
         seed=settings.seed,
+        search_budget_s=settings.search_budget_s,
     )
     specs = TrainingSpecs()
     follow_registrations(bus, specs)
-    executor = executor or ThreadExecutor(
-        store,
-        rows,
-        lambda job: repo.newest_first(job.dataset, job.since, job.schema, job.include),
-        config,
-        settings.max_rows,
-        specs.get,
-        tuple(settings.trusted_modules),
-    )
+    worker: WorkerProcess | None = None
+    if executor is None:
+        worker = WorkerProcess()
+        executor = RunExecutor(
+            store,
+            rows,
+            lambda job: repo.newest_first(job.dataset, job.since, job.schema, job.include),
+            config,
+            settings.max_rows,
+            specs.get,
+            tuple(settings.trusted_modules),
+            fitter=worker,
+        )
     signer = settings.signer(SIGNS)
     handlers = TrainerHandlers(repo, rows, executor, settings.rules(), signer=signer)
     bus.consume(Consumer(streams.DATA_INGESTED, GROUP, each(handlers.on_data)))
@@ -71,7 +77,8 @@ def build_app(
         bus=bus,
         routers=[router],
         max_body_bytes=settings.max_upload_mb * 1024 * 1024,
-        state={"trainer": api},
+        on_shutdown=[worker.stop] if worker else [],
+        state={"trainer": api, "worker": worker},
     )
 
 

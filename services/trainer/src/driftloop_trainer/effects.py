@@ -1,7 +1,7 @@
 """What the trainer's policy decides, as data: the adapter carries each effect out.
 
-`Train` runs before the commit (in a thread today; a worker process later needs only a new
-executor, because a Train is plain data). Every other effect becomes a Redis write or a
+`Train` runs before the commit (its fit in the trainer's worker process: worker.py; a
+Train is plain data). Every other effect becomes a Redis write or a
 publish inside the delivery's one commit.
 """
 
@@ -76,6 +76,10 @@ class Train:
     champion: ChampionModel | None = None
     onset: datetime | None = None
     min_gain: float = 0.0
+    #: Overrides of the trainer's default family and `auto` budget (a weak first model's
+    #: retry); a dataset's own training spec keeps its family.
+    family: str | None = None
+    budget_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,11 @@ Each function takes the dataset's state (state.py) and one event and returns eff
 means, and commits the rest atomically with the acknowledgement.
 
 - The first model trains once the dataset has `min_initial_rows` rows and nothing serves it.
-  A first model that fails to train or that the registry rejects releases its claim, and the
-  next attempt waits for `initial_backoff` times the rows of the last one: never a tight loop.
+  A first model that fails to train or that the registry rejects releases its claim. One the
+  registry rejected (too weak) is first retried harder on the same rows (a single family
+  gives way to `auto`, `auto` gets `retry_budget_factor` times its budget); after that, and
+  after a failed run, the next attempt waits for `initial_backoff` times the rows of the last
+  one: never a tight loop.
 - A drift (of a kind in `retrain_on`, of a model not yet retrained for) becomes a pending
   retrain that trains on rows observed after the onset once there are `min_post_drift_rows`;
   then `followup_retrains` more runs as those rows double. A failed run is retried on more
@@ -129,8 +132,11 @@ def on_rejected(state: DatasetState, event: ModelRejected, rules: Rules) -> list
     if INITIAL not in state.claims or not is_initial_verdict(state.initial, event):
         return [Skip("no first model of this dataset awaits a verdict")]
     last = state.initial or InitialAttempts(attempts=1, status="awaiting verdict", rows=state.rows)
-    reason = f"rejected by the registry: {event.reason}"
-    attempts = last.backed_off("rejected", reason, rules.initial_backoff)
+    attempts = last.widened(rejection(event), rules)
+    if attempts.retries_now:  # same rows, harder: the claim stays with its holder
+        holder = state.claims[INITIAL]
+        retry = initial_run(replace(state, initial=attempts), event, holder, rules, ())
+        return [RecordInitialAttempt(event.dataset, attempts), *([retry] if retry else [])]
     claims = {k: v for k, v in state.claims.items() if k != INITIAL}
     after = replace(state, claims=claims, initial=attempts)
     return [
@@ -143,6 +149,10 @@ def on_rejected(state: DatasetState, event: ModelRejected, rules: Rules) -> list
 def on_recheck(state: DatasetState, event: Event, rules: Rules) -> list[Effect]:
     """The state changed while an earlier decision was made: decide again on the whole of it."""
     return next_run(state, event, rules)
+
+
+def rejection(event: ModelRejected) -> str:
+    return f"rejected by the registry: {event.reason}"
 
 
 def is_initial_verdict(initial: InitialAttempts | None, event: ModelRejected) -> bool:
@@ -177,12 +187,17 @@ def initial_outcome(
 ) -> list[Effect]:
     assert not isinstance(outcome, TrainingSkipped), "only a drift retrain measures first"
     last = state.initial
+    reason = last.reason if last else None
     attempts = InitialAttempts(
         attempts=(last.attempts if last else 0) + 1,
         status="awaiting verdict",
         rows=train.rows,
         run_id=outcome.run_id,
-        reason=last.reason if last else None,  # why the attempt before did not serve
+        # why the attempt before did not serve (a retry on a rejection is decided on the
+        # state before it, so the rejection itself says why)
+        reason=rejection(train.cause) if isinstance(train.cause, ModelRejected) else reason,
+        family=train.family,
+        budget_s=train.budget_s,
     )
     if isinstance(outcome, TrainingFailed):
         failed = attempts.backed_off("failed", outcome.reason, rules.initial_backoff)
@@ -256,6 +271,7 @@ def initial_run(
         return None
     if state.rows < rules.initial_threshold(state.initial):
         return None
+    last = state.initial
     return Train(
         state.dataset,
         "initial",
@@ -267,6 +283,8 @@ def initial_run(
         claim=INITIAL,
         rows=state.rows,
         include=include,
+        family=last.next_family if last else None,
+        budget_s=last.next_budget_s if last else None,
     )
 
 

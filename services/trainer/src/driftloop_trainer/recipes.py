@@ -6,6 +6,8 @@ A dataset registered with a `TrainingSpec` trains with it; without one, with the
 - a **family** from the catalogue (`training.family_space`: classifiers or regressors, by the
   target), its grid replaced by the spec's `search_space` (every key must be a parameter of
   the family's estimator), behind the same imputation, scaling and one-hot encoding as always;
+- family **`auto`** (search.py): a budgeted search over the catalogue's families by
+  cross-validation (no `search_space`: the catalogue is its space);
 - a user's **entry point** `package.module:make_estimator`, imported with importlib and called
   with the DatasetSchema. It returns an unfitted scikit-learn estimator or pipeline, fitted as
   it is (no search, no preprocessing added). It receives what every model here receives, at
@@ -23,6 +25,7 @@ shape) raises `TrainingError` with a reason naming the spec and what to fix: the
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,11 +36,13 @@ from driftloop_contracts import DatasetSchema, TrainingSpec
 from driftloop_contracts.datasets import LabelledRow
 
 from .training import (
+    AUTO,
     TrainedModel,
     TrainingConfig,
     TrainingError,
     build_pipeline,
     family_space,
+    run_auto,
     search,
     train,
 )
@@ -61,14 +66,20 @@ class FamilyRecipe:
         return f"family {self.family!r}"
 
     def fit(
-        self, x: np.ndarray, y: np.ndarray, folds: int, seed: int
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        folds: int,
+        seed: int,
+        sample_weight: np.ndarray | None = None,
     ) -> tuple[Any, dict[str, Any]]:
         estimator = sklearn.base.clone(family_space(self.schema, self.family)[0])
         if "random_state" in estimator.get_params(deep=False):
             estimator.set_params(random_state=seed)
         grid = {f"model__{k}": v for k, v in self.grid.items()}
+        pipeline = build_pipeline(self.schema, estimator)
         try:
-            return search(build_pipeline(self.schema, estimator), grid, x, y, folds, seed)
+            return search(pipeline, grid, x, y, folds, seed, sample_weight)
         except Exception as exc:
             if not self.custom:
                 raise
@@ -78,6 +89,28 @@ class FamilyRecipe:
                 f"{' '.join(last) or type(exc).__name__}; fix the values in the dataset's "
                 "training spec"
             ) from exc
+
+
+@dataclass(frozen=True)
+class AutoRecipe:
+    """Family `auto`: the budgeted search over every catalogue family (search.py)."""
+
+    schema: DatasetSchema
+    budget_s: float
+
+    @property
+    def source(self) -> str:
+        return "family 'auto'"
+
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        folds: int,
+        seed: int,
+        sample_weight: np.ndarray | None = None,
+    ) -> tuple[Any, dict[str, Any]]:
+        return run_auto(self.schema, (x, y, sample_weight), folds, seed, self.budget_s)
 
 
 @dataclass(frozen=True)
@@ -93,15 +126,29 @@ class EntryPointRecipe:
         return f"entry point {self.entry_point!r}"
 
     def fit(
-        self, x: np.ndarray, y: np.ndarray, folds: int, seed: int
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        folds: int,
+        seed: int,
+        sample_weight: np.ndarray | None = None,
     ) -> tuple[Any, dict[str, Any]]:
+        """Weights reach the user's fit only if it takes `sample_weight`; else it is fitted
+        unweighted (and its params say so)."""
         estimator = self.build()
+        weighted = sample_weight is not None and accepts_weights(estimator)
         try:
-            estimator.fit(x, y)
+            if weighted:
+                estimator.fit(x, y, sample_weight=sample_weight)
+            else:
+                estimator.fit(x, y)
         except Exception as exc:
             raise self.error(f"fit failed: {type(exc).__name__}: {exc}") from exc
         self.check(estimator, x[:CHECK_ROWS])
-        return estimator, {"entry_point": self.entry_point, "estimator": _name(estimator)}
+        params: dict[str, Any] = {"entry_point": self.entry_point, "estimator": _name(estimator)}
+        if sample_weight is not None:
+            params["weighted"] = weighted
+        return estimator, params
 
     def build(self) -> Any:
         try:
@@ -154,22 +201,43 @@ class EntryPointRecipe:
         return TrainingError(f"{self.source} for dataset {self.schema.name!r}: {what}")
 
 
-Recipe = FamilyRecipe | EntryPointRecipe
+def accepts_weights(estimator: Any) -> bool:
+    """Whether `estimator.fit` takes `sample_weight` (a Pipeline's never does by that name)."""
+    try:
+        return "sample_weight" in inspect.signature(estimator.fit).parameters
+    except (TypeError, ValueError):
+        return False
 
 
-def resolve(spec: TrainingSpec | None, schema: DatasetSchema, default_family: str) -> Recipe:
-    """The recipe a dataset trains with; TrainingError if its spec cannot be used."""
+Recipe = FamilyRecipe | AutoRecipe | EntryPointRecipe
+
+
+def resolve(
+    spec: TrainingSpec | None, schema: DatasetSchema, default_family: str, budget_s: float = 8.0
+) -> Recipe:
+    """The recipe a dataset trains with; TrainingError if its spec cannot be used. `budget_s`
+    is family `auto`'s search budget."""
     if spec is None:
-        return family(schema, default_family, None)
+        return family(schema, default_family, None, budget_s)
     if spec.entry_point is not None:
         return EntryPointRecipe(schema, spec.entry_point, load_entry_point(spec.entry_point))
     assert spec.family is not None  # the contract's validator: one of the two
-    return family(schema, spec.family, spec.search_space)
+    return family(schema, spec.family, spec.search_space, budget_s)
 
 
 def family(
-    schema: DatasetSchema, name: str, search_space: dict[str, tuple[Any, ...]] | None
-) -> FamilyRecipe:
+    schema: DatasetSchema,
+    name: str,
+    search_space: dict[str, tuple[Any, ...]] | None,
+    budget_s: float = 8.0,
+) -> FamilyRecipe | AutoRecipe:
+    if name == AUTO:
+        if search_space is not None:
+            raise TrainingError(
+                f"training spec of dataset {schema.name!r}: family 'auto' searches the "
+                "catalogue's own space; drop `search_space`, or name one family to search it"
+            )
+        return AutoRecipe(schema, budget_s)
     try:
         estimator, default_grid = family_space(schema, name)
     except TrainingError as exc:
@@ -223,12 +291,13 @@ def train_with(
     sample_weight: np.ndarray | None = None,
 ) -> TrainedModel:
     """Train `rows` with the dataset's spec; anything a user's model raises on the way (in
-    fit, on the holdout, in the profile) is a TrainingError naming its entry point."""
+    fit, on the holdout, in the profile) is a TrainingError naming its entry point.
+    `sample_weight`: one weight per row of `rows`, or None (see training.train)."""
     if spec is None:  # the trainer's default family, exactly as before specs existed
         return train(schema, rows, config, sample_weight=sample_weight)
-    recipe = resolve(spec, schema, config.family)
+    recipe = resolve(spec, schema, config.family, config.search_budget_s)
     try:
-        return train(schema, rows, config, recipe)
+        return train(schema, rows, config, recipe, sample_weight)
     except TrainingError:
         raise
     except Exception as exc:

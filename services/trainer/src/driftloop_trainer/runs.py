@@ -4,11 +4,14 @@ outcome as an event. A worker-process executor would implement the same `Executo
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
+import numpy as np
 from driftloop_contracts import (
     Event,
     TrainingCompleted,
@@ -21,15 +24,16 @@ from driftloop_contracts.datasets import LabelledRow, dumps
 from driftloop_core import ContentStore
 from driftloop_core.telemetry import get_logger
 from driftloop_ml import ModelArtifact, dump_artifact, load_artifact
+from threadpoolctl import threadpool_limits
 
 from . import retrains
 from .effects import PRODUCER, Outcome, Train, failed_event
-from .recipes import train_with
 from .retrains import Evidence
 from .rows import RowLoader
 from .state import VersionEntry
 from .training import TrainedModel, TrainingConfig, TrainingError, library_versions
 from .weights import importance_weights, measure
+from .worker import FitJob, Fitter, InThread
 
 log = get_logger(__name__)
 
@@ -88,8 +92,9 @@ def completed_event(
     )
 
 
-class ThreadExecutor:
-    """Trains in a worker thread of this process."""
+class RunExecutor:
+    """Loads a run's rows here, measures whether a retrain can pay (in a thread), fits them
+    with `fitter` (the worker process in the trainer) and stores what the fit produced."""
 
     def __init__(
         self,
@@ -100,6 +105,8 @@ class ThreadExecutor:
         max_rows: int,
         specs: Specs = lambda dataset: None,
         trusted_modules: tuple[str, ...] = (),
+        *,
+        fitter: Fitter | None = None,
     ) -> None:
         self.store = store
         self.trusted_modules = trusted_modules
@@ -108,6 +115,8 @@ class ThreadExecutor:
         self.versions = versions
         self.config = config
         self.max_rows = max_rows
+        #: Where fits run: the worker process in the trainer, this process's threads in tests.
+        self.fitter = fitter or InThread()
 
     async def run(self, job: Train) -> Outcome:
         loaded = await self.rows.load(self.versions(job), job.since, job.max_rows or self.max_rows)
@@ -126,20 +135,12 @@ class ThreadExecutor:
             return unpaid
         weight_from = self.weighting(job, loaded.rows, evidence)
         try:
-            weights = None
-            if weight_from is not None:
-                weights = await asyncio.to_thread(
-                    importance_weights, job.schema, loaded.rows, weight_from, job.weight_clip
-                )
-            started = time.perf_counter()
-            trained = await asyncio.to_thread(
-                train_with, self.specs(job.dataset), job.schema, loaded.rows, self.config, weights
-            )
-            fit_seconds = round(time.perf_counter() - started, 3)
+            trained, fit_seconds = await self.fit(job, loaded.rows, weight_from)
         except TrainingError as exc:
             log.warning("training failed", reason=str(exc))
             return failed_event(job.cause, job.dataset, job.trigger, job.key, str(exc))
-        del loaded.rows[:]  # the model holds what it needs; free the rows before storing
+        finally:
+            del loaded.rows[:]  # the model holds what it needs; free the rows before storing
         completed = await asyncio.to_thread(
             completed_event,
             self.store,
@@ -154,6 +155,25 @@ class ThreadExecutor:
         log.info("trained", accuracy=completed.metrics.accuracy, params=completed.params)
         return completed
 
+    async def fit(
+        self, job: Train, rows: list[LabelledRow], weight_from: datetime | None
+    ) -> tuple[TrainedModel, float]:
+        """The fitted model (in the fitter: the worker process) and the seconds it took."""
+        weights: np.ndarray | None = None
+        if weight_from is not None:
+            weights = await asyncio.to_thread(
+                importance_weights, job.schema, rows, weight_from, job.weight_clip
+            )
+        config = replace(
+            self.config,
+            family=job.family or self.config.family,
+            search_budget_s=job.budget_s or self.config.search_budget_s,
+        )
+        work = FitJob(self.specs(job.dataset), job.schema, rows, config, weights, tuple(sys.path))
+        started = time.perf_counter()
+        trained = await self.fitter.fit(work)
+        return trained, round(time.perf_counter() - started, 3)
+
     def measured(self, job: Train, rows: list[LabelledRow]) -> Evidence | None:
         """The champion and its own refit on the post-onset rows, if the run asks for it."""
         if job.champion is None or job.onset is None:
@@ -161,9 +181,10 @@ class ThreadExecutor:
         try:
             data = self.store.get(job.champion.artifact)
             champion = load_artifact(data, self.trusted_modules).pipeline
-            evidence = measure(
-                job.schema, champion, rows, job.onset, self.config.cv_folds, self.config.seed
-            )
+            with threadpool_limits(limits=1):  # as every fit: no OpenMP oversubscription
+                evidence = measure(
+                    job.schema, champion, rows, job.onset, self.config.cv_folds, self.config.seed
+                )
         except Exception as exc:  # no evidence is a reason to train, not to fail the run
             log.warning("champion not measured; training", dataset=job.dataset, error=str(exc))
             return None
@@ -203,3 +224,7 @@ class ThreadExecutor:
         log.info("the concept moved too: post-onset rows only", dataset=job.dataset)
         rows[:] = [r for r in rows if r.observed_at >= job.weight_from]
         return None
+
+
+#: The name this executor had when it fitted in a thread only.
+ThreadExecutor = RunExecutor

@@ -17,8 +17,19 @@ class TrainerSettings(ServiceSettings, KeySettings):
     model_config = SettingsConfigDict(env_prefix="TRAINER_", populate_by_name=True, extra="ignore")
 
     port: int = 8002
-    model_family: Literal["logistic", "random_forest", "gradient_boosting"] = Field(
-        default="logistic", description="Estimator at the end of the Pipeline."
+    model_family: Literal["auto", "logistic", "random_forest", "gradient_boosting"] = Field(
+        default="auto",
+        description="Estimator at the end of the Pipeline; `auto` searches logistic "
+        "regression (ridge for numbers), HistGradientBoosting and random forests by "
+        "cross-validation within search_budget_s.",
+    )
+    search_budget_s: float = Field(
+        default=8.0,
+        gt=0,
+        le=3600,
+        description="Family `auto`: estimated single-thread seconds its search may spend. The "
+        "candidates are chosen up front from the row count with a cost model, never cut off "
+        "by the clock, so the same rows and seed give the same model.",
     )
     min_initial_rows: int = Field(
         default=500, ge=20, description="Labelled rows needed before the first model is trained."
@@ -45,6 +56,14 @@ class TrainerSettings(ServiceSettings, KeySettings):
         gt=1,
         description="After a first model failed to train or was rejected by the registry, the "
         "next attempt waits until the dataset has this many times the rows of the last one.",
+    )
+    retry_budget_factor: float = Field(
+        default=4.0,
+        ge=1,
+        description="A first model the registry rejected (too weak) is retried at once on the "
+        "same rows: a single family with `auto`, `auto` with this many times search_budget_s; "
+        "only then does the next attempt wait for initial_backoff times the rows (1: never "
+        "widen, always wait).",
     )
     retrain_on: tuple[str, ...] = Field(
         default=("data", "prediction", "performance"),
@@ -123,4 +142,7 @@ class TrainerSettings(ServiceSettings, KeySettings):
             weight_clip=self.weight_clip,
             min_gain=self.min_gain,
             max_gate_rejections=self.max_gate_rejections,
+            model_family=self.model_family,
+            search_budget_s=self.search_budget_s,
+            retry_budget_factor=self.retry_budget_factor,
         )

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 #: The claim of the first model's training; held while a run is trained and judged.
 INITIAL = "initial"
+#: The family that searches the others (training.AUTO; repeated so state.py stays pure data).
+AUTO_FAMILY = "auto"
 
 
 class VersionEntry(BaseModel):
@@ -126,16 +128,64 @@ class InitialAttempts(BaseModel):
         default=None, description="Why the last attempt that did not serve did not."
     )
     next_min_rows: int = Field(default=0, description="Rows the next attempt waits for.")
+    family: str | None = Field(
+        default=None, description="Family the last attempt trained with (None: the default)."
+    )
+    budget_s: float | None = Field(
+        default=None, description="Search budget of the last attempt (None: the default)."
+    )
+    next_family: str | None = Field(
+        default=None, description="Family the next attempt trains with (None: the default)."
+    )
+    next_budget_s: float | None = Field(
+        default=None, description="Search budget of the next attempt (None: the default)."
+    )
 
     def backed_off(self, status: InitialStatus, reason: str, factor: float) -> InitialAttempts:
-        """A failed or rejected attempt: the next one waits for `factor` times the rows."""
+        """A failed or rejected attempt: the next one waits for `factor` times the rows, and
+        trains as the last one did."""
         return self.model_copy(
             update={
                 "status": status,
                 "reason": reason,
                 "next_min_rows": math.ceil(self.rows * factor),
+                "next_family": self.family,
+                "next_budget_s": self.budget_s,
             }
         )
+
+    def widened(self, reason: str, rules: Rules) -> InitialAttempts:
+        """A first model too weak to serve: try harder on the same rows before waiting for
+        more. A single family gives way to `auto`; `auto` at its budget gets
+        `retry_budget_factor` times the budget; a search already widened waits for rows."""
+        family = self.family or rules.model_family
+        budget = self.budget_s or rules.search_budget_s
+        if family != AUTO_FAMILY:
+            nxt: tuple[str, float | None] = (AUTO_FAMILY, None)
+        elif self.budget_s is None and rules.retry_budget_factor > 1:
+            nxt = (AUTO_FAMILY, round(budget * rules.retry_budget_factor, 3))
+        else:
+            return self.backed_off("rejected", reason, rules.initial_backoff)
+        return self.model_copy(
+            update={
+                "status": "rejected",
+                "reason": reason,
+                "next_min_rows": self.rows,
+                "next_family": nxt[0],
+                "next_budget_s": nxt[1],
+            }
+        )
+
+    @property
+    def retries_now(self) -> bool:
+        """The next attempt trains on the rows the last one had (a widened search)."""
+        return self.status == "rejected" and self.next_min_rows <= self.rows
+
+    def next_attempt(self) -> str:
+        """The next attempt, in words (the trainer's dataset view shows it)."""
+        family = self.next_family or "the default family"
+        budget = f" with a search budget of {self.next_budget_s:g} s" if self.next_budget_s else ""
+        return f"{family}{budget} once the dataset has {self.next_min_rows} rows"
 
 
 @dataclass(frozen=True)
@@ -217,6 +267,12 @@ class Rules:
     min_gain: float | None = 0.005
     #: Retrains of one shift the gate may reject before the next is skipped.
     max_gate_rejections: int = 2
+    #: The trainer's default family and `auto`'s budget (a weak first model's retry widens).
+    model_family: str = "auto"
+    search_budget_s: float = 8.0
+    #: A weak first model searched with `auto` is retried on the same rows with this many
+    #: times the budget (1: no such retry, the next attempt waits for more rows).
+    retry_budget_factor: float = 1.0
 
     def initial_threshold(self, attempts: InitialAttempts | None) -> int:
         return max(self.min_initial_rows, attempts.next_min_rows if attempts else 0)

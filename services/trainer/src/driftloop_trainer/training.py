@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import orjson
 import scipy
 import sklearn
 from driftloop_contracts import (
@@ -34,6 +35,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
+
+from . import search as auto
 
 PROFILE_SAMPLE = 2000
 QUANTILES = {"p01": 1, "p05": 5, "p25": 25, "p50": 50, "p75": 75, "p95": 95, "p99": 99}
@@ -64,6 +68,10 @@ REGRESSION_SEARCH_SPACES: dict[str, tuple[Any, dict[str, list[Any]]]] = {
 REGRESSION_SEARCH_SPACES["linear"] = REGRESSION_SEARCH_SPACES["logistic"]
 
 
+#: The family that searches the others (search.py).
+AUTO = "auto"
+
+
 class TrainingError(Exception):
     """The rows cannot produce a model; the message says why (goes into training.failed)."""
 
@@ -75,6 +83,8 @@ class TrainingConfig:
     cv_folds: int = 3
     seed: int = 42
     min_rows: int = 20
+    #: Family `auto`: estimated single-thread seconds its search may spend (search.plan).
+    search_budget_s: float = 8.0
 
 
 @dataclass(frozen=True)
@@ -123,16 +133,43 @@ def temporal_split(
     rows: Sequence[LabelledRow], holdout_fraction: float
 ) -> tuple[list[LabelledRow], list[LabelledRow]]:
     """Oldest rows train, newest rows judge: the holdout looks like what comes next."""
-    ordered = sorted(rows, key=lambda r: r.observed_at)
+    fit_idx, holdout_idx = split_indices(rows, holdout_fraction)
+    return [rows[i] for i in fit_idx], [rows[i] for i in holdout_idx]
+
+
+def split_indices(
+    rows: Sequence[LabelledRow], holdout_fraction: float
+) -> tuple[list[int], list[int]]:
+    """`temporal_split` as positions in `rows`, after dropping exact copies (same features
+    and label) of an earlier-observed row: a re-uploaded row never judges the model it
+    trained (a holdout of copies had scored 1.000)."""
+    ordered = distinct(sorted(range(len(rows)), key=lambda i: rows[i].observed_at), rows)
     cut = len(ordered) - max(1, round(len(ordered) * holdout_fraction))
     return ordered[:cut], ordered[cut:]
+
+
+def distinct(order: Sequence[int], rows: Sequence[LabelledRow]) -> list[int]:
+    """The positions of `order` whose row is not an exact copy of one before it."""
+    seen: set[bytes] = set()
+    kept = []
+    for i in order:
+        key = orjson.dumps(rows[i].features, option=orjson.OPT_SORT_KEYS) + rows[i].label.encode()
+        if key not in seen:
+            seen.add(key)
+            kept.append(i)
+    return kept
 
 
 class Recipe(Protocol):
     """How a dataset's model is fitted (recipes.py): the fitted model and its parameters."""
 
     def fit(
-        self, x: np.ndarray, y: np.ndarray, folds: int, seed: int
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        folds: int,
+        seed: int,
+        sample_weight: np.ndarray | None = None,
     ) -> tuple[Any, dict[str, Any]]: ...
 
 
@@ -146,8 +183,7 @@ def search(
     sample_weight: np.ndarray | None = None,
 ) -> tuple[Pipeline, dict[str, Any]]:
     """Grid search: stratified CV on accuracy for classes, plain CV on MAE for numbers; the
-    refitted best pipeline and its parameters. `sample_weight` (one per row of `x`) weighs
-    each row in every fit (the folds' and the refit), not in the scores."""
+    refitted best pipeline and its parameters. Weights go to the final estimator's fit."""
     regression = y.dtype.kind == "f"
     searcher = GridSearchCV(
         pipeline,
@@ -157,9 +193,11 @@ def search(
         n_jobs=1,
         refit=True,
     )
-    weighted = {} if sample_weight is None else {"model__sample_weight": sample_weight}
     try:
-        searcher.fit(x, y, **weighted)
+        if sample_weight is None:
+            searcher.fit(x, y)
+        else:
+            searcher.fit(x, y, model__sample_weight=sample_weight)
     except ValueError as exc:  # e.g. a feature with no value at all in the training rows
         raise TrainingError(f"scikit-learn could not fit the rows: {exc}") from exc
     params = {k.removeprefix("model__"): v for k, v in searcher.best_params_.items()}
@@ -182,26 +220,28 @@ def train(
     recipe: Recipe | None = None,
     sample_weight: np.ndarray | None = None,
 ) -> TrainedModel:
-    """Fit on the oldest rows, judge on the newest. `sample_weight`, aligned with `rows`,
-    weighs the training rows in the default family's fit (a recipe fits unweighted)."""
+    """Fit on the older rows, judge on the newest. `sample_weight`, if given, holds one
+    weight per row of `rows` (in that order); the fit receives those of its rows."""
     if not rows:
         raise TrainingError(f"no labelled rows for dataset {schema.name!r}: nothing to train on")
     if len(rows) < config.min_rows:
         raise TrainingError(f"need at least {config.min_rows} labelled rows, have {len(rows)}")
-    fit_rows, holdout = temporal_split(rows, config.holdout_fraction)
-    fit_weights = _fit_weights(rows, sample_weight, len(fit_rows))
+    if sample_weight is not None and len(sample_weight) != len(rows):
+        raise TrainingError(f"{len(sample_weight)} sample weights for {len(rows)} rows")
+    fit_idx, holdout_idx = split_indices(rows, config.holdout_fraction)
+    fit_rows, holdout = [rows[i] for i in fit_idx], [rows[i] for i in holdout_idx]
+    weight = None if sample_weight is None else np.asarray(sample_weight, float)[fit_idx]
     y_fit = _targets(schema, fit_rows)
     folds = _folds(schema, y_fit, config)
     x_fit = feature_matrix(schema, [r.features for r in fit_rows])
-    if recipe is None:  # the trainer's default family (see recipes.py for training specs)
-        estimator, grid = family_space(schema, config.family)
-        estimator = sklearn.base.clone(estimator).set_params(random_state=config.seed)
-        pipeline, params = search(
-            build_pipeline(schema, estimator), grid, x_fit, y_fit, folds, config.seed, fit_weights
-        )
-    else:
-        pipeline, params = recipe.fit(x_fit, y_fit, folds, config.seed)
-    metrics = evaluate(pipeline, schema, holdout)
+    # One thread per fit: OpenMP's threads (HistGradientBoosting) on a busy 2-core machine
+    # had made an 800-row grid search take 15 s instead of 2 s; the worker is one process.
+    with threadpool_limits(limits=1):
+        if recipe is None:  # the trainer's default family (see recipes.py for specs)
+            pipeline, params = default_fit(schema, config, (x_fit, y_fit, weight), folds)
+        else:
+            pipeline, params = recipe.fit(x_fit, y_fit, folds, config.seed, weight)
+        metrics = evaluate(pipeline, schema, holdout)
     return TrainedModel(
         schema=schema,
         pipeline=pipeline,
@@ -216,14 +256,34 @@ def train(
     )
 
 
-def _fit_weights(
-    rows: Sequence[LabelledRow], sample_weight: np.ndarray | None, fit_rows: int
-) -> np.ndarray | None:
-    """The weights of the rows `temporal_split` kept for fitting (same stable order)."""
-    if sample_weight is None:
-        return None
-    order = sorted(range(len(rows)), key=lambda i: rows[i].observed_at)
-    return np.asarray(sample_weight, dtype=float)[order[:fit_rows]]
+def default_fit(
+    schema: DatasetSchema,
+    config: TrainingConfig,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+    folds: int,
+) -> tuple[Any, dict[str, Any]]:
+    """The configured family: `auto` searches the catalogue, any other its own grid."""
+    x, y, weight = data
+    if config.family == AUTO:
+        return run_auto(schema, data, folds, config.seed, config.search_budget_s)
+    estimator, grid = family_space(schema, config.family)
+    estimator = sklearn.base.clone(estimator).set_params(random_state=config.seed)
+    return search(build_pipeline(schema, estimator), grid, x, y, folds, config.seed, weight)
+
+
+def run_auto(
+    schema: DatasetSchema,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+    folds: int,
+    seed: int,
+    budget_s: float,
+) -> tuple[Any, dict[str, Any]]:
+    try:
+        return auto.run(
+            schema, lambda estimator: build_pipeline(schema, estimator), data, folds, seed, budget_s
+        )
+    except ValueError as exc:  # e.g. a feature with no value at all in the training rows
+        raise TrainingError(f"scikit-learn could not fit the rows: {exc}") from exc
 
 
 def _targets(schema: DatasetSchema, rows: Sequence[LabelledRow]) -> np.ndarray:
