@@ -31,6 +31,10 @@ from .events import (
     TrainingFailed,
     TrainingRequested,
     TrainingTrigger,
+    TrialDecided,
+    TrialEvidence,
+    TrialStarted,
+    TrialTest,
     WindowRef,
 )
 from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
@@ -78,6 +82,10 @@ __all__ = [
     "TrainingFailed",
     "TrainingRequested",
     "TrainingSpec",
+    "TrialDecided",
+    "TrialEvidence",
+    "TrialStarted",
+    "TrialTest",
     "TrainingTrigger",
     "WindowRef",
     "codec",

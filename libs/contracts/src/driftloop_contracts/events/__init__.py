@@ -13,6 +13,14 @@ from .drift import DriftDetected, DriftKind, FeatureDrift, WindowRef
 from .registry import ModelPromoted, ModelRegistered, ModelRejected, RolloutChanged
 from .serving import Outcome, PredictionsLabelled, PredictionsLogged, Role
 from .training import TrainingCompleted, TrainingFailed, TrainingRequested, TrainingTrigger
+from .trials import (
+    TrialDecided,
+    TrialDecision,
+    TrialEvidence,
+    TrialStarted,
+    TrialStop,
+    TrialTest,
+)
 
 __all__ = [
     "DataIngested",
@@ -37,5 +45,11 @@ __all__ = [
     "TrainingFailed",
     "TrainingRequested",
     "TrainingTrigger",
+    "TrialDecided",
+    "TrialDecision",
+    "TrialEvidence",
+    "TrialStarted",
+    "TrialStop",
+    "TrialTest",
     "WindowRef",
 ]
