@@ -62,7 +62,7 @@ def test_a_pair_is_a_win_when_the_challenger_loses_less() -> None:
 
 
 def test_settings_outside_the_test_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="alpha and beta"):
         SequentialTest(alpha=0.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="alpha and beta"):
         SequentialTest(min_effect=0.5)
