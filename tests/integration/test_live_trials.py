@@ -4,6 +4,7 @@ promote it, reject it, or run out its budget."""
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,11 +27,11 @@ from tests.support.data import labelled_rows, trained
 from tests.support.streams import Streams
 from tests.support.wait import eventually_sync
 
-BEFORE: dict[str, TrainingCompleted] = {}
-
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[ContentStore, TrainingCompleted, Any]:
+def runs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[ContentStore, TrainingCompleted, TrainingCompleted]:
     """A champion fitted on the old concept and a challenger fitted on the new one (its
     holdout is of the new concept, so it passes the offline gate), trained once."""
     store = ContentStore(str(tmp_path_factory.mktemp("store")))
@@ -78,8 +79,6 @@ def trial(
 def outcomes(n: int, champion_right: float, challenger_right: float, seed: int) -> list[Any]:
     """`n` labelled predictions of both models, as ingest publishes the joined pairs: one
     event for the champion's answers (primary v1), one for the shadow's (v2)."""
-    import random
-
     rng = random.Random(seed)
     ids = [uuid.uuid4() for _ in range(n)]
     now = int(utcnow().timestamp() * 1000) + 1000
@@ -102,7 +101,7 @@ def outcomes(n: int, champion_right: float, challenger_right: float, seed: int) 
     return [side("primary", 1, champion_right), side("shadow", 2, challenger_right)]
 
 
-def decided(client: TestClient, streams_io: Streams) -> TrialDecided:
+def decided(streams_io: Streams) -> TrialDecided:
     (event,) = streams_io.wait(streams.TRIAL_DECIDED)
     assert isinstance(event, TrialDecided)
     return event
@@ -115,7 +114,7 @@ def test_a_better_challenger_is_promoted_by_the_live_evidence(
         streams_io.publish(streams.PREDICTION_LABELLED, *outcomes(50, 0.6, 0.9, seed=batch))
         if streams_io.read(streams.TRIAL_DECIDED):
             break
-    event = decided(trial, streams_io)
+    event = decided(streams_io)
     assert (event.decision, event.stopped_by) == ("promoted", "evidence")
     assert event.evidence.wins > event.evidence.losses
     assert event.evidence.statistic >= event.evidence.upper
@@ -144,7 +143,7 @@ def test_a_worse_challenger_is_rejected_and_the_shadow_ended(
         streams_io.publish(streams.PREDICTION_LABELLED, *outcomes(50, 0.9, 0.6, seed=batch))
         if streams_io.read(streams.TRIAL_DECIDED):
             break
-    event = decided(trial, streams_io)
+    event = decided(streams_io)
     assert (event.decision, event.stopped_by) == ("rejected", "evidence")
     (rejected,) = streams_io.wait(streams.MODEL_REJECTED)
     assert rejected.model_version == 2 and rejected.reason.startswith("live trial: not better")
@@ -167,7 +166,7 @@ def test_an_undecided_trial_ends_when_its_row_budget_is_spent(
     # Equally good models that never disagree: no evidence either way.
     streams_io.publish(streams.PREDICTION_LABELLED, *outcomes(40, 1.0, 1.0, seed=1))
     streams_io.publish(streams.PREDICTION_LABELLED, *outcomes(40, 1.0, 1.0, seed=2))
-    event = decided(trial, streams_io)
+    event = decided(streams_io)
     assert (event.decision, event.stopped_by) == ("rejected", "row_budget")
     assert event.evidence.pairs == 80 and event.evidence.ties == 80
 
@@ -176,7 +175,7 @@ def test_an_undecided_trial_ends_when_its_row_budget_is_spent(
 def test_a_trial_no_label_reaches_ends_by_its_time_budget(
     trial: TestClient, streams_io: Streams
 ) -> None:
-    event = decided(trial, streams_io)
+    event = decided(streams_io)
     assert (event.decision, event.stopped_by) == ("rejected", "time_budget")
     assert event.evidence.pairs == 0
     assert trial.get("/v1/models/demo/trials").json()[0]["status"] == "rejected"
