@@ -21,7 +21,9 @@ from driftloop_contracts import (
 from driftloop_core import ContentStore
 from driftloop_registry.bootstrap import build_app
 from driftloop_registry.settings import RegistrySettings
+from driftloop_sdk import trials_cli
 from fastapi.testclient import TestClient
+from rich.console import Console
 
 from tests.support.data import labelled_rows, trained
 from tests.support.streams import Streams
@@ -128,6 +130,10 @@ def test_a_better_challenger_is_promoted_by_the_live_evidence(
 
     listed = trial.get("/v1/models/demo/trials").json()
     assert [t["status"] for t in listed] == ["promoted"]
+    shown = Console(record=True, width=200)
+    shown.print(trials_cli.table("demo", listed))  # what `driftloop models trials demo` prints
+    text = shown.export_text()
+    assert "promoted (evidence)" in text and "v2 vs v1" in text
     one = trial.get(f"/v1/models/demo/trials/{listed[0]['trial_id']}").json()
     assert one["evidence"]["wins"] == event.evidence.wins and one["stopped_by"] == "evidence"
     eventually_sync(

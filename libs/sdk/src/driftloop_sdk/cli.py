@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import keys, redis_users
+from . import keys, redis_users, trials_cli
 from .client import DriftloopClient, DriftloopHTTPError, Endpoints
 from .datasets_cli import datasets_app
 from .deadletters_cli import dlq_app
@@ -240,6 +240,8 @@ def lineage(dataset: str, version: int, base_port: BasePort = 8000) -> None:
         except DriftloopHTTPError as exc:
             _fail(exc)
 
+
+models_app.command("trials")(trials_cli.trials)
 
 Token = Annotated[str, typer.Option(envvar="REGISTRY_ADMIN_TOKEN", help="Registry admin token.")]
 

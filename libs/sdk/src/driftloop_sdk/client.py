@@ -157,6 +157,15 @@ class DriftloopClient:
     def lineage(self, dataset: str, version: int) -> dict[str, Any]:
         return self._call("GET", f"{self.endpoints.registry}/v1/models/{dataset}/{version}/lineage")
 
+    def trials(self, dataset: str) -> list[dict[str, Any]]:
+        """The dataset's live challenger trials, newest first."""
+        url = f"{self.endpoints.registry}/v1/models/{dataset}/trials"
+        return cast(list[dict[str, Any]], self._request("GET", url))
+
+    def trial(self, dataset: str, trial_id: str) -> dict[str, Any]:
+        url = f"{self.endpoints.registry}/v1/models/{dataset}/trials/{trial_id}"
+        return self._call("GET", url)
+
     def promote(self, dataset: str, version: int) -> dict[str, Any]:
         url = f"{self.endpoints.registry}/v1/models/{dataset}/{version}/promote"
         return self._call("POST", url, headers=self._auth())
