@@ -155,6 +155,7 @@ class Outcome:
     promotions: list[str] = field(default_factory=list)
     trainings: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    trials: list[str] = field(default_factory=list)  # live trials: what each decided
     wall_s: float = 0.0
 
 
@@ -211,6 +212,12 @@ def run(scenario: Scenario, redis_url: str, workdir: Path, rows: int, seed: int)
             for t in io.read(streams.TRAINING_COMPLETED)
         ] + [f"failed: {f.reason}" for f in io.read(streams.TRAINING_FAILED)]
         outcome.rejected = [r.reason for r in io.read(streams.MODEL_REJECTED)]
+        outcome.trials = [
+            f"v{t.model_version} {t.decision} ({t.stopped_by}) @"
+            f"{_row_at(sent_at, t.occurred_at.timestamp())}: {t.evidence.pairs} pairs, "
+            f"+{t.evidence.wins}/-{t.evidence.losses}"
+            for t in io.read(streams.TRIAL_DECIDED)
+        ]
         onset = scenario.onset
         for d in drifts:
             row = _row_at(sent_at, d.window.end.timestamp())
