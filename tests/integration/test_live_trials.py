@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 
 from tests.support.data import labelled_rows, trained
+from tests.support.signing import verifier
 from tests.support.streams import Streams
 from tests.support.wait import eventually_sync
 
@@ -125,6 +126,8 @@ def test_a_better_challenger_is_promoted_by_the_live_evidence(
     assert promoted.causation_id == event.event_id and promoted.signature is not None
     (started,) = streams_io.read(streams.TRIAL_STARTED)
     assert promoted.correlation_id == started.correlation_id
+    # Both trial events are the registry's own word: signed with its key.
+    assert verifier().refusal(started) is None and verifier().refusal(event) is None
     ended = streams_io.wait(streams.MODEL_ROLLOUT, 2)[-1]
     assert (ended.stage, ended.outcome) == ("ended", "promoted")
 

@@ -82,7 +82,8 @@ def build_app(
         batch_size=LABELLED_BATCH,
         exclusive=service.deciding,
     )
-    bus.consume(labelled)
+    if settings.live_trial == "shadow":  # off: no group on the stream, nothing decoded
+        bus.consume(labelled)
     ticker = TrialTicker(service.check_trials, settings.trial_check_s)
     app = create_app(
         title="driftloop registry",
