@@ -210,7 +210,7 @@ class Observed:
 def observe(record: TrialRecord, new: Sequence[Half], stored: Mapping[str, str]) -> Observed:
     """Pair each new half with its other side (stored, or earlier in `new`); count the pairs."""
     store: dict[str, str] = {}
-    matched: list[str] = []
+    matched: dict[str, None] = {}  # ordered, and a set's lookup
     pairs = wins = losses = 0
     champion = challenger = 0.0
     for pid, side, loss in new:
@@ -227,7 +227,7 @@ def observe(record: TrialRecord, new: Sequence[Half], stored: Mapping[str, str])
         if from_store:
             del store[pid]
         else:
-            matched.append(pid)
+            matched[pid] = None
         ours, theirs = (loss, other_loss) if side == SHADOW else (other_loss, loss)
         pairs += 1
         won = outcome(champion_loss=theirs, challenger_loss=ours)
@@ -243,7 +243,7 @@ def observe(record: TrialRecord, new: Sequence[Half], stored: Mapping[str, str])
             "waiting": max(0, record.waiting + len(store) - len(matched)),
         }
     )
-    return Observed(counted, store, matched)
+    return Observed(counted, store, list(matched))
 
 
 # ------------------------------------------------------------------------ ending
