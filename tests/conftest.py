@@ -30,6 +30,10 @@ def _session_keys() -> None:
 
 
 _session_keys()
+# A registry built by a test (in process, or a stack's subprocess) promotes on the offline gate
+# alone unless the test says otherwise: live trials need labelled traffic after each
+# candidate, which most tests do not send. Tests of live trials set "shadow" themselves.
+os.environ.setdefault("REGISTRY_LIVE_TRIAL", "off")
 
 # The trainer's default family is `auto`; the tiers that train along the way (not about the
 # search) keep its budget small, so each run tries the cheap candidates only and the suite

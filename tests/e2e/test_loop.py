@@ -1,8 +1,10 @@
 """The whole loop as processes, driven only through public interfaces.
 
 Records go in through the stream, predictions and labels over HTTP. The test asserts that a
-second model is promoted *because of* a drift event: its correlation id runs from the drift
-through the retraining to the promotion, and the predictor then answers with it.
+second model is promoted *because of* a drift event and on live evidence: the retrained
+candidate passes the offline gate, shadows the champion in a live trial fed by the labels the
+test keeps sending, and the trial promotes it; one correlation id runs from the drift through
+the retraining and the trial to the promotion, and the predictor then answers with it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ FAST_LOOP = {
     "MONITOR_MIN_LABELS": "100",
     "MONITOR_LABEL_WINDOW": "200",
     "PREDICTOR_LOG_FLUSH_MS": "50",
+    "REGISTRY_LIVE_TRIAL": "shadow",
 }
 
 
@@ -101,12 +104,17 @@ def test_drift_retrains_promotes_and_serves_a_new_model_with_one_correlation_id(
             rows_after += 200
 
         drift_ids = {e.event_id for e in io.read(streams.DRIFT_DETECTED)}
-        retrains = [e for e in io.read(streams.TRAINING_COMPLETED) if e.trigger == "drift"]
+        retrains = {e.event_id: e for e in io.read(streams.TRAINING_COMPLETED)}
         promoted = {e.model_version: e for e in io.read(streams.MODEL_PROMOTED)}
-        assert drift_ids and retrains
-        assert promoted[version].correlation_id in drift_ids
-        assert promoted[version].correlation_id == retrains[0].correlation_id
-        assert promoted[version].causation_id == retrains[0].event_id
+        trials = {e.trial_id: e for e in io.read(streams.TRIAL_STARTED)}
+        decided = {e.event_id: e for e in io.read(streams.TRIAL_DECIDED)}
+        assert drift_ids and trials
+        won = decided[promoted[version].causation_id]  # promoted by the trial's decision
+        assert (promoted[version].reason, won.decision) == ("trial", "promoted")
+        assert won.evidence.statistic >= won.evidence.upper
+        retrain = retrains[trials[won.trial_id].causation_id]
+        assert retrain.trigger == "drift" and retrain.correlation_id in drift_ids
+        assert promoted[version].correlation_id == retrain.correlation_id
         assert promoted[version].previous_version == 1
 
         _, recovered = serve(client, scenario, "after", 400)

@@ -195,6 +195,50 @@ def test_a_shadow_is_joined_as_its_own_side_and_never_becomes_a_training_row(
     assert join_keys(streams_io) == []
 
 
+@pytest.mark.parametrize("order", ["label, answer, shadow", "answer, label, shadow"])
+def test_a_shadow_logged_after_its_answer_was_joined_is_still_joined(
+    order: str, start: Start, streams_io: Streams
+) -> None:
+    # A live trial's labels often come before the predictor's logs, and the shadow's log
+    # after the answer's: the label must wait for the shadow too (it had been lost).
+    start()
+    earlier = logged(1, role="shadow", version=2, seed=9)  # the dataset has a shadow
+    publish_and_wait(streams_io, streams.PREDICTION_LOGGED, earlier)
+    primary = logged(2)
+    shadow = logged(2, role="shadow", version=2, ids=primary.prediction_ids)
+    answer = (streams.PREDICTION_LOGGED, primary)
+    label = (streams.FEEDBACK_RECEIVED, labels(primary.prediction_ids))
+    first, second = (label, answer) if order.startswith("label") else (answer, label)
+    for stream, event in (first, second, (streams.PREDICTION_LOGGED, shadow)):
+        publish_and_wait(streams_io, stream, event)
+
+    found = labelled_rows(streams_io, 4)
+    sides = sorted((e.role, e.model_version, str(e.prediction_ids[i])) for e, i in found)
+    ids = sorted(str(i) for i in primary.prediction_ids)
+    assert sides == [("primary", 1, i) for i in ids] + [("shadow", 2, i) for i in ids]
+    # Nothing left but the earlier shadow, which never got a label.
+    streams_io.wait_consumed(streams.PREDICTION_LOGGED, GROUP)
+    unlabelled = f"{streams_io.namespace}ingest:join:s:{earlier.prediction_ids[0]}"
+    assert waiting_sides(streams_io) == [unlabelled.encode()]
+
+
+def test_without_a_shadow_a_joined_label_leaves_nothing_behind(
+    start: Start, streams_io: Streams
+) -> None:
+    start()
+    primary = logged(2)
+    publish_and_wait(streams_io, streams.FEEDBACK_RECEIVED, labels(primary.prediction_ids))
+    publish_and_wait(streams_io, streams.PREDICTION_LOGGED, primary)
+    assert len(labelled_rows(streams_io, 2)) == 2
+    streams_io.wait_consumed(streams.PREDICTION_LOGGED, GROUP)
+    assert waiting_sides(streams_io) == []
+
+
+def waiting_sides(io: Streams) -> list[bytes]:
+    """Join keys but the gathered training rows (taken later, by count or time)."""
+    return [k for k in join_keys(io) if b":join:rows" not in k]
+
+
 def evalsha_calls(io: Streams) -> int:
     stats = io.redis.info("commandstats")
     return int(stats.get("cmdstat_evalsha", {}).get("calls", 0)) + int(

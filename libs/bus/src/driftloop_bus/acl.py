@@ -114,12 +114,19 @@ ACCESS: dict[str, Access] = {
     ),
     "registry": Access(
         "registry",
-        consumes=(S.TRAINING_COMPLETED.name, S.MODEL_PROMOTED.name, S.MODEL_ROLLOUT.name),
+        consumes=(
+            S.TRAINING_COMPLETED.name,
+            S.MODEL_PROMOTED.name,
+            S.MODEL_ROLLOUT.name,
+            S.PREDICTION_LABELLED.name,  # live trials: the paired outcomes
+        ),
         publishes=(
             S.MODEL_REGISTERED.name,
             S.MODEL_PROMOTED.name,
             S.MODEL_REJECTED.name,
             S.MODEL_ROLLOUT.name,
+            S.TRIAL_STARTED.name,
+            S.TRIAL_DECIDED.name,
         ),
         owns=("registry",),
         groups=("registry",),

@@ -32,6 +32,10 @@ from .events import (
     TrainingRequested,
     TrainingSkipped,
     TrainingTrigger,
+    TrialDecided,
+    TrialEvidence,
+    TrialStarted,
+    TrialTest,
     WindowRef,
 )
 from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
@@ -81,6 +85,10 @@ __all__ = [
     "TrainingSkipped",
     "TrainingSpec",
     "TrainingTrigger",
+    "TrialDecided",
+    "TrialEvidence",
+    "TrialStarted",
+    "TrialTest",
     "WindowRef",
     "codec",
     "columnar",

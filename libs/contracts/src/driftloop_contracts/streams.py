@@ -27,6 +27,8 @@ from .events import (
     TrainingFailed,
     TrainingRequested,
     TrainingSkipped,
+    TrialDecided,
+    TrialStarted,
 )
 
 E = TypeVar("E", bound=Event, covariant=True)
@@ -71,6 +73,8 @@ MODEL_ROLLOUT = Stream("model.rollout.v1", RolloutChanged)
 PREDICTION_LOGGED = Stream("prediction.logged.v3", PredictionsLogged)
 PREDICTION_LABELLED = Stream("prediction.labelled.v1", PredictionsLabelled)
 DRIFT_DETECTED = Stream("drift.detected.v1", DriftDetected)
+TRIAL_STARTED = Stream("trial.started.v1", TrialStarted)
+TRIAL_DECIDED = Stream("trial.decided.v1", TrialDecided)
 
 ALL_STREAMS: tuple[Stream[Event], ...] = (
     DATASET_REGISTERED,
@@ -89,6 +93,8 @@ ALL_STREAMS: tuple[Stream[Event], ...] = (
     PREDICTION_LOGGED,
     PREDICTION_LABELLED,
     DRIFT_DETECTED,
+    TRIAL_STARTED,
+    TRIAL_DECIDED,
 )
 
 BY_NAME: dict[str, Stream[Event]] = {s.name: s for s in ALL_STREAMS}

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from . import drift_cli, keys, local, status_cli, tables, train_cli
+from . import drift_cli, keys, local, status_cli, tables, train_cli, trials_cli
 from .cli_errors import FriendlyGroup
 from .client import DriftloopClient, DriftloopHTTPError
 from .datasets_cli import datasets_app
@@ -193,23 +193,7 @@ def lineage(dataset: str, version: int, base_port: BasePort = None) -> None:
             _fail(exc)
 
 
-@models_app.command("trials")
-def trials(
-    dataset: str,
-    trial_id: Annotated[str | None, typer.Argument(help="One trial, with its evidence.")] = None,
-    base_port: BasePort = None,
-) -> None:
-    """Live challenger trials of a dataset, newest first (the registry's trials API)."""
-    with _client(base_port) as client:
-        try:
-            found = client.trials(dataset) if trial_id is None else client.trial(dataset, trial_id)
-        except DriftloopHTTPError as exc:
-            if exc.status == 404 and trial_id is None:
-                console.print(f"no trials of {dataset} (or a registry without them): {exc.message}")
-                return
-            raise
-        console.print_json(data=found)
-
+models_app.command("trials")(trials_cli.trials)
 
 Token = Annotated[
     str | None,

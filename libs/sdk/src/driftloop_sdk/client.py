@@ -179,13 +179,13 @@ class DriftloopClient:
         return self._call("GET", f"{self.endpoints.registry}/v1/models/{dataset}/{version}/lineage")
 
     def trials(self, dataset: str) -> list[dict[str, Any]]:
-        """Live challenger trials, newest first (pending the trials merge on the registry)."""
+        """The dataset's live challenger trials, newest first."""
         url = f"{self.endpoints.registry}/v1/models/{dataset}/trials"
         return cast(list[dict[str, Any]], self._request("GET", url))
 
     def trial(self, dataset: str, trial_id: str) -> dict[str, Any]:
-        """One trial with its evidence: pairs seen, wins/losses, statistic, boundary, decision."""
-        return self._call("GET", f"{self.endpoints.registry}/v1/models/{dataset}/trials/{trial_id}")
+        url = f"{self.endpoints.registry}/v1/models/{dataset}/trials/{trial_id}"
+        return self._call("GET", url)
 
     def promote(self, dataset: str, version: int) -> dict[str, Any]:
         url = f"{self.endpoints.registry}/v1/models/{dataset}/{version}/promote"

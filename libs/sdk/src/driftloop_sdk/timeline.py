@@ -41,6 +41,12 @@ class Moment:
         if kind == "drift.detected":
             drifted = [f["feature"] for f in e["evidence"] if f["drifted"]]
             return f"{e['kind']} drift on v{e['model_version']}: {', '.join(drifted)}"
+        if kind == "trial.started":
+            return f"v{e['model_version']} shadows v{e['champion_version']} in a live trial"
+        if kind == "trial.decided":
+            return f"v{e['model_version']} {e['decision']}: {e['reason']}"
+        if kind == "model.rollout":
+            return f"v{e['model_version']} {e['stage']} {e['outcome']}"
         if kind == "data.rejected":
             return f"{len(e['rejected'])} rows rejected"
         return ""

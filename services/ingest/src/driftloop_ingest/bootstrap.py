@@ -51,6 +51,7 @@ def build_app(
         rows=settings.feedback_rows,
         wait_s=settings.feedback_wait_s,
         early_label_ttl_s=settings.early_label_wait_s,
+        shadow_wait_s=settings.shadow_wait_s,
     )
     ticker = DueTicker(bus, join, settings.feedback_wait_s)
     consumer = IngestConsumer(

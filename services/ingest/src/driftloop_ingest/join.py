@@ -15,8 +15,13 @@ has not come), so no other event can ever complete it, and the pairs the event c
 kept under its claim key, ``<ns>ingest:join:claims:<event id>``, until its commit deletes
 that key. A redelivery of the event (its handler or its commit failed) finds the claim key
 and gets the same pairs back, writing nothing. A labelled prediction leaves nothing behind. A
-shadow logged after its answer was joined finds no label and expires, as does every side that
-waits longer than INGEST_LABEL_WAIT_S.
+shadow logged after its answer was joined finds the label only if its dataset had a shadow
+logged in the last ten minutes (a marker, ``<ns>ingest:shadowed:<dataset>``, that each shadow
+entry sets): then the label is kept, marked ``!``, for INGEST_SHADOW_WAIT_S after the answer's
+join; a label whose shadow joined first is marked ``~`` until its answer comes. Without a
+shadow nothing is kept. Every side that waits longer than INGEST_LABEL_WAIT_S expires.
+(Labels sent right after their answers, as a live trial's traffic often is, reach ingest
+before the predictor's log of either side; the shadow's log may come after the answer's.)
 
 Answered pairs (not shadows) are also gathered, for training rows, in one list,
 ``<ns>ingest:join:rows`` (each the two packed sides; ``rows:since`` holds when the first came).
@@ -65,7 +70,25 @@ local done = redis.call('GET', claims)
 if done then return done end  -- a redelivery: the same pairs, nothing written again
 local ids, values = cjson.decode(ARGV[5]), cjson.decode(ARGV[6])
 local now, max_rows, max_wait = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local dataset, shadow_wait, shadowed_prefix = ARGV[11], tonumber(ARGV[12]), ARGV[13]
 local rows, since = prefix .. 'rows', prefix .. 'rows:since'
+-- A label is kept plain while its answer has not come; '~' once its shadow was joined (the
+-- answer still to come); '!' once its answer was joined, for shadow_wait seconds, if the
+-- dataset had a shadow lately (its shadow may be logged after the answer).
+local shadowed_cache = {}
+local function shadowed(name)
+  if shadow_wait <= 0 or not name then return false end
+  if shadowed_cache[name] == nil then
+    shadowed_cache[name] = redis.call('EXISTS', shadowed_prefix .. name) == 1
+  end
+  return shadowed_cache[name]
+end
+local function dataset_of(packed)
+  return string.match(packed, '^[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|"([^"]*)"')
+end
+if side == 's' and dataset ~= '' then
+  redis.call('SET', shadowed_prefix .. dataset, 1, 'EX', math.max(600, shadow_wait))
+end
 local out = {}
 for i, id in ipairs(ids) do
   local value = values[i]
@@ -78,15 +101,35 @@ for i, id in ipairs(ids) do
       redis.call('DEL', key('a'), key('s'))
     elseif got[1] then
       redis.call('DEL', key('a'))
-    else  -- no answer yet: the label waits for it (a shadow, if here, is joined already)
-      if got[2] then redis.call('DEL', key('s')) end
+      if shadowed(dataset_of(got[1])) then
+        redis.call('SET', key('l'), '!' .. value, 'EX', shadow_wait)
+      end
+    elseif got[2] then  -- the shadow is joined; the label waits for the answer
+      redis.call('DEL', key('s'))
+      redis.call('SET', key('l'), '~' .. value, 'EX', ARGV[10])
+    else  -- nothing yet: the label waits
       redis.call('SET', key('l'), value, 'EX', ARGV[10])
     end
   else
     local label = redis.call('GET', key('l'))
     if label then
-      table.insert(out, {i, side, value, label})
-      if side == 'a' then redis.call('DEL', key('l')) end
+      local mark = string.sub(label, 1, 1)
+      local plain = (mark == '~' or mark == '!') and string.sub(label, 2) or label
+      if side == 'a' and mark ~= '!' then
+        table.insert(out, {i, side, value, plain})
+        if mark ~= '~' and shadowed(dataset) then
+          redis.call('SET', key('l'), '!' .. plain, 'EX', shadow_wait)
+        else
+          redis.call('DEL', key('l'))
+        end
+      elseif side == 's' and mark ~= '~' then
+        table.insert(out, {i, side, value, plain})
+        if mark == '!' then
+          redis.call('DEL', key('l'))
+        else
+          redis.call('SET', key('l'), '~' .. plain, 'KEEPTTL')
+        end
+      end
     else
       redis.call('SET', key(side), value, 'EX', ttl)
     end
@@ -225,6 +268,7 @@ class JoinState:
         rows: int = 1,
         wait_s: float = 0.0,
         early_label_ttl_s: int | None = None,
+        shadow_wait_s: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._redis = redis
@@ -238,6 +282,10 @@ class JoinState:
         self._clock = clock
         self._script = redis.register_script(_JOIN)
         self._prefix = keys.owned(OWNER, "join", "")
+        # A label joined with its answer waits this long for the shadow's prediction, in
+        # datasets that had a shadow logged lately (a marker per dataset, set by shadows).
+        self._shadow_wait = int(shadow_wait_s)
+        self._shadowed = keys.owned(OWNER, "shadowed", "")
 
     def key(self, name: str, suffix: object) -> str:
         """``<ns>ingest:join:<name>:<suffix>``: a side (a, s, l) of a prediction id, or the
@@ -268,6 +316,7 @@ class JoinState:
                 args: list[str | int | bytes] = [w.side, str(w.cause.event_id), self._ttl]
                 args += [self._prefix, ids, sides, now_ms, self._rows, self._wait_ms]
                 args.append(self._label_ttl)
+                args += [getattr(w.cause, "dataset", ""), self._shadow_wait, self._shadowed]
                 await self._script(args=args, client=pipe)
             replies: list[bytes | None] = await pipe.execute()
         joined = Joined([], [])

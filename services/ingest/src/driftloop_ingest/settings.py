@@ -48,6 +48,13 @@ class IngestSettings(ServiceSettings, ClientTokenSettings):
         "prediction.logged backlog; a label for an id never predicted is gone after this, so "
         "what clients can make Redis hold is this many seconds of labels.",
     )
+    shadow_wait_s: int = Field(
+        default=60,
+        ge=0,
+        description="How long a label joined with its answer waits for the shadow's "
+        "prediction of the same id (a live trial compares the two), in datasets that had a "
+        "shadow prediction logged in the last ten minutes; 0: never.",
+    )
     entry_cache: int = Field(
         default=64,
         ge=1,

@@ -14,8 +14,14 @@ from .gate import GateConfig
 from .judging import Judge
 from .queries import Queries
 from .repository import Repository
+from .sequential import SequentialTest
 from .service import RegistryService
 from .settings import RegistrySettings
+from .trialrun import TrialRunner
+from .trials import TrialConfig
+from .trials_api import TrialTicker
+from .trials_api import router as trials_router
+from .trialstore import TrialStore
 from .truth import RedisServingTruth, ServingTruth
 
 GROUP = "registry"
@@ -23,6 +29,8 @@ SIGNS = "the registry signs each model.promoted and model.rollout with it"
 VERIFIES = "the registry verifies each training.completed before it reads the artifact"
 #: Promotions and rollout changes applied to SQLite per transaction.
 PROJECTION_BATCH = 16
+#: prediction.labelled events per delivery (each a batch of predictions) for live trials.
+LABELLED_BATCH = 32
 
 
 def build_app(
@@ -45,15 +53,19 @@ def build_app(
         settings.min_mae_improvement,
     )
     signer = settings.signer(SIGNS)
+    repo = Repository(db)
+    truth = truth or RedisServingTruth(bus.redis, bus.keys, signer.verifier("registry"))
+    trial_store = TrialStore(bus.redis, bus.keys)
     service = RegistryService(
-        Repository(db),
+        repo,
         Judge(store or ContentStore(settings.store_url), gate, settings.trusted_modules),
-        truth or RedisServingTruth(bus.redis, bus.keys, signer.verifier("registry")),
+        truth,
         bus.keys,
         bus.commit,
         signer=signer,
         trainer=settings.trainer_verifier(VERIFIES),
         read_side_wait_s=settings.read_side_wait_s,
+        trials=TrialRunner(trial_store, trial_config(settings), truth, repo),
     )
     judged = each(service.on_training_completed)
     # One decision at a time, from numbering it to its commit (admin actions hold it too).
@@ -62,8 +74,35 @@ def build_app(
     own = service.on_own_events
     bus.consume(Consumer(streams.MODEL_PROMOTED, GROUP, own, batch_size=PROJECTION_BATCH))
     bus.consume(Consumer(streams.MODEL_ROLLOUT, GROUP, own, batch_size=PROJECTION_BATCH))
-    app = create_app(title="driftloop registry", bus=bus, routers=[router])
+    # Live trials: the paired outcomes of champion and shadow, joined by ingest.
+    labelled = Consumer(
+        streams.PREDICTION_LABELLED,
+        GROUP,
+        service.on_labelled,
+        batch_size=LABELLED_BATCH,
+        exclusive=service.deciding,
+    )
+    if settings.live_trial == "shadow":  # off: no group on the stream, nothing decoded
+        bus.consume(labelled)
+    ticker = TrialTicker(service.check_trials, settings.trial_check_s)
+    app = create_app(
+        title="driftloop registry",
+        bus=bus,
+        routers=[trials_router, router],  # /trials before /{version}
+        on_startup=[ticker.start],
+        on_shutdown=[ticker.stop],
+    )
+    app.state.trials = trial_store
     app.state.registry = service
     app.state.queries = Queries(db)
     app.state.admin_token = settings.admin_token
     return app
+
+
+def trial_config(settings: RegistrySettings) -> TrialConfig:
+    return TrialConfig(
+        enabled=settings.live_trial == "shadow",
+        test=SequentialTest(settings.trial_alpha, settings.trial_beta, settings.trial_min_effect),
+        max_pairs=settings.trial_max_pairs,
+        max_seconds=settings.trial_max_s,
+    )

@@ -49,7 +49,7 @@ class PromotionOut(_Out):
     dataset: str
     version: int
     previous_version: int | None
-    reason: Literal["gate", "manual", "rollback"]
+    reason: Literal["gate", "manual", "rollback", "trial"]
     actor: str
     event_id: uuid.UUID
     correlation_id: uuid.UUID
@@ -101,7 +101,7 @@ class PromotionDone(_Out):
     dataset: str
     version: int
     previous_version: int | None
-    reason: Literal["gate", "manual", "rollback"]
+    reason: Literal["gate", "manual", "rollback", "trial"]
     event_id: uuid.UUID
     recorded: bool = Field(
         description="Whether the read side (the GET routes) already shows it; it follows the "

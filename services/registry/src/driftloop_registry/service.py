@@ -30,8 +30,11 @@ from driftloop_contracts import (
     ModelPromoted,
     ModelRegistered,
     ModelRejected,
+    PredictionsLabelled,
     RolloutChanged,
     TrainingCompleted,
+    TrialDecided,
+    TrialStarted,
     streams,
 )
 from driftloop_core import NotReady
@@ -43,6 +46,7 @@ from .actions import DatasetView
 from .projection import Position
 from .read_models import PromotionDone, RolloutDone
 from .repository import DecisionRecord, Repository
+from .trialrun import Outcome, TrialRunner
 from .truth import ServingTruth
 
 log = get_logger(__name__)
@@ -54,6 +58,8 @@ STREAM_OF: dict[type[Event], streams.Stream[Event]] = {
     ModelPromoted: streams.MODEL_PROMOTED,
     ModelRejected: streams.MODEL_REJECTED,
     RolloutChanged: streams.MODEL_ROLLOUT,
+    TrialStarted: streams.TRIAL_STARTED,
+    TrialDecided: streams.TRIAL_DECIDED,
 }
 
 
@@ -72,13 +78,16 @@ def announce(keys: Keys, events: Sequence[Event]) -> list[Output]:
 
 def sealed(events: Sequence[Event], last: Mapping[str, int], signer: Signer) -> list[Event]:
     """Pure: each decision (promotion, rollout) numbered after its dataset's `last` sequence,
-    in order, and signed; other events as they are."""
+    in order, and signed; trial events signed (nobody acts on them: no sequence); other
+    events as they are."""
     numbers = dict(last)
     out: list[Event] = []
     for event in events:
         if isinstance(event, ModelPromoted | RolloutChanged):
             numbers[event.dataset] = numbers.get(event.dataset, 0) + 1
             event = signer.sign(event.model_copy(update={"sequence": numbers[event.dataset]}))
+        elif isinstance(event, TrialStarted | TrialDecided):
+            event = signer.sign(event)
         out.append(event)
     return out
 
@@ -95,6 +104,7 @@ class RegistryService:
         signer: Signer,
         trainer: Verifier,
         read_side_wait_s: float = 2.0,
+        trials: TrialRunner | None = None,
     ) -> None:
         self.repo = repo
         self.judge = judge
@@ -109,6 +119,8 @@ class RegistryService:
         #: Held from numbering decisions to their commit (the gate's consumer holds it too).
         self.deciding = asyncio.Lock()
         self.read_side_wait_s = read_side_wait_s
+        #: Live challenger trials (None: the offline gate alone decides).
+        self.trials = trials
 
     # --------------------------------------------------------------------- the gate
 
@@ -127,7 +139,31 @@ class RegistryService:
             self.repo.record_decision(row.dataset, row.version, decision)
             log.info("gate", version=row.version, promote=decision.promote, reason=decision.reason)
         verdict = actions.verdict(event, row.version, decision)
+        if self.trials is not None and self.trials.wanted(decision):
+            trial = await self.trials.begin(event, row.version, decision)
+            return await self._outputs(Outcome([verdict[0], *trial.events], trial.writes))
         return announce(self.keys, await self._sealed(verdict))
+
+    # ---------------------------------------------------------------- live trials
+
+    async def on_labelled(self, events: Sequence[PredictionsLabelled]) -> list[Output]:
+        """Paired live outcomes for the running trials (the consumer holds `deciding`)."""
+        if self.trials is None:
+            return []
+        return await self._outputs(await self.trials.on_labelled(events))
+
+    async def check_trials(self) -> int:
+        """Time budgets and hand-changed rollouts; the number of trials it ended."""
+        if self.trials is None:
+            return 0
+        async with self.deciding:
+            outcome = await self.trials.due()
+            if outcome.events or outcome.writes:
+                await self.commit(await self._outputs(outcome))
+        return sum(isinstance(e, TrialDecided) for e in outcome.events)
+
+    async def _outputs(self, outcome: Outcome) -> list[Output]:
+        return [*announce(self.keys, await self._sealed(outcome.events)), *outcome.writes]
 
     async def _sealed(self, events: Sequence[Event]) -> list[Event]:
         """Numbered after the serving state's last sequence of each dataset, and signed.

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from driftloop_bus.secrets import check_secret
 from driftloop_core import ServiceSettings
@@ -63,6 +64,55 @@ class RegistrySettings(ServiceSettings, KeySettings):
         description="How long an admin action waits, after publishing, for the read side to "
         "show it (the registry applies its own streams to SQLite). The answer's `recorded` "
         "says whether it did; 0 answers at once.",
+    )
+
+    live_trial: Literal["off", "shadow"] = Field(
+        default="shadow",
+        description="What happens to a candidate that passes the offline gate while a "
+        "champion serves. shadow: a live trial (it shadows the champion; the sequential test "
+        "on the paired live outcomes promotes or rejects it, or a budget ends it). off: "
+        "promoted at once on the offline gate alone. A first model is always promoted at once.",
+    )
+    trial_alpha: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="Live trial: the most often a challenger no better than the champion is "
+        "promoted (the SPRT's upper boundary, ln 1/alpha).",
+    )
+    trial_beta: float = Field(
+        default=0.2,
+        gt=0,
+        lt=1,
+        description="Live trial: the most often a challenger at the minimum effect is rejected "
+        "(the lower boundary, ln beta).",
+    )
+    trial_min_effect: float = Field(
+        default=0.1,
+        gt=0,
+        lt=0.5,
+        description="Live trial: the gain the test looks for, as the challenger's share of the "
+        "discordant pairs above one half (0.1: it wins 60% of the pairs only one model gets "
+        "right; with models disagreeing on 15% of rows, a 3-point accuracy gain).",
+    )
+    trial_max_pairs: int = Field(
+        default=5000,
+        ge=1,
+        description="Live trial row budget: paired outcomes after which an undecided trial "
+        "rejects the challenger.",
+    )
+    trial_max_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Live trial time budget (seconds from its start) after which an undecided "
+        "trial rejects the challenger; checked on each labelled delivery and every "
+        "`trial_check_s`.",
+    )
+    trial_check_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often running trials are checked for their time budget and for a "
+        "champion or shadow changed by hand.",
     )
 
     @model_validator(mode="after")

@@ -20,6 +20,14 @@ from .training import (
     TrainingSkipped,
     TrainingTrigger,
 )
+from .trials import (
+    TrialDecided,
+    TrialDecision,
+    TrialEvidence,
+    TrialStarted,
+    TrialStop,
+    TrialTest,
+)
 
 __all__ = [
     "DataIngested",
@@ -46,5 +54,11 @@ __all__ = [
     "TrainingRequested",
     "TrainingSkipped",
     "TrainingTrigger",
+    "TrialDecided",
+    "TrialDecision",
+    "TrialEvidence",
+    "TrialStarted",
+    "TrialStop",
+    "TrialTest",
     "WindowRef",
 ]

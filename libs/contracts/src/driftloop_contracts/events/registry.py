@@ -49,7 +49,10 @@ class ModelPromoted(Event):
     dataset: str
     model_version: int = Field(ge=1)
     previous_version: int | None
-    reason: Literal["gate", "manual", "rollback"]
+    reason: Literal["gate", "manual", "rollback", "trial"] = Field(
+        description="gate: the offline gate; trial: a live challenger trial's evidence "
+        "(trial.decided); manual and rollback: an admin."
+    )
     artifact: BlobRef
     profile: BlobRef
     metrics: Metrics = Field(description="Holdout metrics the version was promoted with.")
