@@ -95,6 +95,20 @@ def test_the_same_rows_and_seed_give_the_same_model_bytes_and_hash(
     assert load_artifact(first).pipeline.predict is not None
 
 
+def test_a_stored_model_loads_with_the_hyper_parameters_it_was_fitted_with(
+    searched: TrainedModel,
+) -> None:
+    """The ids renumbered for stable bytes are the zip's members, never a number such as
+    "0.3" (a ColumnTransformer's sparse_threshold had come back as 15.3, C=0.1 as 15.1)."""
+    loaded = load_artifact(artifact_bytes(searched)).pipeline
+
+    def plain(model: object) -> dict[str, str]:  # repr: NaN equals NaN
+        params = model.get_params(deep=True)  # type: ignore[attr-defined]
+        return {k: repr(v) for k, v in params.items() if isinstance(v, int | float | str | None)}
+
+    assert plain(loaded) == plain(searched.pipeline)
+
+
 def test_auto_is_a_family_a_dataset_spec_may_name_but_not_with_a_search_space() -> None:
     assert isinstance(resolve(TrainingSpec(family="auto"), SCHEMA, "logistic", 2.0), AutoRecipe)
     with pytest.raises(TrainingError, match="drop `search_space`"):

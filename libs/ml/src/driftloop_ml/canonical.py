@@ -16,7 +16,7 @@ import zipfile
 SCHEMA = "schema.json"
 #: The zip's earliest representable time, for every member.
 EPOCH = (1980, 1, 1, 0, 0, 0)
-_IDS = re.compile(r'("__id__": )(\d+)|"(\d+)(\.\w+)"')
+_ID = re.compile(r'("__id__": )(\d+)')
 
 
 def canonical_skops(data: bytes) -> bytes:
@@ -25,15 +25,18 @@ def canonical_skops(data: bytes) -> bytes:
         schema = source.read(SCHEMA).decode()
         members = {info.filename: (info, source.read(info)) for info in source.infolist()}
     numbers: dict[str, str] = {}
+    # Only the zip's own member names are ids in quotes: a parameter such as "0.3" is not.
+    files = [re.escape(n) for n in members if n != SCHEMA and _stem(n).isdigit()]
+    ids = re.compile(_ID.pattern + (rf'|"(({"|".join(files)}))"' if files else ""))
 
     def renumber(match: re.Match[str]) -> str:
-        old = match.group(2) or match.group(3)
-        new = numbers.setdefault(old, str(len(numbers) + 1))
         if match.group(1):
-            return f"{match.group(1)}{new}"
-        return f'"{new}{match.group(4)}"'
+            old = match.group(2)
+            return f"{match.group(1)}{numbers.setdefault(old, str(len(numbers) + 1))}"
+        stem, _, ext = match.group(3).partition(".")
+        return f'"{numbers.setdefault(stem, str(len(numbers) + 1))}.{ext}"'
 
-    schema = _IDS.sub(renumber, schema)
+    schema = ids.sub(renumber, schema)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as target:
         write(target, SCHEMA, schema.encode(), members[SCHEMA][0].compress_type)
@@ -50,6 +53,10 @@ def write(archive: zipfile.ZipFile, name: str, body: bytes, compression: int) ->
     info.compress_type = compression
     info.external_attr = 0o644 << 16
     archive.writestr(info, body)
+
+
+def _stem(name: str) -> str:
+    return name.partition(".")[0]
 
 
 def _renamed(name: str, numbers: dict[str, str]) -> str:
