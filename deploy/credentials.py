@@ -31,7 +31,17 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 #: The Redis ACL users (driftloop_bus.acl); each has its own password.
-REDIS_USERS = ("ingest", "trainer", "registry", "predictor", "drift-monitor", "client", "admin")
+REDIS_USERS = (
+    "ingest",
+    "trainer",
+    "registry",
+    "predictor",
+    "drift-monitor",
+    "client",
+    "admin",
+    "console",
+    "console-admin",
+)
 #: The processes that sign, each with its own key pair.
 SIGNERS = ("trainer", "registry")
 
