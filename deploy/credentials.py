@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import secrets
@@ -70,7 +71,10 @@ class KeyPair:
 
 def generate() -> dict[str, str]:
     """Fresh values for every variable docker-compose.yml reads from the env file."""
-    values = {"REGISTRY_ADMIN_TOKEN": secrets.token_urlsafe(32)}
+    token = secrets.token_urlsafe(32)
+    values = {"REGISTRY_ADMIN_TOKEN": token}
+    # The console checks the operator's token against its hash before replaying dead letters.
+    values["CONSOLE_ADMIN_TOKEN_SHA256"] = hashlib.sha256(token.encode()).hexdigest()
     values |= {password_variable(user): secrets.token_urlsafe(32) for user in REDIS_USERS}
     for signer in SIGNERS:
         pair = KeyPair.generate()
@@ -110,6 +114,7 @@ def k8s_secret_values(values: dict[str, str]) -> dict[str, dict[str, str]]:
         for user in REDIS_USERS
     }
     found["driftloop-registry-admin-token"] = {"token": values["REGISTRY_ADMIN_TOKEN"]}
+    found["driftloop-console-admin-token-hash"] = {"sha256": values["CONSOLE_ADMIN_TOKEN_SHA256"]}
     for signer in SIGNERS:
         private = values[f"DRIFTLOOP_{signer.upper()}_SIGNING_KEY"]
         found[f"driftloop-{signer}-signing-key"] = {"private-key": private}

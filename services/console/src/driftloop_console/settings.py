@@ -4,7 +4,7 @@ from pathlib import Path
 
 from driftloop_bus.secrets import check_secret
 from driftloop_core import ServiceSettings
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 
@@ -56,6 +56,11 @@ class ConsoleSettings(ServiceSettings):
     replay_password_file: Path | None = Field(
         default=None, description="A file holding CONSOLE_REPLAY_PASSWORD."
     )
+
+    @field_validator("admin_token_sha256", "replay_username", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _replay_password(self) -> ConsoleSettings:
