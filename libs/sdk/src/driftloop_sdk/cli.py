@@ -17,6 +17,7 @@ from rich.table import Table
 
 from . import keys, redis_users
 from .client import DriftloopClient, DriftloopHTTPError, Endpoints
+from .console_cli import console as console_command
 from .datasets_cli import datasets_app
 from .deadletters_cli import dlq_app
 from .publisher import EventPublisher
@@ -47,6 +48,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(redis_app, name="redis")
+app.command("console")(console_command)
 console = Console()
 
 ClientToken = Annotated[
@@ -85,7 +87,12 @@ def up(
     """Start an embedded Redis (append-only) and the five services; Ctrl-C stops them all."""
     schemas = (CreditScenario.schema,) if with_demo_schema else ()
     stack = Stack(
-        state_dir, schemas=schemas, base_port=base_port, redis_port=redis_port, supervise=True
+        state_dir,
+        schemas=schemas,
+        base_port=base_port,
+        redis_port=redis_port,
+        supervise=True,
+        console=True,  # the web console on base + 6
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -4,7 +4,7 @@ tooltips are left out, so the page needs no JavaScript and the CSP stays strict)
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import pygal
@@ -39,7 +39,15 @@ STYLE = Style(
 MARK = "stroke-dasharray: 6, 4; stroke-width: 2"
 
 
-def _chart(title: str, **options: object) -> pygal.DateTimeLine:
+def _clock(series: Sequence[Series]) -> Callable[[datetime], str]:
+    """Time labels: seconds, or milliseconds when everything happened within a minute."""
+    span = _span(series)
+    if span is not None and (span[1] - span[0]).total_seconds() < 60:
+        return lambda d: d.strftime("%H:%M:%S.%f")[:-3]
+    return lambda d: d.strftime("%H:%M:%S")
+
+
+def _chart(title: str, series: Sequence[Series], **options: object) -> pygal.DateTimeLine:
     return pygal.DateTimeLine(
         title=title,
         style=STYLE,
@@ -54,7 +62,7 @@ def _chart(title: str, **options: object) -> pygal.DateTimeLine:
         legend_at_bottom_columns=4,
         truncate_legend=-1,
         x_label_rotation=20,
-        x_value_formatter=lambda d: d.strftime("%H:%M:%S"),
+        x_value_formatter=_clock(series),
         **options,
     )
 
@@ -101,8 +109,10 @@ def _horizontal(chart: pygal.DateTimeLine, label: str, y: float, series: Sequenc
 def p_value_chart(t: Timeline) -> Markup:
     chart = _chart(
         "p-value per feature, each tested window (log scale; lower = more drift)",
+        t.p_values,
         logarithmic=True,
         y_title="p-value",
+        y_labels=[1.0, 1e-2, 1e-4, 1e-6, 1e-8, 1e-10, 1e-12],
     )
     for s in t.p_values:
         chart.add(s.name, list(s.points))
@@ -114,7 +124,9 @@ def p_value_chart(t: Timeline) -> Markup:
 
 def effect_chart(t: Timeline) -> Markup:
     chart = _chart(
-        "effect size per feature, each tested window (higher = more drift)", y_title="effect"
+        "effect size per feature, each tested window (higher = more drift)",
+        t.effects,
+        y_title="effect",
     )
     for s in t.effects:
         chart.add(s.name, list(s.points))
@@ -126,6 +138,7 @@ def effect_chart(t: Timeline) -> Markup:
 def accuracy_chart(t: Timeline) -> Markup:
     chart = _chart(
         "live accuracy over time (dashed: promotions and drift events)",
+        t.accuracy,
         y_title="accuracy",
         range=(0, 1),
     )
