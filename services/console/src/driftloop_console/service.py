@@ -4,6 +4,7 @@ names it, where it was asked, and what to do."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,8 @@ from .views import (
 
 STREAMS = [s.name for s in streams.ALL_STREAMS]
 #: Streams whose entries are large (columnar batches): fewer of them in an unfiltered tail.
+#: A dataset page draws the lineage of this many newest versions (one registry call each).
+LINEAGES = 10
 HIGH_VOLUME = {streams.PREDICTION_LOGGED.name, streams.PREDICTION_LABELLED.name}
 
 
@@ -97,13 +100,15 @@ class ConsoleReads:
         promotions = await guard(read("registry", f"/v1/models/{name}/promotions"), []) or []
         trials = await guard(read("registry", f"/v1/models/{name}/trials"), None)
         drifts = await self.drifts()
-        chains: dict[int, list[Step]] = {}
-        for v in versions:
-            lineage = await guard(
-                read("registry", f"/v1/models/{name}/{v['version']}/lineage"), None
-            )
-            if lineage:
-                chains[int(v["version"])] = lineage_chain(lineage, drifts, self.report_base)
+        newest = sorted((int(v["version"]) for v in versions), reverse=True)[:LINEAGES]
+        lineages = await asyncio.gather(
+            *(guard(read("registry", f"/v1/models/{name}/{v}/lineage"), None) for v in newest)
+        )
+        chains = {
+            v: lineage_chain(found, drifts, self.report_base)
+            for v, found in zip(newest, lineages, strict=True)
+            if found
+        }
         champion = next((int(v["version"]) for v in versions if v["status"] == "champion"), None)
         return DatasetPage(
             name=name,
