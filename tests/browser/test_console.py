@@ -85,6 +85,19 @@ def test_replaying_a_dead_letter_puts_it_back_on_its_stream(
     page.close()
 
 
+def test_the_event_tail_shows_new_entries_without_a_reload(
+    browser: Browser, played: Played
+) -> None:
+    page = open_page(browser)
+    page.goto(f"{played.url}/events?stream={RECORDS}")
+    with played.stack.connect("admin") as redis:
+        entry = redis.xadd(f"{played.stack.namespace}{RECORDS}", {b"__data__": b"{}"})
+    expect(page.locator("#rows")).to_contain_text(entry.decode())  # polled every 2 s
+    expect(page.locator("#live")).to_have_text("live")
+    shot(page, "console-events")
+    page.close()
+
+
 def test_the_console_fits_a_phone(browser: Browser, played: Played) -> None:
     page = open_page(browser, width=390)
     for path in ("/", "/drift/demo"):
