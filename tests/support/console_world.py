@@ -148,10 +148,16 @@ class FakeServices:
         self.acted: list[tuple[str, str, str]] = []
         self.refuse: Refused | None = None
 
-    async def read(self, service: str, path: str) -> Any | None:
+    async def read(self, service: str, path: str, missing: tuple[int, ...] = (404,)) -> Any | None:
+        """An answer given as an int is that HTTP status."""
         if service in self.down:
             raise ServiceDown(service, f"http://127.0.0.1:9/{service}", "ConnectError")
-        return self.answers.get((service, path))
+        answer = self.answers.get((service, path))
+        if isinstance(answer, int):
+            if answer in missing:
+                return None
+            raise ServiceDown(service, f"http://127.0.0.1:9/{service}", f"HTTP {answer}")
+        return answer
 
     async def act(self, service: str, path: str, token: str) -> Any:
         if self.refuse:

@@ -161,3 +161,25 @@ def test_a_dead_letter_shows_its_reason_and_payload(world: World) -> None:
 def test_the_tail_rows_are_served_alone_for_polling(world: World) -> None:
     rows = world.http.get("/events/rows", params={"stream": streams.DRIFT_DETECTED.name})
     assert "drift.detected" in rows.text and "<html" not in rows.text
+
+
+def test_a_registry_without_the_trials_route_shows_no_trials_and_no_error() -> None:
+    world = World()
+    world.services.answers[("registry", "/v1/models/credit/trials")] = 422  # read as a version
+
+    page = world.http.get("/datasets/credit").text
+
+    assert "does not list trials" in page and "did not answer" not in page
+
+
+def test_live_trials_are_listed_when_the_registry_has_them(world: World) -> None:
+    world.services.answers[("registry", "/v1/models/credit/trials")] = [
+        {
+            "trial_id": "t-1",
+            "candidate_version": 2,
+            "decision": "promote",
+            "evidence": {"pairs": 300, "wins": 40, "losses": 12},
+        }
+    ]
+    page = world.http.get("/datasets/credit").text
+    assert "t-1" in page and "40 / 12" in page

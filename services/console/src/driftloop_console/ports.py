@@ -45,8 +45,9 @@ class GroupLag:
 
 
 class Services(Protocol):
-    async def read(self, service: str, path: str) -> Any | None:
-        """The JSON answer of a GET, None on 404; ServiceDown when nobody answers."""
+    async def read(self, service: str, path: str, missing: tuple[int, ...] = (404,)) -> Any | None:
+        """The JSON answer of a GET; None when the status is in `missing` (a route that may not
+        exist yet: add 405/422); ServiceDown when nobody answers or on another error."""
         ...
 
     async def act(self, service: str, path: str, token: str) -> Any:

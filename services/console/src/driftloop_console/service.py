@@ -30,6 +30,8 @@ from .views import (
 
 STREAMS = [s.name for s in streams.ALL_STREAMS]
 #: Streams whose entries are large (columnar batches): fewer of them in an unfiltered tail.
+#: Answers of a route that does not exist (yet).
+NO_ROUTE = (404, 405, 422)
 #: A dataset page draws the lineage of this many newest versions (one registry call each).
 LINEAGES = 10
 HIGH_VOLUME = {streams.PREDICTION_LOGGED.name, streams.PREDICTION_LABELLED.name}
@@ -98,7 +100,9 @@ class ConsoleReads:
         versions = await guard(read("registry", f"/v1/models?dataset={name}"), []) or []
         rollout = await guard(read("registry", f"/v1/models/{name}/rollout"), None)
         promotions = await guard(read("registry", f"/v1/models/{name}/promotions"), []) or []
-        trials = await guard(read("registry", f"/v1/models/{name}/trials"), None)
+        # Until the registry has the trials route, /v1/models/{d}/trials is read as a version
+        # ("trials" is no number: 422): both mean "no trials to show".
+        trials = await guard(read("registry", f"/v1/models/{name}/trials", NO_ROUTE), None)
         drifts = await self.drifts()
         newest = sorted((int(v["version"]) for v in versions), reverse=True)[:LINEAGES]
         lineages = await asyncio.gather(

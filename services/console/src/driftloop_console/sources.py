@@ -23,13 +23,13 @@ class HttpServices:
     async def close(self) -> None:
         await self.http.aclose()
 
-    async def read(self, service: str, path: str) -> Any | None:
+    async def read(self, service: str, path: str, missing: tuple[int, ...] = (404,)) -> Any | None:
         url = f"{self.urls[service]}{path}"
         try:
             answer = await self.http.get(url)
         except httpx.HTTPError as exc:
             raise ServiceDown(service, self.urls[service], type(exc).__name__) from exc
-        if answer.status_code == 404:
+        if answer.status_code in missing:
             return None
         if answer.status_code >= 400:
             raise ServiceDown(service, self.urls[service], f"HTTP {answer.status_code}")
