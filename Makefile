@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_LINK_MODE := copy
 BASE_IMAGE ?= python:3.12-slim
 
-.PHONY: help setup tools redis demo up test test-unit test-integration test-e2e test-faults faults bench bench-quick bench-drift bench-training wheelhouse compose-env compose-test lint format typecheck snapshots clean
+.PHONY: help setup tools redis demo up test test-unit test-integration test-e2e test-browser test-faults faults bench bench-quick bench-drift bench-training wheelhouse compose-env compose-test lint format typecheck snapshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -38,7 +38,7 @@ demo: setup $(REDIS7) ## Run the whole loop on an embedded Redis: v1, drift, ret
 up: setup $(REDIS7) ## Start an embedded Redis and the five services (Ctrl-C stops)
 	.venv/bin/driftloop up
 
-tools: ## promtool, docker-compose, kubectl for the deployment checks (Debian packages)
+tools: ## promtool, docker-compose, kubectl, chromium for the deployment and browser checks (Debian packages)
 	bash deploy/tools.sh
 
 test: setup tools $(REDIS7) lint typecheck ## Lint, type-check, then unit, integration, e2e, fault and deployment tests
@@ -52,6 +52,9 @@ test-integration: setup $(REDIS7) ## Integration tests against a real Redis
 
 test-e2e: setup $(REDIS7) ## The whole loop as processes
 	.venv/bin/pytest -q tests/e2e
+
+test-browser: setup tools $(REDIS7) ## The console in headless Chromium (screenshots to docs/screenshots/)
+	.venv/bin/pytest -q tests/browser
 
 test-faults: setup $(REDIS7) ## Fault injection, fast variants
 	.venv/bin/pytest -q tests/faults

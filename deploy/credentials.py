@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import secrets
@@ -31,7 +32,17 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 #: The Redis ACL users (driftloop_bus.acl); each has its own password.
-REDIS_USERS = ("ingest", "trainer", "registry", "predictor", "drift-monitor", "client", "admin")
+REDIS_USERS = (
+    "ingest",
+    "trainer",
+    "registry",
+    "predictor",
+    "drift-monitor",
+    "client",
+    "admin",
+    "console",
+    "console-admin",
+)
 #: The processes that sign, each with its own key pair.
 SIGNERS = ("trainer", "registry")
 
@@ -60,7 +71,10 @@ class KeyPair:
 
 def generate() -> dict[str, str]:
     """Fresh values for every variable docker-compose.yml reads from the env file."""
-    values = {"REGISTRY_ADMIN_TOKEN": secrets.token_urlsafe(32)}
+    token = secrets.token_urlsafe(32)
+    values = {"REGISTRY_ADMIN_TOKEN": token}
+    # The console checks the operator's token against its hash before replaying dead letters.
+    values["CONSOLE_ADMIN_TOKEN_SHA256"] = hashlib.sha256(token.encode()).hexdigest()
     values |= {password_variable(user): secrets.token_urlsafe(32) for user in REDIS_USERS}
     for signer in SIGNERS:
         pair = KeyPair.generate()
@@ -100,6 +114,7 @@ def k8s_secret_values(values: dict[str, str]) -> dict[str, dict[str, str]]:
         for user in REDIS_USERS
     }
     found["driftloop-registry-admin-token"] = {"token": values["REGISTRY_ADMIN_TOKEN"]}
+    found["driftloop-console-admin-token-hash"] = {"sha256": values["CONSOLE_ADMIN_TOKEN_SHA256"]}
     for signer in SIGNERS:
         private = values[f"DRIFTLOOP_{signer.upper()}_SIGNING_KEY"]
         found[f"driftloop-{signer}-signing-key"] = {"private-key": private}

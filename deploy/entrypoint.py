@@ -15,6 +15,7 @@ SERVICES = {
     "registry": ("driftloop_registry", "REGISTRY_"),
     "predictor": ("driftloop_predictor", "PREDICTOR_"),
     "drift-monitor": ("driftloop_drift_monitor", "MONITOR_"),
+    "console": ("driftloop_console", "CONSOLE_"),
 }
 
 

@@ -2,6 +2,7 @@
 # Tools the deployment checks in `make test` need, from Debian's packages:
 #   promtool       extracted from the prometheus package into .tools/ (no daemon installed)
 #   docker-compose and kubectl (for kustomize), installed with apt when missing (needs root)
+#   chromium       Debian's browser, for the console's browser tests (Playwright drives it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .tools/bin
@@ -23,5 +24,6 @@ fi
 missing=()
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v kubectl >/dev/null || missing+=(kubectl)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 .tools/bin/promtool --version 2>&1 | head -1

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 START_SH = DEPLOY / "redis" / "start.sh"
 TEMPLATE = DEPLOY / "redis" / "users.acl.template"
-PYTHON_SERVICES = ("ingest", "trainer", "registry", "predictor", "drift-monitor")
+PYTHON_SERVICES = ("ingest", "trainer", "registry", "predictor", "drift-monitor", "console")
 
 
 def _load_credentials() -> ModuleType:

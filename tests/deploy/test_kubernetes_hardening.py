@@ -84,6 +84,8 @@ def test_every_root_filesystem_is_read_only_and_what_must_be_written_is_a_volume
         assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
         needed = {"/data"} if name == "redis" else {"/tmp", "/data/store"}
+        if name == "console":  # reads APIs and streams: no content store
+            needed = {"/tmp"}
         assert needed <= mounts, (name, mounts)
 
 
@@ -118,6 +120,11 @@ EXPECTED_SECRETS = {
     },
     "predictor": {"driftloop-redis-predictor", "driftloop-public-keys"},
     "drift-monitor": {"driftloop-redis-drift-monitor", "driftloop-public-keys"},
+    "console": {
+        "driftloop-redis-console",
+        "driftloop-redis-console-admin",  # dead-letter replay only
+        "driftloop-console-admin-token-hash",
+    },
     "redis": {f"driftloop-redis-{user}" for user in credentials.REDIS_USERS},
 }
 

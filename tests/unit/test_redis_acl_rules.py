@@ -21,7 +21,7 @@ def test_the_template_turns_the_default_user_off_and_names_each_password_variabl
     lines = TEMPLATE.read_text().splitlines()
     assert lines[0] == "user default off resetkeys resetchannels -@all"
     users = {line.split()[1]: line for line in lines[1:]}
-    assert set(users) == {*acl.SERVICES, "client", "admin"}
+    assert set(users) == {*acl.SERVICES, "client", "admin", "console", "console-admin"}
     assert users["drift-monitor"].startswith(
         "user drift-monitor on >${DRIFTLOOP_REDIS_PASSWORD_DRIFT_MONITOR} "
     )

@@ -49,11 +49,19 @@ OWN = (
 )
 #: On another service's keys the service reads (e.g. the registry's serving state).
 READ = "+@read +watch -@dangerous -scan -randomkey -keys -@pubsub"
+#: The console's view of streams and dead letters: entries, lengths, groups' lag; no writes.
+OBSERVE = "+xrange +xrevrange +xlen +xinfo|stream +xinfo|groups"
+#: Moving a dead letter back: read and delete it from the DLQ, append it to its stream.
+REPLAY_DLQ = "+xrange +xdel +xlen"
+REPLAY_SOURCE = "+xadd"
 
 REDIS_7_ONLY = {"+eval_ro", "+evalsha_ro"}
 SERVICES = ("ingest", "trainer", "registry", "predictor", "drift-monitor")
 CLIENT, ADMIN = "client", "admin"
-USERS = (*SERVICES, CLIENT, ADMIN)
+#: The web console reads streams only; `console-admin` is its separate, optional login for
+#: replaying dead letters (used only after the operator's admin token checked out).
+CONSOLE, CONSOLE_ADMIN = "console", "console-admin"
+USERS = (*SERVICES, CLIENT, ADMIN, CONSOLE, CONSOLE_ADMIN)
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,8 @@ class Access:
     owns: tuple[str, ...] = ()  # key prefixes: `<owner>:*`
     reads: tuple[str, ...] = ()  # others' key patterns it reads
     groups: tuple[str, ...] = ()  # its consumer groups (handled markers, last errors)
+    observes: tuple[str, ...] = ()  # streams (and dead letters) read, with groups' lag
+    replays: tuple[str, ...] = ()  # streams whose dead letters it may move back
 
 
 DATASETS_STATE = f"{DATASETS_OWNER}:datasets:*"
@@ -149,6 +159,13 @@ ACCESS: dict[str, Access] = {
     ),
     CLIENT: Access(CLIENT, publishes=(S.INGEST_RECORDS.name, S.FEEDBACK_RECEIVED.name)),
 }
+#: Every stream a group consumes has dead letters.
+CONSUMED = tuple(dict.fromkeys(s for a in ACCESS.values() for s in a.consumes))
+ACCESS[CONSOLE] = Access(
+    CONSOLE,
+    observes=tuple(n for s in S.ALL_STREAMS for n in (s.name, f"{s.name}{DLQ_SUFFIX}")),
+)
+ACCESS[CONSOLE_ADMIN] = Access(CONSOLE_ADMIN, replays=CONSUMED)
 
 
 def escape(text: str) -> str:
@@ -179,6 +196,9 @@ def selectors(access: Access, namespace: str = "") -> list[tuple[str, list[str]]
         (PUBLISH, [f"~{k}" for k in [*outputs, *dead]]),
         (OWN, [f"~{k}" for k in own]),
         (READ, [f"%R~{ns}{p}" for p in access.reads]),
+        (OBSERVE, [f"%R~{ns}{escape(s)}" for s in access.observes]),
+        (REPLAY_DLQ, [f"~{ns}{escape(s)}{DLQ_SUFFIX}" for s in access.replays]),
+        (REPLAY_SOURCE, [f"~{ns}{escape(s)}" for s in access.replays]),
     ]
     return [(commands, keys) for commands, keys in parts if keys]
 

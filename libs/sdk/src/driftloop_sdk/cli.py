@@ -16,6 +16,7 @@ from rich.console import Console
 from . import drift_cli, keys, local, status_cli, tables, train_cli, trials_cli
 from .cli_errors import FriendlyGroup
 from .client import DriftloopClient, DriftloopHTTPError
+from .console_cli import console as console_command
 from .datasets_cli import datasets_app
 from .deadletters_cli import dlq_app
 from .events_cli import events_app
@@ -46,6 +47,7 @@ app.add_typer(events_app, name="events")
 app.command("status")(status_cli.status)
 app.command("train")(train_cli.train)
 app.command("drift")(drift_cli.drift)
+app.command("console")(console_command)
 console = Console(soft_wrap=True)  # long lines (ids, paths) are never broken
 
 ClientToken = Annotated[
@@ -101,6 +103,7 @@ def up(
         redis_port=redis_port,
         supervise=True,
         admin_token=token,
+        console=True,  # the web console on base + 6
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -24,6 +24,7 @@ from redis import Redis
 
 from . import keys, redis_users
 from .client import Endpoints
+from .console_stack import OFFSET, console_env
 from .embedded_redis import EmbeddedRedis, free_port, redis_server_binary, server_version
 from .redis_users import RedisLogin
 
@@ -42,6 +43,8 @@ SERVICES = (
     ServiceSpec("predictor", "driftloop_predictor", "PREDICTOR_"),
     ServiceSpec("drift-monitor", "driftloop_drift_monitor", "MONITOR_"),
 )
+#: The web console (`console=True`, as `driftloop up` runs it), on the base port + 6.
+CONSOLE = ServiceSpec("console", "driftloop_console", "CONSOLE_")
 
 LogSink = Callable[[str, str], None]
 
@@ -83,6 +86,7 @@ class Stack:
         replicas: Mapping[str, int] | None = None,
         supervise: bool = False,
         acl: bool = True,
+        console: bool = False,
     ) -> None:
         self.state_dir = state_dir
         self.schemas = schemas
@@ -111,6 +115,9 @@ class Stack:
             name: (base_port + i + 1 if base_port else free_port())
             for i, name in enumerate(self.specs)
         }
+        if console:
+            self.specs[CONSOLE.name] = CONSOLE
+            self.ports[CONSOLE.name] = base_port + OFFSET if base_port else free_port()
         self.children: dict[str, _Child] = {}
         self.restarts: dict[str, int] = {}
         self._supervise = supervise
@@ -242,6 +249,8 @@ class Stack:
                 redis_users.password_file(self.state_dir, user).resolve()
             )
             env.pop("REDIS_PASSWORD", None)
+        if spec is CONSOLE:
+            env.update(console_env(self.ports, self.admin_token, self.state_dir, acl=self.acl))
         env.update({k: v for k, v in self.extra_env.items() if k not in keys.ALL_VARIABLES})
         return env
 

@@ -10,6 +10,7 @@ from driftloop_core.params import DatasetPath
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from .history import DatasetHistory, dataset_history
 from .service import MonitorService
 from .status import DatasetStatus, MonitorStatus
 
@@ -40,6 +41,17 @@ async def drift(monitor: Monitor) -> MonitorStatus:
 @router.get("/drift/{dataset}", summary="The watched versions of one dataset")
 async def drift_of(dataset: DatasetPath, monitor: Monitor) -> DatasetStatus:
     found = monitor.status(dataset).datasets.get(dataset)
+    if found is None:
+        raise NotFound(f"no version of dataset {dataset!r} is watched (none seen serving yet)")
+    return found
+
+
+@router.get(
+    "/drift/{dataset}/history",
+    summary="Tested windows and live accuracy over time, per watched version (bounded)",
+)
+async def history_of(dataset: DatasetPath, monitor: Monitor) -> DatasetHistory:
+    found = dataset_history(monitor.watches, dataset)
     if found is None:
         raise NotFound(f"no version of dataset {dataset!r} is watched (none seen serving yet)")
     return found

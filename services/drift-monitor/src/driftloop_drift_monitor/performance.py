@@ -21,6 +21,9 @@ from river.drift import ADWIN
 from .onsets import change_point
 from .windows import Finding, at
 
+#: Live accuracy samples a watch remembers for the history endpoint (oldest dropped).
+HISTORY_POINTS = 240
+
 MIN_RECENT_LABELS = 50  # labels after a change point before its error rate is believed
 RISE_Z = 3.5  # the rise is beyond chance, even for the best of many change points
 
@@ -57,6 +60,9 @@ class PerformanceDetector:
         self._hits = 0
         self._since_change: int | None = None  # labels since ADWIN last flagged a change
         self.adwin_error: float | None = None
+        #: (epoch ms of the newest label, live accuracy, labels) after each observed batch,
+        #: the last HISTORY_POINTS of them (a tuple: copies share it safely).
+        self.history: tuple[tuple[int, float, int], ...] = ()
 
     @classmethod
     def of(cls, baseline: float, config: PerformanceConfig) -> PerformanceDetector:
@@ -99,7 +105,16 @@ class PerformanceDetector:
             suspicious = self._add(bool(ok), int(ms))
             if suspicious and judge and not found:
                 found += self._judge()
+        self._sample()
         return found
+
+    def _sample(self) -> None:
+        accuracy = self.accuracy
+        if accuracy is None:
+            return
+        newest = max(ms for _, ms in self._outcomes)
+        point = (newest, accuracy, len(self._outcomes))
+        self.history = (*self.history[-(HISTORY_POINTS - 1) :], point)
 
     def _add(self, correct: bool, ms: int) -> bool:
         """Count one outcome; whether anything looks wrong enough to judge."""

@@ -58,6 +58,19 @@ class Finding:
     current: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
 
 
+#: Tested windows a watch remembers for GET /v1/drift/{dataset}/history (oldest dropped).
+HISTORY_WINDOWS = 120
+
+
+@dataclass(frozen=True)
+class WindowRecord:
+    """One tested window, as the history endpoint shows it."""
+
+    window: int
+    end: datetime
+    evidence: Mapping[DriftKind, tuple[FeatureDrift, ...]]
+
+
 @dataclass(frozen=True)
 class _Streak:
     start: datetime | None = None
@@ -104,6 +117,8 @@ class WindowDetector:
         self._streaks: dict[DriftKind, _Streak] = {"data": _Streak(), "prediction": _Streak()}
         self.last: dict[DriftKind, tuple[FeatureDrift, ...]] = {}
         self.windows_tested = 0
+        #: The last HISTORY_WINDOWS tested windows (a tuple: copies share it safely).
+        self.history: tuple[WindowRecord, ...] = ()
 
     def copy(self) -> WindowDetector:
         """An independent copy (the profile and prepared references are shared, read-only)."""
@@ -202,6 +217,8 @@ class WindowDetector:
         values = self.values()
         times = self._at.view()
         self.last = self.test(values, self.threshold)
+        record = WindowRecord(self.windows_tested, at(times[-1]), dict(self.last))
+        self.history = (*self.history[-(HISTORY_WINDOWS - 1) :], record)
         findings = []
         for kind, evidence in self.last.items():
             finding = self._decide(kind, evidence, values, times)
