@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import subprocess
 import tempfile
@@ -145,7 +146,8 @@ class Writer:
                 self.acknowledged.append(self.attempts)
             except RedisError:
                 self.refused += 1
-                await asyncio.sleep(0.02)  # a poll step while the sentinels fail over
+                with contextlib.suppress(TimeoutError):  # a pause while the sentinels fail over
+                    await asyncio.wait_for(self.stopped.wait(), 0.02)
             self.attempts += 1
 
     async def until(self, count: int, what: str, timeout: float = 20) -> None:

@@ -43,15 +43,7 @@ def build_app(
 ) -> FastAPI:
     bus = bus or Bus(settings)
     db = db or Database(settings.db_path)
-    gate = GateConfig(
-        settings.min_accuracy,
-        settings.min_f1,
-        settings.min_improvement,
-        settings.min_holdout_rows,
-        settings.significance,
-        settings.min_r2,
-        settings.min_mae_improvement,
-    )
+    gate = gate_config(settings)
     signer = settings.signer(SIGNS)
     repo = Repository(db)
     truth = truth or RedisServingTruth(bus.redis, bus.keys, signer.verifier("registry"))
@@ -67,23 +59,7 @@ def build_app(
         read_side_wait_s=settings.read_side_wait_s,
         trials=TrialRunner(trial_store, trial_config(settings), truth, repo),
     )
-    judged = each(service.on_training_completed)
-    # One decision at a time, from numbering it to its commit (admin actions hold it too).
-    bus.consume(Consumer(streams.TRAINING_COMPLETED, GROUP, judged, exclusive=service.deciding))
-    # The registry follows its own promotions and rollouts: the one path into SQLite.
-    own = service.on_own_events
-    bus.consume(Consumer(streams.MODEL_PROMOTED, GROUP, own, batch_size=PROJECTION_BATCH))
-    bus.consume(Consumer(streams.MODEL_ROLLOUT, GROUP, own, batch_size=PROJECTION_BATCH))
-    # Live trials: the paired outcomes of champion and shadow, joined by ingest.
-    labelled = Consumer(
-        streams.PREDICTION_LABELLED,
-        GROUP,
-        service.on_labelled,
-        batch_size=LABELLED_BATCH,
-        exclusive=service.deciding,
-    )
-    if settings.live_trial == "shadow":  # off: no group on the stream, nothing decoded
-        bus.consume(labelled)
+    consume(bus, service, live_trials=settings.live_trial == "shadow")
     ticker = TrialTicker(service.check_trials, settings.trial_check_s)
     app = create_app(
         title="driftloop registry",
@@ -97,6 +73,40 @@ def build_app(
     app.state.queries = Queries(db)
     app.state.admin_token = settings.admin_token
     return app
+
+
+def consume(bus: Bus, service: RegistryService, *, live_trials: bool) -> None:
+    """The registry's consumer groups."""
+    judged = each(service.on_training_completed)
+    # One decision at a time, from numbering it to its commit (admin actions hold it too).
+    bus.consume(Consumer(streams.TRAINING_COMPLETED, GROUP, judged, exclusive=service.deciding))
+    # The registry follows its own promotions and rollouts: the one path into SQLite.
+    own = service.on_own_events
+    bus.consume(Consumer(streams.MODEL_PROMOTED, GROUP, own, batch_size=PROJECTION_BATCH))
+    bus.consume(Consumer(streams.MODEL_ROLLOUT, GROUP, own, batch_size=PROJECTION_BATCH))
+    if live_trials:  # the paired outcomes of champion and shadow; off: no group, no decoding
+        labelled = service.on_labelled
+        bus.consume(
+            Consumer(
+                streams.PREDICTION_LABELLED,
+                GROUP,
+                labelled,
+                batch_size=LABELLED_BATCH,
+                exclusive=service.deciding,
+            )
+        )
+
+
+def gate_config(settings: RegistrySettings) -> GateConfig:
+    return GateConfig(
+        settings.min_accuracy,
+        settings.min_f1,
+        settings.min_improvement,
+        settings.min_holdout_rows,
+        settings.significance,
+        settings.min_r2,
+        settings.min_mae_improvement,
+    )
 
 
 def trial_config(settings: RegistrySettings) -> TrialConfig:
