@@ -176,9 +176,11 @@ def test_live_trials_are_listed_when_the_registry_has_them(world: World) -> None
     world.services.answers[("registry", "/v1/models/credit/trials")] = [
         {
             "trial_id": "t-1",
-            "candidate_version": 2,
-            "decision": "promote",
-            "evidence": {"pairs": 300, "wins": 40, "losses": 12},
+            "model_version": 2,
+            "champion_version": 1,
+            "status": "running",
+            "stopped_by": None,
+            "evidence": {"pairs": 300, "wins": 40, "losses": 12, "lower": -1.6, "upper": 3.0},
         }
     ]
     page = world.http.get("/datasets/credit").text

@@ -6,7 +6,7 @@ from driftloop_console.lineage import chain_is_whole, lineage_chain
 from driftloop_console.ports import Entry
 from driftloop_console.tail import Filters, dead_letter_row, tail_rows
 from driftloop_console.timeline import FLOOR, timeline
-from driftloop_console.views import dataset_rows, rollout_view, trial_rows, version_rows
+from driftloop_console.views import _num, dataset_rows, rollout_view, trial_rows, version_rows
 
 from tests.support.console_world import (
     DRIFT_ID,
@@ -103,22 +103,33 @@ def test_a_canary_shows_its_share() -> None:
     assert (view.stage, view.version, view.share) == ("canary", 3, "10%")
 
 
-def test_trials_show_their_evidence() -> None:
+def test_trials_show_their_evidence_as_the_registry_lists_it() -> None:
     trial = {
         "trial_id": "t1",
-        "candidate_version": 3,
-        "decision": "promote",
+        "model_version": 3,
+        "champion_version": 2,
+        "status": "promoted",
+        "stopped_by": "evidence",
+        "reason": "the challenger won 60 of 91 discordant pairs",
         "evidence": {
             "pairs": 412,
             "wins": 60,
             "losses": 31,
-            "statistic": 2.9,
-            "boundary": 2.5,
-            "reason": "crossed the boundary",
+            "ties": 321,
+            "statistic": 3.1,
+            "lower": -1.61,
+            "upper": 3.0,
         },
     }
     (row,) = trial_rows([trial])
-    assert (row.version, row.state, row.record, row.pairs) == ("v3", "promote", "60 / 31", "412")
+    assert (row.version, row.state, row.record, row.pairs) == (
+        "v3 vs v2",
+        "promoted (evidence)",
+        "60 / 31",
+        "412",
+    )
+    assert row.boundary == f"{_num(-1.61)} / {_num(3.0)}"
+    assert row.reason.startswith("the challenger won")
 
 
 def test_the_drift_timeline_has_a_series_per_feature_and_marks_promotions_and_drifts() -> None:

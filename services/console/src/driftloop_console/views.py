@@ -231,22 +231,25 @@ class TrialRow:
 
 
 def trial_rows(trials: Sequence[Json]) -> list[TrialRow]:
-    """Live trials as the registry lists them (newest first); fields read defensively, since
-    the shape belongs to the trials' owner."""
+    """Live trials as the registry lists them (newest first): challenger against champion,
+    status and what stopped it, the paired evidence and the SPRT's boundaries."""
     rows = []
     for t in trials:
-        evidence: Json = t.get("evidence") or t
-        version = t.get("candidate_version") or t.get("model_version") or t.get("version")
+        evidence: Json = t.get("evidence") or {}
+        champion = t.get("champion_version")
+        versus = f" vs v{champion}" if champion is not None else ""
+        stopped = t.get("stopped_by")
+        lower, upper = evidence.get("lower"), evidence.get("upper")
         rows.append(
             TrialRow(
                 trial_id=str(t.get("trial_id", "")),
-                version=f"v{version}" if version is not None else "?",
-                state=str(t.get("decision") or t.get("status") or "running"),
-                pairs=str(evidence.get("pairs", evidence.get("pairs_seen", "—"))),
+                version=f"v{t.get('model_version', '?')}{versus}",
+                state=str(t.get("status", "running")) + (f" ({stopped})" if stopped else ""),
+                pairs=str(evidence.get("pairs", "—")),
                 record=f"{evidence.get('wins', '—')} / {evidence.get('losses', '—')}",
                 statistic=_num(evidence.get("statistic")),
-                boundary=_num(evidence.get("boundary")),
-                reason=str(evidence.get("reason") or t.get("reason") or ""),
+                boundary=f"{_num(lower)} / {_num(upper)}" if lower is not None else "—",
+                reason=str(t.get("reason") or ""),
             )
         )
     return rows
