@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,3 +93,36 @@ def test_a_worker_killed_mid_run_fails_that_run_with_the_reason_and_the_next_run
     assert completed.trigger == "requested"
     assert trainer.portal.call(worker.pid) != pid  # type: ignore[union-attr]
     assert streams_io.dead_letters(streams.DATA_INGESTED) == []
+
+
+def test_a_worker_whose_trainer_was_killed_outright_exits_with_its_forkserver(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL closes nothing the worker and its forkserver wait on; they had stayed for good
+    (two orphans holding ~400 MB per trainer killed in the fault tests)."""
+    script = tmp_path / "trainer.py"
+    script.write_text(
+        "import asyncio\n"
+        "from driftloop_trainer.worker import WorkerProcess\n"
+        "async def main():\n"
+        "    w = WorkerProcess()\n"
+        "    print(await w.pid(), flush=True)\n"
+        "    await asyncio.Event().wait()\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
+    )
+    trainer = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert trainer.stdout is not None
+    worker = int(trainer.stdout.readline())
+    server = int(Path(f"/proc/{worker}/stat").read_text().split()[3])  # its parent
+    trainer.kill()
+    trainer.wait()
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # exited, not reaped
+
+    eventually_sync(lambda: gone(worker) and gone(server), timeout=20, what="both gone")

@@ -14,6 +14,7 @@ import asyncio
 import multiprocessing
 import os
 import sys
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from .recipes import train_with
 from .training import TrainedModel, TrainingConfig, TrainingError
 
 log = get_logger(__name__)
+#: How often the worker checks that the trainer still runs.
+WATCH_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,22 @@ def fit(job: FitJob) -> TrainedModel:
     return train_with(job.spec, job.schema, job.rows, job.config, job.sample_weight)
 
 
+def exit_with(trainer: int) -> None:
+    """In the worker: exit once the trainer is gone. A trainer killed outright (SIGKILL, OOM)
+    closes nothing the worker or its forkserver wait on (each holds the other's pipe ends),
+    so without this both would stay, holding the trainer's memory, for good."""
+
+    def watch() -> None:
+        while True:
+            threading.Event().wait(WATCH_S)
+            try:
+                os.kill(trainer, 0)
+            except ProcessLookupError:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-trainer", daemon=True).start()
+
+
 class InThread:
     """Fits in a thread of this process (tests and tools; the trainer uses the worker)."""
 
@@ -76,7 +95,12 @@ class WorkerProcess:
         self._pool, self._started = self._start()
 
     def _start(self) -> tuple[ProcessPoolExecutor, Future[int]]:
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
+        pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=self._context,
+            initializer=exit_with,
+            initargs=(os.getpid(),),
+        )
         return pool, pool.submit(os.getpid)  # starts the worker now, not at the first run
 
     async def pid(self) -> int:
