@@ -22,13 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import skops.io as sio
 from driftloop_contracts import DatasetSchema
 from pydantic import ValidationError
 
 from .canonical import canonical_skops, write
 from .errors import ArtifactError, PickleRefused
-from .trust import load_trusted
+from .trust import _skops, load_trusted
 
 FORMAT = "driftloop.sklearn-pipeline/2"
 LEGACY_FORMAT = "driftloop.sklearn-pipeline/1"
@@ -56,7 +55,7 @@ def dump_artifact(artifact: ModelArtifact) -> bytes:
         "classes": list(artifact.classes),
         "library_versions": artifact.library_versions,
     }
-    buffer = io.BytesIO(canonical_skops(sio.dumps(artifact.pipeline)))
+    buffer = io.BytesIO(canonical_skops(_skops().dumps(artifact.pipeline)))
     with zipfile.ZipFile(buffer, "a") as archive:
         write(archive, META, json.dumps(meta).encode(), zipfile.ZIP_STORED)
     return buffer.getvalue()

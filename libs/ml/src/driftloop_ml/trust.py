@@ -19,9 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import skops.io as sio
-from skops.io.exceptions import UntrustedTypesFoundException
-
 from .errors import ArtifactError, UntrustedTypes
 from .trees import check_trees
 
@@ -80,7 +77,18 @@ def load_trusted(data: bytes, modules: Sequence[str], what: str) -> Any:
     return obj
 
 
+def _skops() -> Any:
+    """skops.io, imported on first use: importing it walks every scikit-learn module (~4 s of
+    a service's start on a small machine), and a service starts before it loads a model."""
+    import skops.io
+
+    return skops.io
+
+
 def _load(data: bytes, modules: Sequence[str], what: str) -> Any:
+    sio = _skops()
+    from skops.io.exceptions import UntrustedTypesFoundException
+
     try:
         return sio.loads(data, trusted=list(TRUSTED_TYPES))
     except UntrustedTypesFoundException:
@@ -102,7 +110,7 @@ def check_storable(obj: Any, modules: Sequence[str], what: str) -> None:
     load path): UntrustedTypes naming what would be refused, ArtifactError if skops cannot
     save it at all."""
     try:
-        data = sio.dumps(obj)
+        data = _skops().dumps(obj)
     except Exception as exc:
         raise ArtifactError(f"{what} cannot be saved with skops: {_why(exc)}") from exc
     refused = refused_types(_untrusted(data, what), modules)
@@ -112,7 +120,7 @@ def check_storable(obj: Any, modules: Sequence[str], what: str) -> None:
 
 def _untrusted(data: bytes, what: str) -> list[str]:
     try:
-        return list(sio.get_untrusted_types(data=data))
+        return list(_skops().get_untrusted_types(data=data))
     except Exception as exc:
         raise ArtifactError(f"{what} is not a loadable skops file: {_why(exc)}") from exc
 
