@@ -41,8 +41,9 @@ up: setup $(REDIS7) ## Start an embedded Redis and the five services (Ctrl-C sto
 tools: ## promtool, docker-compose, kubectl, chromium for the deployment and browser checks (Debian packages)
 	bash deploy/tools.sh
 
-test: setup tools $(REDIS7) lint typecheck ## Lint, type-check, then unit, integration, e2e, fault and deployment tests
-	.venv/bin/pytest -q tests
+test: setup tools $(REDIS7) lint typecheck ## Lint, type-check, then unit, integration, security, deployment, browser, e2e and fault tests
+	.venv/bin/pytest -q -n 2 --dist loadfile tests/unit tests/integration tests/security tests/deploy
+	.venv/bin/pytest -q -n 2 --dist loadfile tests/browser tests/e2e tests/faults
 
 test-unit: setup ## Unit tests (no Redis)
 	.venv/bin/pytest -q tests/unit

@@ -34,8 +34,10 @@ from .harness import (
 )
 
 
-def wait_exit_and_restart(running: object, child: str, timeout: float = 30.0) -> float:
-    """Wait until the supervisor has seen `child` die and started it again; when it died."""
+def wait_exit_and_restart(running: object, child: str, timeout: float = 90.0) -> float:
+    """Wait until the supervisor has seen `child` die and started it again; when it died.
+    The deadline is generous: a restart imports scikit-learn again, on 2 cores shared with
+    another tier of tests (make test runs two test processes)."""
     died = eventually_sync(
         lambda: time.monotonic() if running.restarts.get(child) else None,  # type: ignore[attr-defined]
         timeout=timeout,

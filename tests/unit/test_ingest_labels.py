@@ -42,7 +42,8 @@ def test_a_prediction_id_is_sent_on_in_its_canonical_form() -> None:
         (b'{"labels": [{"prediction_id": "x", "label": "yes"}]}', "labels[0].prediction_id"),
         (b'{"labels": [{"prediction_id": null, "label": "yes"}]}', "labels[0].prediction_id"),
         (
-            b'{"labels": [{"prediction_id": "%s", "label": true}]}' % str(uuid.uuid4()).encode(),
+            b'{"labels": [{"prediction_id": "%s", "label": true}]}'
+            % b"66909af6-c504-4c02-80a1-7f623c3f787f",
             "a class name or a number",
         ),
         (b'{"labels": ["yes"]}', "labels[0]"),
