@@ -45,7 +45,7 @@ from driftloop_trainer.training import (
 from driftloop_trainer.worker import FitJob, WorkerProcess
 from threadpoolctl import threadpool_limits
 
-from benchmarks.drift import NUMERIC, ONSET, SCENARIOS, SCHEMA, Scenario, draw
+from benchmarks.drift.scenarios import NUMERIC, ONSET, SCENARIOS, SCHEMA, Scenario, draw
 
 ROWS = 5_000
 FAMILIES = ("logistic", "gradient_boosting", "random_forest")
