@@ -263,6 +263,7 @@ def main() -> int:
     extra = dict(kv.split("=", 1) for kv in args.predictor_env)
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis() as redis:
+        away_from_servers(redis)
         workdir = Path(tmp)
         store = ContentStore(str(workdir / "store"))
         for version, name in enumerate(args.models, start=1):
@@ -295,6 +296,7 @@ def main() -> int:
                             server = servers[server_name]
                             payload = body(x, rows, shape)
                             result = wrk(server.port, path, payload, args.seconds, workdir)
+                            logged = trim_logs(redis.url)
                             runs.append(
                                 Run(
                                     server.name,
@@ -311,15 +313,35 @@ def main() -> int:
                             console.print(
                                 f"{server.name:9} {route:7} {name} {rows:>3} rows: "
                                 f"{result['req_s']:8.0f} req/s p99 {result['p99_ms']:.1f} ms "
-                                f"errors {int(result['errors'])}"
+                                f"errors {int(result['errors'])}, log entries {logged}"
                             )
             finally:
                 predictor.stop()
                 baseline.stop()
-            logged = Redis.from_url(redis.url).xlen(streams.PREDICTION_LOGGED.key())
-            console.print(f"prediction.logged events so far: {logged}")
     report(console, runs, limits, args.json)
     return 0
+
+
+def away_from_servers(redis: EmbeddedRedis) -> None:
+    """Redis (every thread of it) on core 1 with wrk, none on the servers' core 0: in
+    production the predictor's Redis runs on its own host, so its CPU must not be charged to
+    the predictor's core (the baseline has no Redis at all)."""
+    if redis.process is not None and shutil.which("taskset"):
+        subprocess.run(
+            ["taskset", "-a", "-cp", "1", str(redis.process.pid)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+
+def trim_logs(redis_url: str) -> int:
+    """Empty the prediction log between runs, as retention would in production (nothing
+    consumes it here, and a log grown by gigabytes slows Redis for the later runs); the
+    number of log entries the run wrote."""
+    client = Redis.from_url(redis_url)
+    written = int(client.xtrim(streams.PREDICTION_LOGGED.key(), maxlen=0))
+    client.close()
+    return written
 
 
 def median_run(runs: list[Run], server: str, model: str, rows: int, route: str = "rows") -> Run:
