@@ -18,8 +18,11 @@ for service in "${services[@]}"; do
   started=$(date +%s)
   args=(-f deploy/Dockerfile "${network[@]}" --build-arg "SERVICE=$service"
         --build-arg "BASE_IMAGE=$BASE_IMAGE" -q)
-  docker build "${args[@]}" --target deps -t "driftloop-deps-$service:$TAG" . >/dev/null
-  docker build "${args[@]}" -t "driftloop-$service:$TAG" . >/dev/null
+  # (the classic builder's deprecation notice, once per build, is left out)
+  docker build "${args[@]}" --target deps -t "driftloop-deps-$service:$TAG" . 2>&1 >/dev/null \
+    | { grep -v -e DEPRECATED -e buildx -e '^ *$' >&2 || true; }
+  docker build "${args[@]}" -t "driftloop-$service:$TAG" . 2>&1 >/dev/null \
+    | { grep -v -e DEPRECATED -e buildx -e '^ *$' >&2 || true; }
   size=$(docker image inspect -f '{{.Size}}' "driftloop-$service:$TAG")
   echo "driftloop-$service:$TAG $((size / 1000000)) MB in $(( $(date +%s) - started )) s"
 done
