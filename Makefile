@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_LINK_MODE := copy
 BASE_IMAGE ?= python:3.12-slim
 
-.PHONY: help setup tools redis demo up test test-unit test-integration test-e2e test-browser test-faults faults bench bench-quick bench-drift bench-training wheelhouse compose-env compose-test lint format typecheck snapshots clean
+.PHONY: help setup tools redis demo up test test-unit test-integration test-e2e test-browser test-faults faults bench bench-quick bench-drift bench-training wheelhouse images compose-env compose-test lint format typecheck snapshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -78,18 +78,21 @@ bench-drift: setup $(REDIS7) ## Drift scenarios through the running system: dela
 bench-training: setup ## Family auto vs each family on the drift streams' rows; retrain seconds; why retrains were slow
 	.venv/bin/python -m benchmarks.training --json bench-results/training.json
 
-wheelhouse: setup ## Wheels for offline image builds (pip runs in BASE_IMAGE; needs Docker)
+wheelhouse: setup ## Wheels for offline image builds, reused while uv.lock is unchanged (needs Docker)
 	BASE_IMAGE=$(BASE_IMAGE) bash deploy/wheelhouse.sh
+
+images: ## The six service images (deps cached on uv.lock, code last; no dangling stages)
+	BASE_IMAGE=$(BASE_IMAGE) bash deploy/images.sh
 
 COMPOSE_ENV ?= deploy/compose/.env
 
 compose-env: setup ## Secrets for docker compose (once; FORCE=1 replaces): deploy/compose/.env, 0600
 	$(PY) deploy/credentials.py compose-env $(COMPOSE_ENV) $(if $(FORCE),--force,)
 
-compose-test: setup ## Build the images, run the stack under docker compose and check it end to end
+compose-test: setup ## Build the images, run the stack under docker compose twice (up, check, down) and check each alert fires
 	@docker info >/dev/null 2>&1 || { echo "no Docker engine answers: start one first"; exit 2; }
 	$(if $(LOCAL_IMAGES),BASE_IMAGE=$(BASE_IMAGE) bash deploy/wheelhouse.sh,)
-	.venv/bin/python deploy/compose-test/run.py --base-image $(BASE_IMAGE) $(if $(LOCAL_IMAGES),--local-images,)
+	.venv/bin/python deploy/compose-test/run.py --base-image $(BASE_IMAGE) $(if $(LOCAL_IMAGES),--local-images,) $(if $(RUNS),--runs $(RUNS),)
 
 /usr/bin/wrk:
 	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \

@@ -42,6 +42,7 @@ REDIS_USERS = (
     "admin",
     "console",
     "console-admin",
+    "exporter",
 )
 #: The processes that sign, each with its own key pair.
 SIGNERS = ("trainer", "registry")

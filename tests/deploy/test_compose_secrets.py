@@ -83,6 +83,8 @@ def test_no_service_holds_another_users_password_only_redis_holds_them_all(
         own = {credentials.password_variable(name)} if name in PYTHON_SERVICES else set()
         if name == "console":  # its replay login, used only after the operator's token checks
             own.add(credentials.password_variable("console-admin"))
+        if name == "redis-exporter":  # server statistics only (driftloop_bus.acl.EXPORTER)
+            own.add(credentials.password_variable("exporter"))
         assert held & every == own, (name, held & every)
 
 

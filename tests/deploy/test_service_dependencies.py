@@ -1,7 +1,8 @@
 """Each service image holds its package and what that package declares, nothing else (the
-Dockerfile installs `driftloop-<service>` alone). A module a service imports but does not
-declare is there in the workspace's venv and missing from the image: the service crashes at
-start in compose and Kubernetes only (the ingest image lacked numpy)."""
+Dockerfile installs the third-party packages of `driftloop-<service>` alone, from uv.lock). A
+module a service imports but does not declare is there in the workspace's venv and missing from
+the image: the service crashes at start in compose and Kubernetes only (the ingest image lacked
+numpy); the image build now also imports each service (`entrypoint.py --check`)."""
 
 from __future__ import annotations
 

@@ -114,6 +114,27 @@ def test_the_client_only_publishes_records_and_labels_and_reads_nothing(
         client.get(f"{NS}ingest:join:anything")
 
 
+def test_the_exporter_reads_server_statistics_and_nothing_else(server: EmbeddedRedis) -> None:
+    """What Prometheus's Redis exporter runs (INFO, SLOWLOG, LATENCY) works; no key, no
+    configuration (CONFIG GET would show a replica's masterauth), no client list."""
+    exporter = as_user(server, "exporter")
+    assert "used_memory" in exporter.info("memory")
+    assert "maxmemory" in exporter.info("memory")
+    exporter.execute_command("SLOWLOG", "GET", "10")
+    exporter.execute_command("LATENCY", "LATEST")
+    for command in (
+        ("XRANGE", f"{NS}model.promoted.v1", "-", "+"),
+        ("GET", f"{NS}registry:serving:demo"),
+        ("XADD", f"{NS}ingest.records.v1", "*", "a", "b"),
+        ("CONFIG", "GET", "*"),
+        ("CLIENT", "LIST"),
+        ("KEYS", "*"),
+        ("FLUSHALL",),
+    ):
+        with pytest.raises(NoPermissionError):
+            exporter.execute_command(*command)
+
+
 def test_the_default_user_is_off(server: EmbeddedRedis) -> None:
     with pytest.raises((AuthenticationError, ResponseError)):
         Redis(port=server.port, protocol=2).xadd(f"{NS}model.promoted.v1", {"a": "b"})

@@ -21,7 +21,7 @@ def test_the_template_turns_the_default_user_off_and_names_each_password_variabl
     lines = TEMPLATE.read_text().splitlines()
     assert lines[0] == "user default off resetkeys resetchannels -@all"
     users = {line.split()[1]: line for line in lines[1:]}
-    assert set(users) == {*acl.SERVICES, "client", "admin", "console", "console-admin"}
+    assert set(users) == {*acl.SERVICES, "client", "admin", "console", "console-admin", "exporter"}
     assert users["drift-monitor"].startswith(
         "user drift-monitor on >${DRIFTLOOP_REDIS_PASSWORD_DRIFT_MONITOR} "
     )
@@ -61,3 +61,14 @@ def test_redis_6_rules_have_no_selectors() -> None:
     coarse = acl.rules("predictor", selectors_supported=False)
     assert "(" not in coarse and "%R" not in coarse
     assert "+xadd" in coarse and "~model.promoted.v1" in coarse
+
+
+def test_the_exporter_has_no_keys_and_no_configuration() -> None:
+    rules = acl.rules("exporter")
+    assert "~" not in rules and "%" not in rules
+    assert "+info" in rules and "+slowlog|get" in rules and "+latency|latest" in rules
+    assert "config" not in rules and "client|list" not in rules
+
+
+def test_redis_6_exporter_rules_leave_out_what_only_redis_7_knows() -> None:
+    assert "+latency|histogram" not in acl.rules("exporter", selectors_supported=False)

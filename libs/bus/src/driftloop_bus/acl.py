@@ -55,13 +55,19 @@ OBSERVE = "+xrange +xrevrange +xlen +xinfo|stream +xinfo|groups"
 REPLAY_DLQ = "+xrange +xdel +xlen"
 REPLAY_SOURCE = "+xadd"
 
-REDIS_7_ONLY = {"+eval_ro", "+evalsha_ro"}
+#: The Redis exporter's view of the server (INFO is in CONNECTION): no keys, no CONFIG (it
+#: would show a replica's masterauth), no CLIENT LIST.
+OBSERVE_SERVER = "+slowlog|get +slowlog|len +latency|latest +latency|histogram +cluster|info"
+
+REDIS_7_ONLY = {"+eval_ro", "+evalsha_ro", "+latency|histogram"}
 SERVICES = ("ingest", "trainer", "registry", "predictor", "drift-monitor")
 CLIENT, ADMIN = "client", "admin"
 #: The web console reads streams only; `console-admin` is its separate, optional login for
 #: replaying dead letters (used only after the operator's admin token checked out).
 CONSOLE, CONSOLE_ADMIN = "console", "console-admin"
-USERS = (*SERVICES, CLIENT, ADMIN, CONSOLE, CONSOLE_ADMIN)
+#: Prometheus's Redis exporter (memory, clients, persistence): server statistics only.
+EXPORTER = "exporter"
+USERS = (*SERVICES, CLIENT, ADMIN, CONSOLE, CONSOLE_ADMIN, EXPORTER)
 
 
 @dataclass(frozen=True)
@@ -207,6 +213,9 @@ def rules(user: str, namespace: str = "", *, selectors_supported: bool = True) -
     """The ACL rules of one user after `on` and its password."""
     if user == ADMIN:
         return "~* &* +@all"
+    if user == EXPORTER:
+        words = (w for w in OBSERVE_SERVER.split() if selectors_supported or w not in REDIS_7_ONLY)
+        return f"resetchannels -@all {CONNECTION} {' '.join(words)}"
     access = ACCESS[user]
     head = f"resetchannels -@all {CONNECTION} {TRANSACTIONS}"
     chosen = selectors(access, namespace)
