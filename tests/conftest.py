@@ -43,13 +43,18 @@ os.environ.setdefault("TRAINER_SEARCH_BUDGET_S", "0.5")
 
 
 def _docker_redis() -> Any | None:
-    """A started testcontainers Redis, if a Docker engine answers and has or pulls the image."""
+    """A started testcontainers Redis, if a Docker engine answers and already has the image.
+
+    Never a pull: where no image registry answers, a pull hangs the whole session (seen with a
+    Docker engine started for compose-test on a machine without registry access)."""
     try:
         import docker
         from testcontainers.community.redis import RedisContainer
 
-        docker.from_env(timeout=3).ping()
+        client = docker.from_env(timeout=3)
+        client.ping()
         image = os.environ.get("DRIFTLOOP_TEST_REDIS_IMAGE", "redis:7")
+        client.images.get(image)  # ImageNotFound: use the local binary instead
         return RedisContainer(image).start()
     except Exception:
         return None
