@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_LINK_MODE := copy
 BASE_IMAGE ?= python:3.12-slim
 
-.PHONY: help setup tools redis demo up test test-unit test-integration test-e2e test-browser test-faults faults bench bench-quick bench-drift bench-training wheelhouse images compose-env compose-test lint format typecheck snapshots clean
+.PHONY: help setup tools redis demo up test test-unit test-integration test-e2e test-browser test-faults faults bench bench-quick bench-drift bench-training bench-capacity wheelhouse images compose-env compose-test lint format typecheck snapshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -77,6 +77,9 @@ bench-drift: setup $(REDIS7) ## Drift scenarios through the running system: dela
 
 bench-training: setup ## Family auto vs each family on the drift streams' rows; retrain seconds; why retrains were slow
 	.venv/bin/python -m benchmarks.training --json bench-results/training.json
+
+bench-capacity: setup $(REDIS7) ## Redis bytes per prediction, label and record through ingest; what 1 GB holds
+	.venv/bin/python -m benchmarks.capacity --batch 20 --json bench-results/capacity.json
 
 wheelhouse: setup ## Wheels for offline image builds, reused while uv.lock is unchanged (needs Docker)
 	BASE_IMAGE=$(BASE_IMAGE) bash deploy/wheelhouse.sh

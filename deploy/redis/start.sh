@@ -14,6 +14,21 @@
 #   DRIFTLOOP_REDIS_ACL_TEMPLATE  the template (default: users.acl.template next to this script)
 #   DRIFTLOOP_REDIS_ACL_FILE      where the rendered ACL goes (default /tmp/driftloop-redis/users.acl)
 #   DRIFTLOOP_REDIS_SERVER        the redis-server binary (default: redis-server on PATH)
+#
+# Memory is bounded by design: Redis gets `maxmemory` and `maxmemory-policy noeviction` (a full
+# Redis refuses writes with OOM, which the services answer with 503 or leave pending; it never
+# evicts stream entries or keys silently), and AOF rewrites (`auto-aof-rewrite-percentage 100`,
+# `auto-aof-rewrite-min-size 64mb`) keep the append-only file near the data's size, so a
+# restart replays little. These come after the arguments given, so they cannot be overridden
+# by accident; the limit is set here:
+#   REDIS_MAXMEMORY           maxmemory: bytes or 512mb, 1gb, ... (0: no limit, which the
+#                             RedisMemoryNoLimit alert reports). Default: REDIS_MAXMEMORY_PERCENT
+#                             of REDIS_MEMORY_LIMIT_BYTES when that is set, else 768mb.
+#   REDIS_MEMORY_LIMIT_BYTES  the container's memory limit (Kubernetes: the downward API's
+#                             limits.memory), from which maxmemory is derived.
+#   REDIS_MAXMEMORY_PERCENT   share of that limit for data (default 60): the rest is headroom
+#                             for the AOF rewrite's fork (copy-on-write pages), client and
+#                             replication buffers, and allocator fragmentation.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,6 +71,29 @@ password_of() {
   printf '%s' "$value"
 }
 
+# maxmemory as Redis reads it, from REDIS_MAXMEMORY or the container's limit.
+maxmemory_setting() {
+  if [ -n "${REDIS_MAXMEMORY:-}" ]; then
+    value=$(printf '%s' "$REDIS_MAXMEMORY" | tr '[:upper:]' '[:lower:]')
+    printf '%s' "$value" | grep -Eq '^[0-9]+(b|k|kb|m|mb|g|gb)?$' \
+      || refuse "REDIS_MAXMEMORY=$REDIS_MAXMEMORY is not a size (e.g. 768mb, 1gb, 805306368)"
+    echo "$value"; return
+  fi
+  if [ -n "${REDIS_MEMORY_LIMIT_BYTES:-}" ]; then
+    percent=${REDIS_MAXMEMORY_PERCENT:-60}
+    case "$REDIS_MEMORY_LIMIT_BYTES$percent" in
+      *[!0-9]*) refuse "REDIS_MEMORY_LIMIT_BYTES and REDIS_MAXMEMORY_PERCENT must be whole numbers" ;;
+    esac
+    [ "$percent" -ge 10 ] && [ "$percent" -le 90 ] \
+      || refuse "REDIS_MAXMEMORY_PERCENT=$percent: keep it within 10..90 (headroom for the fork)"
+    echo $((REDIS_MEMORY_LIMIT_BYTES / 100 * percent)); return
+  fi
+  echo 768mb
+}
+
+maxmemory=$(maxmemory_setting)
+[ "$maxmemory" != 0 ] || echo "driftloop redis: WARNING maxmemory 0: no memory limit" >&2
+
 [ -r "$template" ] || refuse "no ACL template at $template"
 command -v sha256sum >/dev/null || refuse "sha256sum is missing from this image"
 if grep -v '^#' "$template" | sed 's/>\${[A-Za-z0-9_]*}//g' | grep -q '\$'; then
@@ -87,4 +125,8 @@ umask 077
 } > "$acl_file.tmp"
 mv "$acl_file.tmp" "$acl_file"
 echo "driftloop redis: $(grep -c '^user ' "$acl_file") ACL users from $template" >&2
-exec "$server" "$@" --aclfile "$acl_file"
+echo "driftloop redis: maxmemory $maxmemory, policy noeviction" >&2
+exec "$server" "$@" \
+  --maxmemory "$maxmemory" --maxmemory-policy noeviction \
+  --auto-aof-rewrite-percentage 100 --auto-aof-rewrite-min-size 64mb \
+  --aclfile "$acl_file"

@@ -12,6 +12,10 @@ from driftloop_bus.secrets import placeholder_reason
 from tests.deploy.support import TEMPLATE, credentials, real_passwords, start_redis
 
 REFUSED = 78  # EX_CONFIG
+MEMORY_ARGS = (
+    "--maxmemory {maxmemory} --maxmemory-policy noeviction "
+    "--auto-aof-rewrite-percentage 100 --auto-aof-rewrite-min-size 64mb"
+)
 
 
 def rendered(tmp_path: Path) -> Path:
@@ -34,7 +38,9 @@ def test_with_real_passwords_it_renders_hashes_only_and_starts_redis_with_the_ac
     passwords = real_passwords()
     done = start_redis(tmp_path, passwords, "--port", "6390")
     assert done.returncode == 0, done.stderr
-    assert server_args(tmp_path) == f"--port 6390 --aclfile {rendered(tmp_path)}"
+    assert server_args(tmp_path) == (
+        f"--port 6390 {MEMORY_ARGS.format(maxmemory='768mb')} --aclfile {rendered(tmp_path)}"
+    )
     acl = rendered(tmp_path).read_text()
     assert stat.S_IMODE(rendered(tmp_path).stat().st_mode) == 0o600
     assert not any(p in acl for p in passwords.values()), "the ACL file holds no password"
@@ -123,3 +129,52 @@ def test_a_template_with_a_password_outside_the_agreed_form_is_refused(tmp_path:
     passwords = real_passwords() | {"DRIFTLOOP_REDIS_ACL_TEMPLATE": str(template)}
     done = start_redis(tmp_path, passwords)
     assert done.returncode == REFUSED and "DRIFTLOOP_REDIS_PASSWORD_<NAME>" in done.stderr
+
+
+def maxmemory_given(tmp_path: Path, **env: str) -> str:
+    done = start_redis(tmp_path, real_passwords() | env, "--appendonly", "yes")
+    assert done.returncode == 0, done.stderr
+    args = server_args(tmp_path) or ""
+    assert "--maxmemory-policy noeviction" in args and "--auto-aof-rewrite-min-size 64mb" in args
+    return args.split("--maxmemory ", 1)[1].split()[0]
+
+
+def test_redis_gets_768mb_and_noeviction_by_default(tmp_path: Path) -> None:
+    assert maxmemory_given(tmp_path) == "768mb"
+
+
+def test_redis_maxmemory_sets_the_limit(tmp_path: Path) -> None:
+    assert maxmemory_given(tmp_path, REDIS_MAXMEMORY="1GB") == "1gb"
+
+
+def test_without_redis_maxmemory_the_limit_is_a_share_of_the_containers(tmp_path: Path) -> None:
+    two_gib = str(2 * 1024**3)
+    assert maxmemory_given(tmp_path, REDIS_MEMORY_LIMIT_BYTES=two_gib) == str(
+        2 * 1024**3 // 100 * 60
+    )
+    assert maxmemory_given(
+        tmp_path, REDIS_MEMORY_LIMIT_BYTES=two_gib, REDIS_MAXMEMORY_PERCENT="50"
+    ) == str(2 * 1024**3 // 100 * 50)
+
+
+def test_the_policy_given_on_the_command_line_cannot_turn_eviction_on(tmp_path: Path) -> None:
+    done = start_redis(tmp_path, real_passwords(), "--maxmemory-policy", "allkeys-lru")
+    assert done.returncode == 0
+    args = server_args(tmp_path) or ""
+    assert args.rindex("--maxmemory-policy noeviction") > args.index("allkeys-lru")
+
+
+@pytest.mark.parametrize(
+    ("env", "why"),
+    [
+        ({"REDIS_MAXMEMORY": "lots"}, "is not a size"),
+        ({"REDIS_MEMORY_LIMIT_BYTES": "2Gi"}, "whole numbers"),
+        ({"REDIS_MEMORY_LIMIT_BYTES": "1000", "REDIS_MAXMEMORY_PERCENT": "100"}, "headroom"),
+    ],
+)
+def test_a_memory_setting_redis_cannot_use_stops_it_before_it_listens(
+    tmp_path: Path, env: dict[str, str], why: str
+) -> None:
+    done = start_redis(tmp_path, real_passwords() | env)
+    assert done.returncode == REFUSED and why in done.stderr
+    assert server_args(tmp_path) is None

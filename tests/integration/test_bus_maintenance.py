@@ -98,6 +98,50 @@ async def test_trimming_keeps_every_entry_some_group_has_not_acknowledged(
         await bus.redis.aclose()
 
 
+async def test_a_stream_longer_than_its_max_length_loses_its_oldest_acknowledged_entries(
+    redis_url: str, namespace: str, redis: Redis
+) -> None:
+    key = streams.TRAINING_REQUESTED.key(namespace)
+    await redis.xgroup_create(key, "done", id="0", mkstream=True)
+    ids = [await redis.xadd(key, encode(request(str(i)))) for i in range(10)]
+    read = await redis.xreadgroup("done", "c", {key: ">"}, count=100)
+    await redis.xack(key, "done", *[i for i, _ in read[0][1]])
+
+    bus = Bus(settings(redis_url, namespace, retention_maxlen=4))  # age retention: 7 days
+    try:
+        assert await bus.maintenance.trim(key) == 6
+        assert [i for i, _ in await redis.xrange(key)] == ids[6:]
+        assert held_entries(key) == 0.0
+    finally:
+        await bus.redis.aclose()
+
+
+async def test_a_group_behind_holds_the_stream_over_its_length_and_is_counted(
+    redis_url: str, namespace: str, redis: Redis
+) -> None:
+    key = streams.TRAINING_REQUESTED.key(namespace)
+    await redis.xgroup_create(key, "slow", id="0", mkstream=True)
+    ids = [await redis.xadd(key, encode(request(str(i)))) for i in range(10)]
+    read = await redis.xreadgroup("slow", "c", {key: ">"}, count=2)
+    await redis.xack(key, "slow", *[i for i, _ in read[0][1]])  # acknowledged 2 of 10
+
+    bus = Bus(settings(redis_url, namespace, retention_maxlen=4))
+    try:
+        assert await bus.maintenance.trim(key) == 2  # never what "slow" has not acknowledged
+        assert [i for i, _ in await redis.xrange(key)] == ids[2:]
+        assert held_entries(key) == 4.0  # 8 entries, 4 over the length
+        rest = await redis.xreadgroup("slow", "c", {key: ">"}, count=100)
+        await redis.xack(key, "slow", *[i for i, _ in rest[0][1]])
+        assert await bus.maintenance.trim(key) == 4
+        assert held_entries(key) == 0.0
+    finally:
+        await bus.redis.aclose()
+
+
+def held_entries(key: str) -> float | None:
+    return REGISTRY.get_sample_value("driftloop_stream_retention_held_entries", {"stream": key})
+
+
 async def test_lag_pending_and_dead_letters_are_exported_as_gauges(
     redis_url: str, namespace: str, redis: Redis
 ) -> None:

@@ -4,9 +4,13 @@
   restarted without persistence) gets its group recreated at id 0 and is started again;
 * **gauges**: stream length and its oldest entry's age, pending entries and lag per consumer
   group, dead letters;
-* **retention**: entries older than DRIFTLOOP_RETENTION_S are trimmed with XTRIM MINID, but
-  never past the oldest entry some group has not acknowledged (its oldest pending entry, or
-  the first entry after its last delivered one), and never the newest entry of a stream.
+* **retention**: entries older than DRIFTLOOP_RETENTION_S, and the oldest entries beyond
+  DRIFTLOOP_RETENTION_MAXLEN per stream, are trimmed with XTRIM MINID, but never past the
+  oldest entry some group has not acknowledged (its oldest pending entry, or the first entry
+  after its last delivered one), and never the newest entry of a stream. Trimming an entry a
+  group still needs would lose it silently; so a stream held over its length by a group is
+  left long and counted instead (driftloop_stream_retention_held_entries, alert
+  RetentionHeldBack), and Redis's maxmemory with noeviction is the last bound.
 """
 
 from __future__ import annotations
@@ -40,10 +44,19 @@ OLDEST_AGE = Gauge(
     "group that has not acknowledged it.",
     ["stream"],
 )
+RETENTION_HELD = Gauge(
+    "driftloop_stream_retention_held_entries",
+    "Entries beyond DRIFTLOOP_RETENTION_MAXLEN that retention kept because a consumer group "
+    "has not acknowledged them (0: the stream is within its length, or has none).",
+    ["stream"],
+)
 SUBSCRIBER_RESTARTS = Gauge(
     "driftloop_subscriber_restarts", "Subscribers the watchdog restarted since start."
 )
 LAG_CAP = 10_000
+#: Entries one trim reads to find where the length bound falls (XRANGE COUNT): a stream far
+#: over its length (a new or lowered DRIFTLOOP_RETENTION_MAXLEN) gets there over a few runs.
+LENGTH_STEP = 10_000
 log = structlog.get_logger(__name__)
 
 
@@ -160,21 +173,46 @@ class Maintenance:
             await self.trim(key)
 
     async def trim(self, key: str) -> int:
-        """Trim one stream as far as retention and every group allow; returns entries removed."""
+        """Trim one stream as far as retention (age, length) and every group allow; returns
+        entries removed."""
         redis = self.bus.redis
         newest = cast(list[tuple[bytes, Any]], await redis.xrevrange(key, count=1))
         if not newest:
             return 0
-        horizon = (int(time.time() * 1000) - self.bus.settings.retention_s * 1000, 0)
-        bound = min(horizon, _id(newest[0][0]))  # keep at least the newest entry
+        wanted = max(self._age_bound(), await self._length_bound(key))
+        bound = min(wanted, _id(newest[0][0]))  # keep at least the newest entry
         for info in cast(list[dict[Any, Any]], await redis.xinfo_groups(key)):
             bound = min(bound, await self._unacknowledged_from(key, info))
-        if bound <= (0, 0):
-            return 0
-        removed = int(await redis.xtrim(key, minid=_text(bound), approximate=False))
+        removed = 0
+        if bound > (0, 0):
+            removed = int(await redis.xtrim(key, minid=_text(bound), approximate=False))
         if removed:
             log.info("trimmed", stream=key, removed=removed, before=_text(bound))
+        await self._count_held(key, held=bound < wanted)
         return removed
+
+    def _age_bound(self) -> tuple[int, int]:
+        """The first id retention by age keeps."""
+        return (int(time.time() * 1000) - self.bus.settings.retention_s * 1000, 0)
+
+    async def _length_bound(self, key: str) -> tuple[int, int]:
+        """The first id retention by length keeps: the one after the oldest `XLEN - maxlen`
+        entries (at most LENGTH_STEP of them per run); (0, 0) when within the length."""
+        maxlen = self.bus.settings.retention_maxlen
+        excess = int(await self.bus.redis.xlen(key)) - maxlen if maxlen else 0
+        if excess <= 0:
+            return (0, 0)
+        oldest = await self.bus.redis.xrange(key, count=min(excess, LENGTH_STEP))
+        ms, seq = _id(cast(list[tuple[bytes, Any]], oldest)[-1][0])
+        return (ms, seq + 1)
+
+    async def _count_held(self, key: str, *, held: bool) -> None:
+        """How far over its length a group holds the stream (0 when nothing holds it)."""
+        maxlen = self.bus.settings.retention_maxlen
+        over = int(await self.bus.redis.xlen(key)) - maxlen if maxlen and held else 0
+        RETENTION_HELD.labels(stream=key).set(max(0, over))
+        if over > 0:
+            log.warning("retention held back by a consumer group", stream=key, over_maxlen=over)
 
     async def _unacknowledged_from(self, key: str, info: dict[Any, Any]) -> tuple[int, int]:
         """The oldest entry this group still needs: its oldest pending one, or the one after

@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar, cast
 import structlog
 from driftloop_contracts import Event, Stream, utcnow
 from driftloop_contracts.codec import DATA_FIELD, MalformedEvent, decode
+from redis.exceptions import OutOfMemoryError, RedisError
 
 from .client import StreamClient
 from .effects import Output
@@ -195,7 +196,28 @@ class GroupRunner(Generic[E]):
                     await self._record_failure(fresh, exc)
                     fresh = []
             outcome.handled = [e for e in fresh if all(e is not d[0] for d in outcome.dead)]
-        await self._commit(outcome)
+        try:
+            await self._commit(outcome)
+        except OutOfMemoryError:
+            await self._not_an_attempt(entries, attempt)
+            raise
+
+    async def _not_an_attempt(self, entries: list[_Entry], attempt: int) -> None:
+        """Redis refused the commit (maxmemory reached, noeviction): not the handler's fault,
+        so this delivery does not count towards max_attempts (XCLAIM RETRYCOUNT, which Redis
+        allows when full). The entries stay pending and are tried again each reclaim until
+        Redis has room; dead-lettering them would only fail too, or give up on good events."""
+        with contextlib.suppress(RedisError):
+            await self.redis.xclaim(
+                self.stream_key,
+                self.consumer.group,
+                self.settings.consumer_name,
+                min_idle_time=0,
+                message_ids=[e.entry_id for e in entries],
+                retrycount=max(0, attempt - 1),
+                justid=True,
+            )
+        log.warning("redis is full: entries stay pending", entries=len(entries), **self._labels)
 
     async def _drop_duplicates(self, valid: list[_Entry], outcome: _Outcome) -> list[_Entry]:
         if not valid:

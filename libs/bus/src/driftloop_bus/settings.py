@@ -118,6 +118,17 @@ class BusSettings(BaseSettings):
         description="Stream entries older than this are trimmed, but only once every consumer "
         "group has acknowledged them; the newest entry of a stream is always kept.",
     )
+    retention_maxlen: int = Field(
+        default=100_000,
+        ge=0,
+        validation_alias=env("DRIFTLOOP_RETENTION_MAXLEN"),
+        description="Entries each stream keeps at most (0: no length bound; 100,000 "
+        "prediction.logged entries of 20 predictions, the predictor's batch at 100/s, are "
+        "about 0.35 GB: make bench-capacity): the oldest "
+        "beyond it are trimmed with age retention, and like it never before every consumer "
+        "group has acknowledged them; a stream a group holds longer is counted "
+        "(driftloop_stream_retention_held_entries) and alerted on (RetentionHeldBack).",
+    )
     dlq_maxlen: int = Field(
         default=10_000,
         ge=1,

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from driftloop_bus import BusSettings
 from driftloop_bus.settings import env
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode
 
 #: Top-level modules whose functions run code, commands or unpickling: never trusted.
@@ -46,8 +46,15 @@ class ServiceSettings(BusSettings):
     )
     store_url: str = Field(
         default=".driftloop/store",
-        validation_alias=env("DRIFTLOOP_STORE"),
-        description="Content store root: a directory, or an fsspec URL such as s3://bucket/dl.",
+        validation_alias=AliasChoices("DRIFTLOOP_STORE", "driftloop_store", "STORE_URL"),
+        description="Content store root (DRIFTLOOP_STORE, or STORE_URL): a directory, or "
+        "s3://bucket/prefix (credentials from the standard AWS_* variables or the pod's role).",
+    )
+    store_s3_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=env("STORE_S3_ENDPOINT_URL"),
+        description="An S3-compatible server for an s3:// store (MinIO, http://minio:9000); "
+        "unset: AWS.",
     )
     log_level: str = Field(default="INFO", validation_alias=env("LOG_LEVEL"))
     log_format: str = Field(

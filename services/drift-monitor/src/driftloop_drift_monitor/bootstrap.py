@@ -22,7 +22,7 @@ def build_app(
     settings: MonitorSettings, *, bus: Bus | None = None, store: ContentStore | None = None
 ) -> FastAPI:
     bus = bus or Bus(settings)
-    store = store or ContentStore(settings.store_url)
+    store = store or ContentStore(settings.store_url, endpoint_url=settings.store_s3_endpoint_url)
     registry = settings.registry_verifier(VERIFIES)
     reader = SnapshotReader(bus.redis, bus.keys, store, registry)
     configs = settings.configs()

@@ -36,7 +36,7 @@ def build_app(
     store: ContentStore | None = None,
 ) -> FastAPI:
     bus = bus or Bus(settings)
-    store = store or ContentStore(settings.store_url)
+    store = store or ContentStore(settings.store_url, endpoint_url=settings.store_s3_endpoint_url)
     schemas = Schemas()  # filled by the registrations' replay at start, then kept live
     registrar = Registrar(bus, schemas)
     # Seeds are registered in the replay, before any consumer starts: records for a seeded

@@ -35,7 +35,10 @@ def build_app(
     bus = bus or Bus(settings)
     prediction_log = _prediction_log(settings, bus)
     batcher = MicroBatcher()
-    holders = holders or _holders(settings, store or ContentStore(settings.store_url))
+    holders = holders or _holders(
+        settings,
+        store or ContentStore(settings.store_url, endpoint_url=settings.store_s3_endpoint_url),
+    )
     predictor = Predictor(holders, prediction_log, batcher)
 
     async def before_swap() -> None:

@@ -50,7 +50,11 @@ def build_app(
     trial_store = TrialStore(bus.redis, bus.keys)
     service = RegistryService(
         repo,
-        Judge(store or ContentStore(settings.store_url), gate, settings.trusted_modules),
+        Judge(
+            store or ContentStore(settings.store_url, endpoint_url=settings.store_s3_endpoint_url),
+            gate,
+            settings.trusted_modules,
+        ),
         truth,
         bus.keys,
         bus.commit,

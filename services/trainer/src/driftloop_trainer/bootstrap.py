@@ -33,7 +33,7 @@ def build_app(
     executor: Executor | None = None,
 ) -> FastAPI:
     bus = bus or Bus(settings)
-    store = store or ContentStore(settings.store_url)
+    store = store or ContentStore(settings.store_url, endpoint_url=settings.store_s3_endpoint_url)
     rows = RowLoader(store, settings.cache_mb * 1024 * 1024)
     repo = Repository(bus.redis, bus.keys, rows)
     config = TrainingConfig(
