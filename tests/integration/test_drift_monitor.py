@@ -174,6 +174,7 @@ def test_a_performance_drift_whose_retrain_was_skipped_because_the_champion_hold
     assert metric(client, "driftloop_monitor_rearmed_total", dataset="demo") == 2
     watch = watch_of(client)
     assert watch is not None and "performance" not in watch["fired"]
+    assert watch["rearmed"] == 2
 
 
 def test_labels_of_a_version_never_seen_serving_are_ignored(
