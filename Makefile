@@ -73,7 +73,7 @@ bench-quick: setup /usr/bin/wrk ## The same, 5 s x 1 run
 	.venv/bin/python -m benchmarks.predictor_datasets --seconds 5 --runs 1
 
 bench-drift: setup $(REDIS7) ## Drift scenarios through the running system: delays, false alarms, recovery
-	.venv/bin/python -m benchmarks.drift
+	.venv/bin/python -m benchmarks.drift --family auto
 
 bench-training: setup ## Family auto vs each family on the drift streams' rows; retrain seconds; why retrains were slow
 	.venv/bin/python -m benchmarks.training --json bench-results/training.json

@@ -32,6 +32,7 @@ COLUMNS = (
     "done?",
     "promoted (at row)",
     "skipped",
+    "live trials",
     "fit s",
 )
 
@@ -69,6 +70,7 @@ def row(o: Outcome) -> list[str]:
         verdict(o),
         ", ".join(o.promotions),
         ", ".join(o.skipped) or "-",
+        "; ".join(o.trials) or "-",
         ", ".join(f"{s:.1f}" for s in o.fit_seconds),
     ]
 

@@ -6,7 +6,8 @@ labels come back over HTTP, at once or `label_delay` rows later. Measured: drift
 delay in rows from the onset to the window that raised the first one, false alarms before the
 onset, the served model's prequential accuracy before and after the onset beside v1 never
 replaced, over the last 5,000 rows beside a model trained only on post-drift rows, what the
-trainer trained, skipped and how long it fitted.
+trainer trained, skipped and how long it fitted, and what each live trial decided (at which
+row, on how many paired outcomes, won and lost).
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class Outcome:
     trainings: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    #: Live trials: what each decided, what stopped it, at which row, on what evidence.
+    trials: list[str] = field(default_factory=list)
     fit_seconds: list[float] = field(default_factory=list)
     wall_s: float = 0.0
 
@@ -167,6 +170,7 @@ def read_events(io: Streams, live: Live, outcome: Outcome) -> None:
         f"{s.reason}@{row(s)} ({s.shift})" for s in io.read(streams.TRAINING_SKIPPED)
     ]
     outcome.rejected = [r.reason for r in io.read(streams.MODEL_REJECTED)]
+    outcome.trials = trials(io, row)
     onset = outcome.onset
     for d in io.read(streams.DRIFT_DETECTED):
         at = _row_at(live.sent_at, d.window.end.timestamp())
@@ -175,6 +179,25 @@ def read_events(io: Streams, live: Live, outcome: Outcome) -> None:
             outcome.false_alarms += 1
         elif outcome.delay_rows is None:
             outcome.delay_rows = at - onset
+
+
+def trials(io: Streams, row: Callable[[Any], int]) -> list[str]:
+    """Each live trial: the challenger, its decision and what stopped it, the row it was
+    decided at and the paired live outcomes (won / lost); one never decided says so."""
+    decided = {t.trial_id: t for t in io.read(streams.TRIAL_DECIDED)}
+    out = []
+    for started in io.read(streams.TRIAL_STARTED):
+        head = f"v{started.model_version} vs v{started.champion_version} from {row(started)}"
+        t = decided.get(started.trial_id)
+        if t is None:
+            out.append(f"{head}: undecided when the stream ended")
+            continue
+        e = t.evidence
+        out.append(
+            f"{head}: {t.decision} ({t.stopped_by}) at {row(t)}, "
+            f"{e.pairs} pairs, won {e.wins}, lost {e.losses}"
+        )
+    return out
 
 
 def score(scenario: Scenario, outcome: Outcome, live: Live, v1: Any, rows: int, seed: int) -> None:

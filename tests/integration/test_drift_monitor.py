@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from driftloop_contracts import ModelPromoted, TrainingCompleted, streams
+from driftloop_contracts import ModelPromoted, TrainingCompleted, TrainingSkipped, streams
 from driftloop_core import ContentStore
 from driftloop_drift_monitor.bootstrap import GROUP
 from fastapi.testclient import TestClient
@@ -135,6 +135,46 @@ def test_labelled_predictions_that_show_falling_accuracy_raise_performance_drift
     assert watch is not None
     assert watch["performance"]["labels"] == 100
     assert watch["performance"]["live_accuracy"] == 0.0
+
+
+def test_a_performance_drift_whose_retrain_was_skipped_because_the_champion_holds_is_re_armed(
+    client: TestClient,
+    streams_io: Streams,
+    store: ContentStore,
+    run: TrainingCompleted,
+    v1: ModelPromoted,
+) -> None:
+    """Regression: after a false alarm the trainer rightly skipped, the kind stayed fired for
+    v1 for good, and a real drift later went unseen."""
+    flip = {"no": "yes", "yes": "no"}
+    for seed, count in ((300, 1), (301, 2)):
+        event, _ = logged(store, run, 100, "before", seed)
+        streams_io.publish(streams.PREDICTION_LOGGED, event)
+        streams_io.wait_consumed(streams.PREDICTION_LOGGED, GROUP)
+        wrong = [flip[str(p)] for p in event.predictions]
+        streams_io.publish(streams.PREDICTION_LABELLED, labelled(event, wrong))
+        drifts = streams_io.wait(streams.DRIFT_DETECTED, count)
+        assert len(drifts) == count and drifts[-1].kind == "performance"
+        skip = TrainingSkipped(
+            producer="trainer",
+            dataset="demo",
+            trigger="drift",
+            drift_id=drifts[-1].event_id,
+            drift_kind="performance",
+            shift="performance",
+            model_version=1,
+            reason="champion_holds",
+            message="the champion holds (test)",
+            post_onset_rows=100,
+        )
+        streams_io.publish(streams.TRAINING_SKIPPED, skip, skip)  # delivered twice: one re-arm
+        streams_io.wait_consumed(streams.TRAINING_SKIPPED, GROUP)
+
+    assert len({d.event_id for d in drifts}) == 2
+    assert metric(client, "driftloop_monitor_rearmed_total", dataset="demo") == 2
+    watch = watch_of(client)
+    assert watch is not None and "performance" not in watch["fired"]
+    assert watch["rearmed"] == 2
 
 
 def test_labels_of_a_version_never_seen_serving_are_ignored(

@@ -24,7 +24,7 @@ from driftloop_contracts import (
 from driftloop_drift_monitor.config import Limits, SameForEvery, WatchConfig
 from driftloop_drift_monitor.performance import PerformanceConfig
 from driftloop_drift_monitor.policy import Serving, Unservable
-from driftloop_drift_monitor.reader import MonitorKeys
+from driftloop_drift_monitor.reader import MonitorKeys, rearm_of
 from driftloop_drift_monitor.watch import Watch, WatchKey
 from driftloop_drift_monitor.windows import DriftConfig
 from driftloop_sdk.scenario import SCHEMA
@@ -145,13 +145,16 @@ def serving(*promotions: ModelPromoted, fired: Iterable[str] = ()) -> dict[Watch
 
 
 class FakePipe:
-    """What a RedisWrite queues on: SET only, into a dict."""
+    """What a RedisWrite queues on: SET and DEL, into a dict."""
 
     def __init__(self, data: dict[str, str]) -> None:
         self.data = data
 
     def set(self, name: str, value: str) -> None:
         self.data[name] = value
+
+    def delete(self, name: str) -> None:
+        self.data.pop(name, None)
 
 
 class FakeRedis:
@@ -196,7 +199,8 @@ class FakeReader:
                     for kind in ("data", "prediction", "performance")
                     if self.own.fired(p.event_id, kind) in self.redis.data
                 }
-                out[k] = Serving(p, PROFILE, frozenset(fired))  # type: ignore[arg-type]
+                rearm = rearm_of(self.redis.data.get(self.own.rearmed(p.event_id, "performance")))
+                out[k] = Serving(p, PROFILE, frozenset(fired), rearm)  # type: ignore[arg-type]
         return out
 
     async def report_blob(self, event_id: str) -> BlobRef | None:

@@ -110,6 +110,30 @@ def test_measuring_can_be_turned_off() -> None:
     assert run.champion is None
 
 
+def test_the_first_step_of_a_measured_retrain_refits_the_champion_and_the_follow_ups_search() -> (
+    None
+):
+    world = serving_world()
+    world.handle(drift(minute=60, kind="performance"))
+    delivery = world.receive(data(200, minute=61))
+    world.commit(delivery)  # the first run completes
+    first = delivery.train
+    followup = world.receive(data(400, minute=62)).train  # the post-onset rows doubled
+
+    assert first is not None and followup is not None
+    assert first.refit_champion
+    assert not followup.refit_champion
+    assert followup.champion is not None, "a follow-up still measures"
+
+
+def test_the_first_step_searches_when_refitting_first_is_off_or_the_champion_unmeasured() -> None:
+    off = first_retrain(serving_world(Rules(min_post_drift_rows=200, refit_first=False)), "data")
+    unmeasured = first_retrain(serving_world(Rules(min_post_drift_rows=200, min_gain=None)), "data")
+
+    assert not off.refit_champion
+    assert not unmeasured.refit_champion
+
+
 def evidence(champion: float, refit: float, wins: int, losses: int) -> Evidence:
     return Evidence(1500, champion, refit, folds=3, wins=wins, losses=losses)
 

@@ -156,7 +156,12 @@ ACCESS: dict[str, Access] = {
     ),
     "drift-monitor": Access(
         "drift-monitor",
-        consumes=(S.PREDICTION_LOGGED.name, S.PREDICTION_LABELLED.name),
+        # training.skipped: a champion_holds skip re-arms the performance kind
+        consumes=(
+            S.PREDICTION_LOGGED.name,
+            S.PREDICTION_LABELLED.name,
+            S.TRAINING_SKIPPED.name,
+        ),
         follows=(S.DATASET_REGISTERED.name,),
         publishes=(S.DRIFT_DETECTED.name,),
         owns=("drift-monitor",),

@@ -31,6 +31,8 @@ def build_app(
     size, lock = settings.batch_size, monitor.lock
     bus.consume(Consumer(streams.PREDICTION_LOGGED, GROUP, monitor.on_predictions, size, lock))
     bus.consume(Consumer(streams.PREDICTION_LABELLED, GROUP, monitor.on_labelled, size, lock))
+    # a retrain skipped because the champion holds re-arms the kind (rearm.py)
+    bus.consume(Consumer(streams.TRAINING_SKIPPED, GROUP, monitor.on_skipped, size, lock))
     app = create_app(title="driftloop drift-monitor", bus=bus, routers=[router])
     app.state.monitor = monitor
     return app

@@ -44,6 +44,12 @@ REPORTS_REFUSED = Counter(
     "driftloop_monitor_reports_refused",
     "Report requests whose link in Redis did not point at a report (logged with the reason).",
 )
+REARMED = Counter(
+    "driftloop_monitor_rearmed_total",
+    "Drift kinds armed again after the trainer skipped their retrain because the champion "
+    "holds (training.skipped, champion_holds).",
+    ["dataset", "kind"],
+)
 WATCHES = Gauge("driftloop_monitor_watches", "(dataset, model version) pairs watched.")
 
 

@@ -34,7 +34,7 @@ from .columns import event_columns
 from .config import Configs, Limits, WatchConfig
 from .errors import ErrorDetector, absolute_errors
 from .performance import PerformanceDetector
-from .watch import Watch, WatchKey, new_watch
+from .watch import NOT_REARMED, Rearm, Watch, WatchKey, new_watch, rearmed
 from .windows import Finding
 
 PRODUCER = "drift-monitor"
@@ -59,6 +59,8 @@ class Serving:
     profile: ReferenceProfile | None
     #: Kinds whose fired marker for this promotion is in Redis (any replica's).
     fired: frozenset[DriftKind] = frozenset()
+    #: The performance kind's re-arms for this promotion, as recorded in Redis.
+    rearm: Rearm = NOT_REARMED
 
 
 @dataclass(frozen=True)
@@ -220,12 +222,20 @@ def _current(snapshot: Snapshot, key: WatchKey, config: WatchConfig, rows: int) 
         return Ignore(key, rows, serving.reason, serving.detail)
     held = snapshot.watches.get(key)
     if held is not None and held.promotion.event_id == serving.promotion.event_id:
+        if serving.rearm.count > held.rearm.count:  # re-armed by another replica
+            held = rearmed(held, serving.rearm, config)
         return replace(held, fired=held.fired | serving.fired)
     if serving.profile is None:
         return Ignore(key, rows, "profile_unavailable", "the snapshot did not load it")
     seen = held.last_seen if held is not None else snapshot.seq
     return new_watch(
-        key, serving.promotion, serving.profile, config, fired=serving.fired, seen=seen
+        key,
+        serving.promotion,
+        serving.profile,
+        config,
+        fired=serving.fired,
+        seen=seen,
+        rearm=serving.rearm,
     )
 
 
@@ -239,17 +249,22 @@ def _announce(
         if finding.kind in fired:
             continue
         fired.add(finding.kind)
-        event = drift_event(watch.promotion, finding, config.public_url, now)
+        rearms = watch.rearm.count if finding.kind == "performance" else 0
+        event = drift_event(watch.promotion, finding, config.public_url, now, rearms)
         effects.append(Announce(watch.key, event, finding, watch.profile, watch.promotion.event_id))
     return replace(watch, fired=frozenset(fired)), effects
 
 
 def drift_event(
-    promotion: ModelPromoted, finding: Finding, public_url: str, now: datetime
+    promotion: ModelPromoted,
+    finding: Finding,
+    public_url: str,
+    now: datetime,
+    rearms: int = 0,
 ) -> DriftDetected:
-    """The event of one finding; its id is derived from the promotion and the kind, so a retry
-    (or another replica) announces the same event."""
-    event_id = derived_id("drift", promotion.event_id, finding.kind)
+    """The event of one finding; its id is derived from the promotion, the kind and how many
+    times the kind was re-armed, so a retry (or another replica) announces the same event."""
+    event_id = drift_id(promotion.event_id, finding.kind, rearms)
     return DriftDetected(
         event_id=event_id,
         occurred_at=now,
@@ -261,6 +276,13 @@ def drift_event(
         window=WindowRef(start=finding.start, end=finding.end, rows=finding.rows),
         evidence=finding.evidence,
     )
+
+
+def drift_id(promotion_id: uuid.UUID, kind: str, rearms: int = 0) -> uuid.UUID:
+    """The id of a promotion's drift event of `kind` after `rearms` re-arms of the kind."""
+    if rearms == 0:
+        return derived_id("drift", promotion_id, kind)
+    return derived_id("drift", promotion_id, kind, "rearmed", rearms)
 
 
 def evicted(

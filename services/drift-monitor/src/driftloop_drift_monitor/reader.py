@@ -5,6 +5,7 @@ hold yet. Also the monitor's own key scheme (fired markers and report links)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from .policy import PRODUCER, Serving, Unservable
-from .watch import Watch, WatchKey
+from .watch import Rearm, Watch, WatchKey
 
 KINDS: tuple[DriftKind, ...] = get_args(DriftKind)
 
@@ -33,6 +34,11 @@ class MonitorKeys:
     def fired(self, promotion_id: uuid.UUID, kind: str) -> str:
         """Set, in the same commit as the drift event, once a kind fired for a promotion."""
         return self.keys.owned(PRODUCER, "fired", promotion_id, kind)
+
+    def rearmed(self, promotion_id: uuid.UUID, kind: str) -> str:
+        """Set, in the same commit as the fired marker's deletion, when a champion_holds skip
+        re-armed a kind for a promotion: its `Rearm` as JSON (rearm.py)."""
+        return self.keys.owned(PRODUCER, "rearmed", promotion_id, kind)
 
     def report(self, event_id: object) -> str:
         """The BlobRef of a drift event's HTML report."""
@@ -107,17 +113,18 @@ class SnapshotReader:
             else:
                 promotions[key] = promotion
         fired = await self._fired(promotions)
+        rearms = await self._rearms(promotions)
         for key, promotion in promotions.items():
             watch = held.get(key)
             if watch is not None and watch.promotion.event_id == promotion.event_id:
-                out[key] = Serving(promotion, None, fired[key])
+                out[key] = Serving(promotion, None, fired[key], rearms[key])
                 continue
             try:
                 profile = await self.profiles.get(promotion.profile)
             except (DriftloopError, ValidationError, OSError) as exc:
                 out[key] = Unservable("profile_unavailable", f"{type(exc).__name__}: {exc}")
                 continue
-            out[key] = Serving(promotion, profile, fired[key])
+            out[key] = Serving(promotion, profile, fired[key], rearms[key])
         return out
 
     def _refusal(self, key: WatchKey, promotion: ModelPromoted) -> str | None:
@@ -143,3 +150,26 @@ class SnapshotReader:
             )
             for i, key in enumerate(keys)
         }
+
+    async def _rearms(self, promotions: Mapping[WatchKey, ModelPromoted]) -> dict[WatchKey, Rearm]:
+        keys = list(promotions)
+        names = [self.own.rearmed(promotions[k].event_id, "performance") for k in keys]
+        values = await self.redis.mget(names) if names else []
+        return {key: rearm_of(values[i]) for i, key in enumerate(keys)}
+
+
+def rearm_of(raw: bytes | str | None) -> Rearm:
+    """A re-arm record as stored (none: never re-armed). A record that does not parse counts
+    as none: the kind stays as its fired marker says."""
+    if raw is None:
+        return Rearm()
+    try:
+        data = json.loads(raw)
+        baseline = data.get("baseline")
+        return Rearm(int(data["count"]), None if baseline is None else float(baseline))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return Rearm()
+
+
+def rearm_json(rearm: Rearm) -> str:
+    return json.dumps({"count": rearm.count, "baseline": rearm.baseline})

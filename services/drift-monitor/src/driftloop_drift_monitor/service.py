@@ -20,6 +20,7 @@ from driftloop_contracts import (
     PredictionsLabelled,
     PredictionsLogged,
     Stream,
+    TrainingSkipped,
     streams,
     utcnow,
 )
@@ -27,10 +28,11 @@ from driftloop_core import NotFound
 from driftloop_core.telemetry import get_logger
 from pydantic import ValidationError
 
-from . import metrics, policy
+from . import metrics, policy, rearm
 from .config import Configs
 from .policy import Announce, Effect, Ignore, Install, Snapshot
-from .reader import Reader, Store
+from .reader import Reader, Store, rearm_json
+from .rearm import Rearmed
 from .report import report
 from .status import MonitorStatus, monitor_status
 from .watch import Watch, WatchKey
@@ -64,6 +66,15 @@ class MonitorService:
         effects = policy.on_labelled(snapshot, batches, self.configs)
         return await self._outputs([*ignored, *effects], snapshot, streams.PREDICTION_LABELLED)
 
+    async def on_skipped(self, events: Sequence[TrainingSkipped]) -> list[Output]:
+        """The trainer skipped a retrain because the champion holds: re-arm the kind."""
+        touched = {WatchKey(e.dataset, e.model_version): e for e in events if rearm.rearms(e)}
+        if not touched:
+            return []
+        snapshot = await self._snapshot(touched)
+        effects = rearm.on_skipped(snapshot, events, self.configs)
+        return await self._outputs(effects, snapshot, streams.TRAINING_SKIPPED)
+
     async def _snapshot(self, touched: dict[WatchKey, Any]) -> Snapshot:
         held = dict(self.watches)
         serving = await self.reader.serving(touched, held)
@@ -72,11 +83,13 @@ class MonitorService:
     # ------------------------------------------------------------------- effects
 
     async def _outputs(
-        self, effects: Sequence[Effect], snapshot: Snapshot, stream: Stream[Any]
+        self, effects: Sequence[Effect | Rearmed], snapshot: Snapshot, stream: Stream[Any]
     ) -> list[Output]:
         out: list[Output] = []
         for effect in effects:
-            if isinstance(effect, Announce):
+            if isinstance(effect, Rearmed):
+                out += self._rearmed(effect)
+            elif isinstance(effect, Announce):
                 out += await self._announce(effect)
             elif isinstance(effect, Ignore):
                 out.append(AfterCommit(self._ignored(effect, stream)))
@@ -99,6 +112,17 @@ class MonitorService:
             _set(fired, str(event.event_id)),
             _set(link, blob.model_dump_json()),
             AfterCommit(lambda: _announced(effect)),
+        ]
+
+    def _rearmed(self, effect: Rearmed) -> list[Output]:
+        """The fired marker deleted and the re-arm recorded, in the delivery's commit."""
+        fired = self.reader.own.fired(effect.promotion_id, effect.kind)
+        record = self.reader.own.rearmed(effect.promotion_id, effect.kind)
+        value = rearm_json(effect.rearm)
+        return [
+            RedisWrite(lambda pipe: pipe.delete(fired)),
+            _set(record, value),
+            AfterCommit(lambda: _rearmed_applied(effect)),
         ]
 
     def _ignored(self, effect: Ignore, stream: Stream[Any]) -> Callable[[], None]:
@@ -191,4 +215,17 @@ def _announced(effect: Announce) -> None:
         dataset=event.dataset,
         version=event.model_version,
         drifted=[e.feature for e in event.evidence if e.drifted],
+    )
+
+
+def _rearmed_applied(effect: Rearmed) -> None:
+    metrics.REARMED.labels(dataset=effect.key.dataset, kind=effect.kind).inc()
+    log.info(
+        "drift kind re-armed: the trainer found the champion holds",
+        kind=effect.kind,
+        version=str(effect.key),
+        rearms=effect.rearm.count,
+        baseline=effect.rearm.baseline,
+        drift_event_id=str(effect.skip.drift_id),
+        skip=effect.skip.message,
     )

@@ -29,8 +29,8 @@ class WindowStatus(BaseModel):
 
 class PerformanceStatus(BaseModel):
     baseline_accuracy: float = Field(
-        description="Accuracy the version was promoted with (regression: the holdout's share "
-        "of errors within the tolerance, 0.8)."
+        description="Accuracy the version was promoted with, or the one it was re-armed "
+        "against (regression: the holdout's share of errors within the tolerance, 0.8)."
     )
     live_accuracy: float | None = Field(
         description="Accuracy over the latest labels (regression: share of errors within "
@@ -57,6 +57,12 @@ class WatchStatus(BaseModel):
     windows: WindowStatus
     performance: PerformanceStatus
     fired: list[DriftKind] = Field(description="Kinds already announced for this promotion.")
+    rearmed: int = Field(
+        default=0,
+        description="Times the performance kind was armed again after the trainer skipped "
+        "its retrain because the champion holds (baseline_accuracy is then the champion's "
+        "accuracy the trainer measured, when under the promoted one).",
+    )
 
 
 class DatasetStatus(BaseModel):
@@ -90,6 +96,7 @@ def watch_status(watch: Watch) -> WatchStatus:
         ),
         performance=performance_status(performance),
         fired=sorted(watch.fired),
+        rearmed=watch.rearm.count,
     )
 
 

@@ -80,6 +80,9 @@ class Train:
     #: retry); a dataset's own training spec keeps its family.
     family: str | None = None
     budget_s: float | None = None
+    #: Fit the measured champion's own pipeline on the rows instead of searching (refit.py):
+    #: the first step of a drift retrain, when the champion could be measured.
+    refit_champion: bool = False
 
 
 @dataclass(frozen=True)

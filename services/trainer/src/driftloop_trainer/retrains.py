@@ -11,6 +11,9 @@ Pure functions over the dataset's state (state.py); policy.py calls them.
   post-onset labelled rows beside the champion's own model refitted on them (cross-validated);
   unless the refit gains more than `min_gain`, the run is skipped with a `training.skipped`
   saying so, numbers included (`retrain_pays`).
+- **The first step fits what was measured.** With `refit_first`, the first run of a measured
+  retrain fits the champion's own pipeline on its rows (refit.py), one fit instead of a
+  search; the follow-ups search.
 - **Never a third retrain on a shift the gate rejected twice.** A pending retrain counts the
   gate's rejections of its runs; at `max_gate_rejections` the next step is skipped, in the same
   event. A promotion resets the count; a new drift (a new kind or new features) starts at 0.
@@ -70,6 +73,7 @@ def row_plan(state: DatasetState, retrain: PendingRetrain, rules: Rules) -> dict
     )
     if measurable:
         plan |= {"champion": champion, "min_gain": rules.min_gain}
+        plan["refit_champion"] = rules.refit_first and retrain.followup == 0
     return plan
 
 

@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from . import retrains
 from .effects import PRODUCER, Outcome, Train, failed_event
+from .refit import refit
 from .retrains import Evidence
 from .rows import RowLoader
 from .state import VersionEntry
@@ -128,14 +129,17 @@ class RunExecutor:
             since=str(job.since),
             weighted_from=str(job.weight_from),
         )
-        evidence = await asyncio.to_thread(self.measured, job, loaded.rows)
+        champion = await asyncio.to_thread(self.champion_pipeline, job)
+        evidence = await asyncio.to_thread(self.measured, job, champion, loaded.rows)
         unpaid = self.unpaid(job, evidence)
         if unpaid is not None:
             log.info("retrain skipped", dataset=job.dataset, reason=unpaid.message)
             return unpaid
         weight_from = self.weighting(job, loaded.rows, evidence)
+        if not (job.refit_champion and evidence is not None):
+            champion = None  # search as configured
         try:
-            trained, fit_seconds = await self.fit(job, loaded.rows, weight_from)
+            trained, fit_seconds = await self.fit(job, loaded.rows, weight_from, champion)
         except TrainingError as exc:
             log.warning("training failed", reason=str(exc))
             return failed_event(job.cause, job.dataset, job.trigger, job.key, str(exc))
@@ -156,9 +160,14 @@ class RunExecutor:
         return completed
 
     async def fit(
-        self, job: Train, rows: list[LabelledRow], weight_from: datetime | None
+        self,
+        job: Train,
+        rows: list[LabelledRow],
+        weight_from: datetime | None,
+        champion: Any = None,
     ) -> tuple[TrainedModel, float]:
-        """The fitted model (in the fitter: the worker process) and the seconds it took."""
+        """The fitted model (in the fitter: the worker process; the champion's pipeline
+        refitted, one fit, in a thread) and the seconds it took."""
         weights: np.ndarray | None = None
         if weight_from is not None:
             weights = await asyncio.to_thread(
@@ -169,18 +178,50 @@ class RunExecutor:
             family=job.family or self.config.family,
             search_budget_s=job.budget_s or self.config.search_budget_s,
         )
-        work = FitJob(self.specs(job.dataset), job.schema, rows, config, weights, tuple(sys.path))
         started = time.perf_counter()
-        trained = await self.fitter.fit(work)
+        trained = None
+        if champion is not None and job.champion is not None:
+            trained = await self.refitted(job, champion, job.champion.version, rows, weights)
+        if trained is None:
+            spec = self.specs(job.dataset)
+            work = FitJob(spec, job.schema, rows, config, weights, tuple(sys.path))
+            trained = await self.fitter.fit(work)
         return trained, round(time.perf_counter() - started, 3)
 
-    def measured(self, job: Train, rows: list[LabelledRow]) -> Evidence | None:
-        """The champion and its own refit on the post-onset rows, if the run asks for it."""
+    async def refitted(
+        self,
+        job: Train,
+        champion: Any,
+        version: int,
+        rows: list[LabelledRow],
+        weights: np.ndarray | None,
+    ) -> TrainedModel | None:
+        """The champion's pipeline fitted on the rows; None (search instead) if it fails."""
+        log.info("refitting the champion's pipeline", dataset=job.dataset, version=version)
+        try:
+            return await asyncio.to_thread(
+                refit, job.schema, champion, version, rows, self.config, weights
+            )
+        except Exception as exc:  # e.g. a user's pipeline that cannot be cloned
+            log.warning("champion refit failed; searching", dataset=job.dataset, error=str(exc))
+            return None
+
+    def champion_pipeline(self, job: Train) -> Any:
+        """The champion's pipeline, if the run measures it (None if it cannot be loaded)."""
         if job.champion is None or job.onset is None:
             return None
         try:
             data = self.store.get(job.champion.artifact)
-            champion = load_artifact(data, self.trusted_modules).pipeline
+            return load_artifact(data, self.trusted_modules).pipeline
+        except Exception as exc:  # no evidence is a reason to train, not to fail the run
+            log.warning("champion not loaded; training", dataset=job.dataset, error=str(exc))
+            return None
+
+    def measured(self, job: Train, champion: Any, rows: list[LabelledRow]) -> Evidence | None:
+        """The champion and its own refit on the post-onset rows, if the run asks for it."""
+        if champion is None or job.onset is None:
+            return None
+        try:
             with threadpool_limits(limits=1):  # as every fit: no OpenMP oversubscription
                 evidence = measure(
                     job.schema, champion, rows, job.onset, self.config.cv_folds, self.config.seed

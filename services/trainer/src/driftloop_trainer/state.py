@@ -267,6 +267,9 @@ class Rules:
     min_gain: float | None = 0.005
     #: Retrains of one shift the gate may reject before the next is skipped.
     max_gate_rejections: int = 2
+    #: The first step of a measured drift retrain fits the champion's own pipeline on the new
+    #: rows (refit.py) instead of searching; follow-ups search.
+    refit_first: bool = True
     #: The trainer's default family and `auto`'s budget (a weak first model's retry widens).
     model_family: str = "auto"
     search_budget_s: float = 8.0
