@@ -30,6 +30,9 @@ class PublishBody:
 
     stream: Stream[Any]
     body: bytes
+    #: The dataset of the body, which routes it to its shard (REDIS_SHARDS > 1); None: the
+    #: shard of the delivery that returns it (or shard 0 at an HTTP edge).
+    dataset: str | None = None
 
 
 @dataclass(frozen=True)
