@@ -4,6 +4,7 @@ even ranges with CLUSTER ADDSLOTS and the nodes introduced with CLUSTER MEET (no
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -17,11 +18,24 @@ from tests.support.wait import eventually_sync
 SLOTS = 16384
 
 
+def node_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is valid and free too."""
+    while True:
+        port = free_port()
+        if port + 10000 < 65536:
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port + 10000))
+                except OSError:
+                    continue
+            return port
+
+
 class Cluster:
     def __init__(self, primaries: int = 3) -> None:
         self.binary = redis_server_binary()
         self.dir = Path(tempfile.mkdtemp(prefix="driftloop-cluster-"))
-        self.ports = [free_port() for _ in range(primaries)]
+        self.ports = [node_port() for _ in range(primaries)]
         self.processes: list[subprocess.Popen[bytes]] = []
 
     @property

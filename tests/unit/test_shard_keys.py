@@ -69,10 +69,10 @@ class RecordingPipe:
 
 def test_an_edge_publishes_each_event_to_its_datasets_shard() -> None:
     root = Keys("ns:", shards=4)
-    client, pipe = StreamClient(None, root), RecordingPipe()  # type: ignore[arg-type]
+    client, pipe = StreamClient(None, root), RecordingPipe()
     event = TrainingRequested(dataset="demo", reason="manual")
-    client.stage(pipe, Publish(streams.TRAINING_REQUESTED, event))  # type: ignore[arg-type]
-    client.stage(pipe, PublishBody(streams.PREDICTION_LOGGED, b"{}", dataset="demo"))  # type: ignore[arg-type]
+    client.stage(pipe, Publish(streams.TRAINING_REQUESTED, event))
+    client.stage(pipe, PublishBody(streams.PREDICTION_LOGGED, b"{}", dataset="demo"))
     shard = root.of("demo")
     assert pipe.keys == [
         shard.stream(streams.TRAINING_REQUESTED),
