@@ -4,21 +4,49 @@ dataset's slot, and the datasets spread over the primaries."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 from driftloop_bus import Bus, Consumer, Output, Publish, RedisWrite, each
 from driftloop_bus.client import StreamClient
 from driftloop_bus.connection import connect
-from driftloop_contracts import FeedbackReceived, Label, TrainingRequested, streams
+from driftloop_bus.datasets import registrations_key
+from driftloop_bus.keys import Keys
+from driftloop_contracts import (
+    FeedbackReceived,
+    Label,
+    Record,
+    RecordsSubmitted,
+    TrainingRequested,
+    streams,
+)
+from driftloop_contracts.codec import decode, encode
 from driftloop_core import ServiceSettings
+from driftloop_ingest.bootstrap import build_app
+from driftloop_ingest.settings import IngestSettings
+from driftloop_sdk.scenario import SCHEMA
+from fastapi.testclient import TestClient
 from redis.asyncio import Redis
+from redis.cluster import RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import CrossSlotTransactionError
 
 from tests.support.cluster import Cluster
-from tests.support.wait import eventually
+from tests.support.wait import eventually, eventually_sync
 
 GROUP = "test-group"
+ROW = {
+    "features": {
+        "income": 50,
+        "debt_ratio": 0.4,
+        "age": 40,
+        "utilization": 0.3,
+        "credit_lines": 3,
+        "region": "north",
+        "channel": "web",
+    },
+    "label": "no",
+}
 DATASETS = ("demo", "churn", "fraud", "iris", "wine", "credit")  # shards 0, 0, 1, 2, 2, 0 of 3
 
 
@@ -101,3 +129,38 @@ async def test_a_commit_across_two_shards_is_refused_and_writes_nothing(
 
 def request(dataset: str) -> TrainingRequested:
     return TrainingRequested(dataset=dataset, reason="t", producer="test")
+
+
+def test_records_through_ingest_on_the_cluster_become_versions_in_each_datasets_shard(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """The loop's first slice through ingest's real consumers: seed registrations (WATCH and
+    commit in each dataset's slot), followed per shard; records over HTTP and as events."""
+    schema_dir = tmp_path / "schemas"
+    schema_dir.mkdir()
+    for name in ("demo", "fraud"):  # shards 0 and 1: two primaries
+        (schema_dir / f"{name}.json").write_text(
+            SCHEMA.model_copy(update={"name": name}).model_dump_json()
+        )
+    settings = IngestSettings(
+        **on(cluster, namespace).model_dump(
+            include={"redis_url", "redis_cluster", "redis_shards", "namespace", "reclaim_idle_ms"}
+        ),
+        store_url=str(tmp_path / "store"),
+        schema_dir=schema_dir,
+    )
+    keys = Keys(namespace, 3)
+    with TestClient(build_app(settings)) as client, RedisCluster.from_url(cluster.url) as sync:
+        answer = client.post("/v1/datasets/fraud/records", json={"records": [ROW]})
+        assert answer.status_code == 200, answer.text
+        submitted = RecordsSubmitted(dataset="demo", records=[Record(**ROW)], producer="test")
+        sync.xadd(keys.of("demo").stream(streams.INGEST_RECORDS), encode(submitted))
+
+        def ingested(dataset: str) -> list[bytes]:
+            return sync.xrange(keys.of(dataset).stream(streams.DATA_INGESTED))
+
+        for dataset in ("demo", "fraud"):
+            (entry,) = eventually_sync(lambda d=dataset: ingested(d), what=f"{dataset} ingested")
+            assert decode(entry[1], streams.DATA_INGESTED).dataset == dataset
+        registered = sync.hkeys(registrations_key(keys, "fraud"))
+        assert registered == [b"fraud"]  # each dataset's registration in its own shard
