@@ -3,6 +3,7 @@ dataset's slot, and the datasets spread over the primaries."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from driftloop_bus import Bus, Consumer, Output, Publish, RedisWrite, each
 from driftloop_bus.client import StreamClient
 from driftloop_bus.connection import connect
 from driftloop_bus.datasets import registrations_key
-from driftloop_bus.keys import Keys
+from driftloop_bus.keys import Keys, shard_of
 from driftloop_contracts import (
     FeedbackReceived,
     Label,
@@ -24,6 +25,7 @@ from driftloop_contracts.codec import decode, encode
 from driftloop_core import ServiceSettings
 from driftloop_ingest.bootstrap import build_app
 from driftloop_ingest.settings import IngestSettings
+from driftloop_predictor.encoding import prediction_ids
 from driftloop_sdk.scenario import SCHEMA
 from fastapi.testclient import TestClient
 from redis.asyncio import Redis
@@ -32,6 +34,7 @@ from redis.crc import key_slot
 from redis.exceptions import CrossSlotTransactionError
 
 from tests.support.cluster import Cluster
+from tests.support.predictions import prediction_log
 from tests.support.wait import eventually, eventually_sync
 
 GROUP = "test-group"
@@ -131,26 +134,28 @@ def request(dataset: str) -> TrainingRequested:
     return TrainingRequested(dataset=dataset, reason="t", producer="test")
 
 
+def ingest_on(cluster: Cluster, namespace: str, tmp_path: Path) -> IngestSettings:
+    schema_dir = tmp_path / "schemas"
+    schema_dir.mkdir()
+    for name in ("demo", "fraud"):  # shards 0 and 1: two primaries
+        schema = SCHEMA.model_copy(update={"name": name})
+        (schema_dir / f"{name}.json").write_text(schema.model_dump_json())
+    bus = {"redis_url", "redis_cluster", "redis_shards", "namespace", "reclaim_idle_ms"}
+    return IngestSettings(
+        **on(cluster, namespace).model_dump(include=bus),
+        store_url=str(tmp_path / "store"),
+        schema_dir=schema_dir,
+    )
+
+
 def test_records_through_ingest_on_the_cluster_become_versions_in_each_datasets_shard(
     cluster: Cluster, namespace: str, tmp_path: Path
 ) -> None:
     """The loop's first slice through ingest's real consumers: seed registrations (WATCH and
     commit in each dataset's slot), followed per shard; records over HTTP and as events."""
-    schema_dir = tmp_path / "schemas"
-    schema_dir.mkdir()
-    for name in ("demo", "fraud"):  # shards 0 and 1: two primaries
-        (schema_dir / f"{name}.json").write_text(
-            SCHEMA.model_copy(update={"name": name}).model_dump_json()
-        )
-    settings = IngestSettings(
-        **on(cluster, namespace).model_dump(
-            include={"redis_url", "redis_cluster", "redis_shards", "namespace", "reclaim_idle_ms"}
-        ),
-        store_url=str(tmp_path / "store"),
-        schema_dir=schema_dir,
-    )
     keys = Keys(namespace, 3)
-    with TestClient(build_app(settings)) as client, RedisCluster.from_url(cluster.url) as sync:
+    app = build_app(ingest_on(cluster, namespace, tmp_path))
+    with TestClient(app) as client, RedisCluster.from_url(cluster.url) as sync:
         answer = client.post("/v1/datasets/fraud/records", json={"records": [ROW]})
         assert answer.status_code == 200, answer.text
         submitted = RecordsSubmitted(dataset="demo", records=[Record(**ROW)], producer="test")
@@ -164,3 +169,35 @@ def test_records_through_ingest_on_the_cluster_become_versions_in_each_datasets_
             assert decode(entry[1], streams.DATA_INGESTED).dataset == dataset
         registered = sync.hkeys(registrations_key(keys, "fraud"))
         assert registered == [b"fraud"]  # each dataset's registration in its own shard
+
+
+def test_predictions_of_two_shards_labelled_in_one_request_are_joined_in_each(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """Predictions logged -> labelled through ingest's join on the cluster: the predictor's
+    ids name their dataset's shard, so one label request is split and joined per shard."""
+    keys = Keys(namespace, 3)
+    app = build_app(ingest_on(cluster, namespace, tmp_path))
+    with TestClient(app) as client, RedisCluster.from_url(cluster.url) as sync:
+        logged = {}
+        for dataset in ("demo", "fraud"):
+            ids = prediction_ids(2, shard_of(dataset, 3), 3)
+            logged[dataset] = prediction_log(
+                dataset, 1, [ROW["features"]] * 2, ids=[uuid.UUID(i) for i in ids]
+            )
+            sync.xadd(keys.of(dataset).stream(streams.PREDICTION_LOGGED), encode(logged[dataset]))
+        truth = [
+            {"prediction_id": str(i), "label": "yes"}
+            for event in logged.values()
+            for i in event.prediction_ids
+        ]
+        assert client.post("/v1/labels", json={"labels": truth}).status_code == 202
+
+        def labelled(dataset: str) -> list[bytes]:
+            return sync.xrange(keys.of(dataset).stream(streams.PREDICTION_LABELLED))
+
+        for dataset, event in logged.items():
+            (entry,) = eventually_sync(lambda d=dataset: labelled(d), what=f"{dataset} labelled")
+            joined = decode(entry[1], streams.PREDICTION_LABELLED)
+            assert joined.prediction_ids == event.prediction_ids
+            assert joined.labels == ("yes", "yes")

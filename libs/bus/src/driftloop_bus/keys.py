@@ -31,6 +31,21 @@ def shard_of(dataset: str, shards: int) -> int:
     return 0 if shards <= 1 else zlib.crc32(dataset.encode()) % shards
 
 
+def shard_of_prediction(prediction_id: object, shards: int) -> int:
+    """The shard a prediction was made in, read from its id: the predictor makes the id's
+    first 32 bits equal the shard of its dataset modulo `shards` (`prediction_head`), so a
+    label (which names no dataset) is joined in the shard that logged its prediction."""
+    return 0 if shards <= 1 else int(str(prediction_id)[:8], 16) % shards
+
+
+def prediction_head(first: int, shard: int, shards: int) -> int:
+    """A random 32-bit `first` moved to the nearest value that names `shard`."""
+    if shards <= 1:
+        return first
+    moved = first - first % shards + shard
+    return moved if moved < 2**32 else moved - shards
+
+
 @functools.cache
 def shard_tag(index: int, shards: int) -> str:
     """The hash tag of shard `index` of `shards`: every key with it is in one cluster slot,

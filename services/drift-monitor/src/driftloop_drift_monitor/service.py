@@ -92,8 +92,8 @@ class MonitorService:
         blob = await asyncio.to_thread(
             self.store.put, page.encode(), kind=f"reports/{event.dataset}", suffix=".html"
         )
-        fired = self.reader.own.fired(effect.promotion_id, event.kind)
-        link = self.reader.own.report(event.event_id)
+        fired = self.reader.own.fired(effect.promotion_id, event.kind, event.dataset)
+        link = self.reader.own.report(event.event_id, event.dataset)
         return [
             Publish(streams.DRIFT_DETECTED, event),
             _set(fired, str(event.event_id)),

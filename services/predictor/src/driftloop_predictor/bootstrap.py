@@ -36,7 +36,7 @@ def build_app(
     prediction_log = _prediction_log(settings, bus)
     batcher = MicroBatcher()
     holders = holders or _holders(settings, store or ContentStore(settings.store_url))
-    predictor = Predictor(holders, prediction_log, batcher)
+    predictor = Predictor(holders, prediction_log, batcher, settings.redis_shards)
 
     async def before_swap() -> None:
         await bus.failpoints.hit("predictor.before_swap")
