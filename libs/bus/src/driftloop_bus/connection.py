@@ -20,6 +20,7 @@ from redis.asyncio.connection import parse_url
 from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from .cluster import Cluster
 from .keys import Keys
 from .metrics import WRITES_NOT_REPLICATED
 from .settings import BusSettings
@@ -50,11 +51,12 @@ def connect(settings: BusSettings) -> Redis:
 
 
 def cluster(settings: BusSettings) -> Redis:
-    """redis-py's cluster client, typed as the plain client the bus codes against: it has the
-    same commands, and its pipeline(transaction=True) runs MULTI/EXEC on the node owning the
-    slot when every key shares it (redis-py >= 6; CROSSSLOT otherwise)."""
+    """The cluster client (cluster.py), typed as the plain client the bus codes against: it
+    has the same commands, and its pipeline(transaction=True) runs MULTI/EXEC on the node
+    owning the slot of the transaction's keys (which share it: CROSSSLOT otherwise)."""
     seeds = [ClusterNode(host, port) for host, port in settings.cluster_nodes()]
-    client = RedisCluster(startup_nodes=seeds, **settings.redis_auth(), **OPTIONS)
+    options = {**settings.redis_auth(), **OPTIONS}
+    client = Cluster(startup_nodes=seeds, node_options=options, **options)
     return cast(Redis, client)
 
 
