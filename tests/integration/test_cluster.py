@@ -28,6 +28,7 @@ from driftloop_ingest.settings import IngestSettings
 from driftloop_predictor.encoding import prediction_ids
 from driftloop_sdk.scenario import SCHEMA
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
@@ -112,6 +113,9 @@ async def test_each_delivery_commits_in_its_datasets_slot_on_the_primary_owning_
             info = await redis.xpending(keys.stream(streams.TRAINING_REQUESTED), GROUP)
             assert info["pending"] == 0
         assert (await bus.health())["ok"]
+        await bus.maintenance.export_gauges()  # one gauge per stream, over every shard
+        requests = {"stream": streams.TRAINING_REQUESTED.name}
+        assert REGISTRY.get_sample_value("driftloop_stream_length", requests) == 6
     finally:
         await bus.stop()
     slots = {key_slot(bus.keys.of(d).prefix.encode()) for d in DATASETS}
