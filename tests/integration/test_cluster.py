@@ -26,6 +26,7 @@ from driftloop_core import ServiceSettings
 from driftloop_ingest.bootstrap import build_app
 from driftloop_ingest.settings import IngestSettings
 from driftloop_predictor.encoding import prediction_ids
+from driftloop_sdk.publisher import EventPublisher
 from driftloop_sdk.scenario import SCHEMA
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
@@ -205,3 +206,24 @@ def test_predictions_of_two_shards_labelled_in_one_request_are_joined_in_each(
             joined = decode(entry[1], streams.PREDICTION_LABELLED)
             assert joined.prediction_ids == event.prediction_ids
             assert joined.labels == ("yes", "yes")
+
+
+def test_the_sdk_publishes_records_and_labels_to_their_shards_on_the_cluster(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    keys = Keys(namespace, 3)
+    app = build_app(ingest_on(cluster, namespace, tmp_path))
+    sdk = EventPublisher(cluster.url, namespace=namespace, shards=3, cluster=True)
+    with TestClient(app), RedisCluster.from_url(cluster.url) as sync:
+        sdk.submit_records("fraud", [ROW])
+        ids = prediction_ids(1, shard_of("demo", 3), 3)
+        logged = prediction_log("demo", 1, [ROW["features"]], ids=[uuid.UUID(ids[0])])
+        sync.xadd(keys.of("demo").stream(streams.PREDICTION_LOGGED), encode(logged))
+        sdk.send_labels([{"prediction_id": ids[0], "label": "no"}])
+        for dataset, stream in (
+            ("fraud", streams.DATA_INGESTED),
+            ("demo", streams.PREDICTION_LABELLED),
+        ):
+            key = keys.of(dataset).stream(stream)
+            eventually_sync(lambda k=key: sync.xlen(k), what=f"{stream.name} of {dataset}")
+    sdk.close()
