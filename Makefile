@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_LINK_MODE := copy
 BASE_IMAGE ?= python:3.12-slim
 
-.PHONY: help setup tools redis demo up test test-unit test-integration test-e2e test-browser test-faults faults bench bench-quick bench-drift bench-training bench-capacity wheelhouse images compose-env compose-test lint format typecheck snapshots clean
+.PHONY: help setup tools redis demo up test test-unit test-integration test-e2e test-browser test-faults faults bench bench-quick bench-drift bench-cluster bench-training bench-capacity wheelhouse images compose-env compose-test lint format typecheck snapshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -74,6 +74,9 @@ bench-quick: setup /usr/bin/wrk ## The same, 5 s x 1 run
 
 bench-drift: setup $(REDIS7) ## Drift scenarios through the running system: delays, false alarms, recovery
 	.venv/bin/python -m benchmarks.drift --family auto
+
+bench-cluster: setup $(REDIS7) ## Events/s through the bus: one Redis vs a 3-primary Redis Cluster, side by side
+	.venv/bin/python -m benchmarks.cluster
 
 bench-training: setup ## Family auto vs each family on the drift streams' rows; retrain seconds; why retrains were slow
 	.venv/bin/python -m benchmarks.training --json bench-results/training.json

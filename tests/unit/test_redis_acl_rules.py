@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from driftloop_bus import acl
+from driftloop_bus.keys import Keys
 from driftloop_sdk.cli import app
 from typer.testing import CliRunner
 
@@ -35,7 +37,7 @@ def test_a_consumer_reads_its_input_in_a_selector_without_xadd() -> None:
 
 
 def test_a_service_publishes_only_its_outputs_and_its_inputs_dead_letters() -> None:
-    publish = dict(acl.selectors(acl.ACCESS["trainer"]))[acl.PUBLISH]
+    publish = unsharded(dict(acl.selectors(acl.ACCESS["trainer"]))[acl.PUBLISH])
     assert publish == [
         "~training.completed.v1",
         "~training.failed.v1",
@@ -47,8 +49,32 @@ def test_a_service_publishes_only_its_outputs_and_its_inputs_dead_letters() -> N
 
 def test_the_client_may_only_publish_records_and_labels() -> None:
     assert acl.selectors(acl.ACCESS["client"]) == [
-        (acl.PUBLISH, ["~ingest.records.v1", "~feedback.received.v1"])
+        (
+            acl.PUBLISH,
+            [
+                "~ingest.records.v1",
+                "~{s*}:ingest.records.v1",
+                "~feedback.received.v1",
+                "~{s*}:feedback.received.v1",
+            ],
+        )
     ]
+
+
+def test_every_pattern_has_its_twin_in_any_shard_matching_the_tagged_keys() -> None:
+    keys = Keys("ns:", shards=8).of("demo")
+    for user in acl.ACCESS:
+        for _, patterns in acl.selectors(acl.ACCESS[user], "ns:"):
+            for pattern in unsharded(patterns):
+                perms, _, plain = pattern.rpartition("~")
+                assert f"{perms}~ns:{{s*}}:{plain[3:]}" in patterns
+    (_, own), *_ = [s for s in acl.selectors(acl.ACCESS["ingest"], "ns:") if s[0] == acl.OWN]
+    assert any(fnmatchcase(keys.owned("ingest", "join", "x"), p.lstrip("~")) for p in own)
+    assert any(fnmatchcase(keys.seen("ingest", "e1"), p.lstrip("~")) for p in own)
+
+
+def unsharded(patterns: list[str]) -> list[str]:
+    return [p for p in patterns if "{s*}" not in p]
 
 
 def test_the_namespace_is_a_literal_inside_the_patterns() -> None:

@@ -30,7 +30,8 @@ log = structlog.get_logger(__name__)
 #: Every connection may do this much, whatever its keys (no key names leak: no SCAN/KEYS).
 CONNECTION = (
     "+ping +echo +select +client|setname +client|getname +client|id +hello +info "
-    "+wait"  # REDIS_WAIT_REPLICAS: a write waits for replicas (keyless)
+    "+wait "  # REDIS_WAIT_REPLICAS: a write waits for replicas (keyless)
+    "+cluster|slots +command"  # REDIS_CLUSTER: the client reads the slot map and key specs
 )
 TRANSACTIONS = "+multi +exec +discard +unwatch"  # WATCH has keys: in the selectors
 #: On input streams, in a consumer group. No XADD: a consumer cannot forge its own input.
@@ -190,7 +191,21 @@ def password_variable(user: str) -> str:
 
 
 def selectors(access: Access, namespace: str = "") -> list[tuple[str, list[str]]]:
-    """(commands, key patterns) of each selector the user needs, in a stable order."""
+    """(commands, key patterns) of each selector the user needs, in a stable order: each
+    pattern unsharded and in any shard (REDIS_SHARDS > 1: ``<namespace>{<tag>}:...``)."""
+    return [(cmds, _sharded(keys, namespace)) for cmds, keys in _selectors(access, namespace)]
+
+
+def _sharded(patterns: list[str], namespace: str) -> list[str]:
+    ns = escape(namespace)
+    out: list[str] = []
+    for pattern in patterns:
+        perms, _, key = pattern.rpartition("~")
+        out += [pattern, f"{perms}~{ns}{{s*}}:{key[len(ns) :]}"]
+    return out
+
+
+def _selectors(access: Access, namespace: str) -> list[tuple[str, list[str]]]:
     ns = escape(namespace)
     inputs = [f"{ns}{escape(s)}" for s in access.consumes]
     dead = [f"{key}{DLQ_SUFFIX}" for key in inputs]

@@ -29,6 +29,7 @@ from .failpoints import Failpoints
 from .keys import Keys
 from .maintenance import GroupRef, Maintenance
 from .metrics import SUBSCRIBERS_RUNNING
+from .routing import Brokers
 from .runner import Consumer, GroupRunner, raw_entries
 from .settings import BusSettings
 
@@ -51,6 +52,17 @@ Replay = Callable[[], Awaitable[str]]
 
 
 @dataclass(frozen=True)
+class _Subscription:
+    """A subscriber to create at start, once the broker reading `key` is known."""
+
+    name: str
+    key: str
+    stream: StreamSub
+    handler: Callable[..., Awaitable[None]]
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Follower(Generic[E]):
     """Every replica sees every event of a stream (no consumer group): for state each replica
     holds, such as the models it serves.
@@ -63,6 +75,9 @@ class Follower(Generic[E]):
     stream: Stream[E]
     handler: Callable[[E], Awaitable[None]]
     replay: Replay | None = None
+    #: With REDIS_SHARDS > 1 the stream is one per shard: the replay of one shard's state
+    #: (its keys given). A follower with only `replay` cannot run sharded.
+    replay_shard: Callable[[Keys], Awaitable[str]] | None = None
 
 
 class Bus:
@@ -76,16 +91,19 @@ class Bus:
         broker: RedisBroker | None = None,
     ) -> None:
         self.settings = settings
-        self.keys = Keys(settings.namespace)
+        #: Shard 0's keys; `keys.of(dataset)` and `keys.all()` for the others.
+        self.keys = Keys(settings.namespace, settings.redis_shards)
         self.redis: Redis = redis or connection.connect(settings)
         self.broker = broker or connection.broker(settings, graceful_timeout=30)
-        self.client = StreamClient(
-            self.redis, self.keys, connection.Durability.of(settings, self.keys)
-        )
+        self.brokers = Brokers(settings, self.redis, self.broker)
+        self.durability = connection.Durability.of(settings, self.keys)
+        #: Publishes of HTTP edges: each event goes to its dataset's shard.
+        self.client = StreamClient(self.redis, self.keys, self.durability)
         self.failpoints = Failpoints(settings.failpoints, self.redis, self.keys)
         self.runners: list[GroupRunner[Any]] = []
         self._followers: list[Follower[Any]] = []
         self._subscribers: list[tuple[str, Any]] = []  # (name, FastStream subscriber)
+        self._pending: list[_Subscription] = []  # attached to a broker at start
         self.maintenance = Maintenance(self)
 
     def key(self, stream: Stream[Any]) -> str:
@@ -94,8 +112,13 @@ class Bus:
     # ---------------------------------------------------------------- registration
 
     def consume(self, consumer: Consumer[E]) -> None:
-        """Register a consumer group: its main subscriber and its reclaimer."""
-        runner = GroupRunner(self.client, self.settings, self.failpoints, consumer)
+        """Register a consumer group on every shard: its main subscriber and its reclaimer."""
+        for keys in self.keys.all():
+            client = StreamClient(self.redis, keys, self.durability)
+            self._consume(GroupRunner(client, self.settings, self.failpoints, consumer))
+
+    def _consume(self, runner: GroupRunner[E]) -> None:
+        consumer = runner.consumer
         self.runners.append(runner)
         common: dict[str, Any] = {
             "parser": _raw_parser,
@@ -124,17 +147,22 @@ class Bus:
         async def on_reclaim(msg: RawMessage) -> None:
             await runner.on_reclaim(msg.raw_message)
 
-        name = f"{consumer.stream.name}/{consumer.group}"
-        self._subscribe(name, main, on_delivery, **common)
-        self._subscribe(f"{name} (reclaimer)", reclaimer, on_reclaim, **common)
+        name = self._name(runner.stream_key, f"{consumer.stream.name}/{consumer.group}")
+        self._pending.append(_Subscription(name, runner.stream_key, main, on_delivery, common))
+        self._pending.append(
+            _Subscription(f"{name} (reclaimer)", runner.stream_key, reclaimer, on_reclaim, common)
+        )
 
-    def _subscribe(
-        self, name: str, sub: StreamSub, handler: Callable[..., Awaitable[None]], **kw: Any
-    ) -> Any:
-        subscriber = self.broker.subscriber(stream=sub, **kw)
-        subscriber(handler)
-        self._subscribers.append((name, subscriber))
-        return subscriber
+    def _name(self, key: str, name: str) -> str:
+        """A subscriber's name in health and logs: with shards, the shard's tag too."""
+        return name if self.keys.shards == 1 else f"{key.split('}', 1)[0]}}} {name}"
+
+    async def _attach(self, sub: _Subscription) -> None:
+        """Create the FastStream subscriber on the broker that reads its stream."""
+        broker = await self.brokers.for_key(sub.key)
+        subscriber = broker.subscriber(stream=sub.stream, **sub.options)
+        subscriber(sub.handler)
+        self._subscribers.append((sub.name, subscriber))
 
     def follow(self, follower: Follower[E]) -> None:
         """Register a follower; its subscriber is created at start, after its replay."""
@@ -145,14 +173,18 @@ class Bus:
     async def start(self) -> None:
         await self.ensure_groups()
         for follower in self._followers:
-            await self._start_follower(follower)
-        await self.broker.start()
+            for keys in self.keys.all():
+                await self._start_follower(follower, keys)
+        for sub in self._pending:
+            await self._attach(sub)
+        self._pending.clear()
+        await self.brokers.start()
         self.maintenance.start()
         log.info("bus started", groups=len(self.runners), followers=len(self._followers))
 
     async def stop(self) -> None:
         await self.maintenance.stop()
-        await self.broker.stop()
+        await self.brokers.stop()
         await self.redis.aclose()
 
     async def ensure_groups(self) -> None:
@@ -166,9 +198,16 @@ class Bus:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
-    async def _start_follower(self, follower: Follower[E]) -> None:
-        key = self.key(follower.stream)
-        if follower.replay is not None:
+    async def _start_follower(self, follower: Follower[E], keys: Keys) -> None:
+        key = keys.stream(follower.stream)
+        if follower.replay_shard is not None:
+            last_id = await follower.replay_shard(keys)
+        elif follower.replay is not None:
+            if keys.shards > 1:
+                raise ValueError(
+                    f"the follower of {follower.stream.name} replays one state: it needs "
+                    "replay_shard to run with REDIS_SHARDS > 1"
+                )
             last_id = await follower.replay()
         else:
             last = cast(list[tuple[bytes, Any]], await self.redis.xrevrange(key, count=1))
@@ -179,14 +218,9 @@ class Bus:
                 await self._deliver(follower, entry.fields, entry.entry_id)
 
         sub = StreamSub(key, last_id=last_id, max_records=16, polling_interval=1000)
-        self._subscribe(
-            f"{follower.stream.name} (follower)",
-            sub,
-            on_event,
-            parser=_raw_parser,
-            decoder=_no_decoder,
-            ack_policy=AckPolicy.MANUAL,
-        )
+        options = {"parser": _raw_parser, "decoder": _no_decoder, "ack_policy": AckPolicy.MANUAL}
+        name = self._name(key, f"{follower.stream.name} (follower)")
+        self._pending.append(_Subscription(name, key, sub, on_event, options))
 
     async def _deliver(
         self, follower: Follower[E], fields: Mapping[bytes, bytes], entry_id: bytes
@@ -213,7 +247,8 @@ class Bus:
         """Keys of the streams this process consumes or has published to: the ones it trims.
         Not those it only follows: its Redis user may read them, not trim them (their
         publisher and consumer groups trim them)."""
-        return {r.stream_key for r in self.runners} | self.client.published
+        published = {k for r in self.runners for k in r.client.published}
+        return {r.stream_key for r in self.runners} | self.client.published | published
 
     async def restart_stopped(self) -> int:
         """The watchdog: FastStream stops a subscriber for good when its group vanished (Redis
@@ -256,8 +291,10 @@ class Bus:
         """
         stopped = [name for name, s in self._subscribers if not s.running]
         SUBSCRIBERS_RUNNING.set(len(self._subscribers) - len(stopped))
+        moved = await self.brokers.moved()  # a resharding: a restart reads the new map
         return {
-            "ok": not stopped and self.maintenance.alive,
+            "ok": not stopped and not moved and self.maintenance.alive,
+            "moved": moved,
             "redis": await self.redis_ok(),
             "subscribers": len(self._subscribers),
             "stopped": stopped,

@@ -28,15 +28,23 @@ class StreamClient:
     def stage(self, pipe: Pipeline, item: Output) -> None:
         """Queue one output on a pipeline (after-commit callbacks are not Redis commands)."""
         if isinstance(item, Publish):
-            key = self.keys.stream(item.stream)
+            dataset = getattr(item.event, "dataset", None)
+            key = self.route(dataset, item.shard).stream(item.stream)
             pipe.xadd(key, encode(item.event))  # type: ignore[arg-type]
             self.published.add(key)
         elif isinstance(item, PublishBody):
-            key = self.keys.stream(item.stream)
+            key = self.route(item.dataset, item.shard).stream(item.stream)
             pipe.xadd(key, encode_body(item.body))  # type: ignore[arg-type]
             self.published.add(key)
         elif isinstance(item, RedisWrite):
             item.apply(pipe)
+
+    def route(self, dataset: object, shard: int | None = None) -> Keys:
+        """The keys of the shard an event goes to: the one named, its dataset's (REDIS_SHARDS
+        > 1), else this client's shard."""
+        if shard is not None:
+            return self.keys.shard(shard)
+        return self.keys.of(dataset) if isinstance(dataset, str) else self.keys
 
     async def commit(self, outputs: Sequence[Output], durable: bool = False) -> None:
         """Apply outputs in one transaction, then run their after-commit callbacks; a

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from faststream.redis import RedisBroker, RedisSentinelBroker
 from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import parse_url
 from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from .cluster import Cluster
 from .keys import Keys
 from .metrics import WRITES_NOT_REPLICATED
 from .settings import BusSettings
@@ -32,7 +34,10 @@ OPTIONS: dict[str, Any] = {
 
 
 def connect(settings: BusSettings) -> Redis:
-    """The command client: the address in REDIS_URL, or the sentinels' current primary."""
+    """The command client: the address in REDIS_URL, the sentinels' current primary, or a
+    cluster client (REDIS_CLUSTER) that sends each command to the node owning its slot."""
+    if settings.redis_cluster:
+        return cluster(settings)
     if not settings.sentinels():
         return Redis.from_url(settings.redis_url, **settings.redis_auth(), **OPTIONS)
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
@@ -43,6 +48,42 @@ def connect(settings: BusSettings) -> Redis:
         settings.redis_sentinel_master, db=db, **settings.redis_auth(), **OPTIONS
     )
     return client
+
+
+def cluster(settings: BusSettings) -> Redis:
+    """The cluster client (cluster.py), typed as the plain client the bus codes against: it
+    has the same commands, and its pipeline(transaction=True) runs MULTI/EXEC on the node
+    owning the slot of the transaction's keys (which share it: CROSSSLOT otherwise)."""
+    seeds = [ClusterNode(host, port) for host, port in settings.cluster_nodes()]
+    options = {**settings.redis_auth(), **OPTIONS}
+    client = Cluster(startup_nodes=seeds, node_options=options, **options)
+    return cast(Redis, client)
+
+
+def is_cluster(redis: Redis) -> bool:
+    return isinstance(redis, RedisCluster)
+
+
+async def node_of(redis: Redis, key: str) -> tuple[str, int]:
+    """(host, port) of the primary that owns `key`'s slot now (cluster clients only)."""
+    client = cast(RedisCluster, redis)
+    await client.initialize()
+    node = client.get_node_from_key(key)
+    if node is None:
+        raise RedisConnectionError(f"no cluster node owns the slot of {key!r}")
+    return node.host, int(node.port)
+
+
+async def refresh(redis: Redis) -> None:
+    """Read the cluster's slot map again (CLUSTER SLOTS), as after a MOVED."""
+    await cast(RedisCluster, redis).nodes_manager.initialize()
+
+
+def node_broker(settings: BusSettings, host: str, port: int, **options: Any) -> RedisBroker:
+    """A FastStream broker on one cluster node: FastStream has no cluster mode, so each
+    primary's streams are read through a broker of its own."""
+    common = {**settings.redis_auth(), "logger": logging.getLogger("faststream"), **options}
+    return RedisBroker(f"redis://{host}:{port}/0", **common)
 
 
 def broker(settings: BusSettings, **options: Any) -> RedisBroker:

@@ -25,8 +25,9 @@ OWNER = "ingest"
 log = structlog.get_logger(__name__)
 
 
-def registrations_key(keys: Keys) -> str:
-    return keys.owned(OWNER, "datasets", "registered")
+def registrations_key(keys: Keys, dataset: str | None = None) -> str:
+    """The registrations of `keys`' shard, or (`dataset` given) of the dataset's shard."""
+    return (keys if dataset is None else keys.of(dataset)).owned(OWNER, "datasets", "registered")
 
 
 @dataclass
@@ -40,7 +41,8 @@ class Registrations:
 def record_registration(keys: Keys, event: DatasetRegistered) -> RedisWrite:
     """The state change that goes with publishing `event` (same transaction)."""
     data = event.model_dump_json()
-    return RedisWrite(lambda pipe: pipe.hset(registrations_key(keys), event.dataset, data))
+    key = registrations_key(keys, event.dataset)
+    return RedisWrite(lambda pipe: pipe.hset(key, event.dataset, data))
 
 
 def _parse(raw: Mapping[bytes, bytes]) -> dict[str, DatasetRegistered]:
@@ -54,7 +56,8 @@ def _parse(raw: Mapping[bytes, bytes]) -> dict[str, DatasetRegistered]:
 
 
 async def load(redis: Redis, keys: Keys) -> Registrations:
-    """The registrations and the stream position they correspond to, in one transaction."""
+    """The registrations of `keys`' shard and the position of its stream, in one transaction
+    (sharded: load each of `keys.all()`)."""
     async with redis.pipeline(transaction=True) as pipe:
         pipe.xrevrange(keys.stream(streams.DATASET_REGISTERED), count=1)
         pipe.hgetall(registrations_key(keys))

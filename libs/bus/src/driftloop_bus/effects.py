@@ -22,6 +22,9 @@ class Publish:
 
     stream: Stream[Any]
     event: Event
+    #: The shard to publish to when the event names no dataset (a feedback event: the shard
+    #: of its predictions); None: the event's dataset's, else the delivery's (or shard 0).
+    shard: int | None = None
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,10 @@ class PublishBody:
 
     stream: Stream[Any]
     body: bytes
+    #: The dataset of the body, which routes it to its shard (REDIS_SHARDS > 1); None: the
+    #: shard of the delivery that returns it (or shard 0 at an HTTP edge).
+    dataset: str | None = None
+    shard: int | None = None  # as Publish.shard
 
 
 @dataclass(frozen=True)

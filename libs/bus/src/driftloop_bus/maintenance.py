@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -132,20 +133,29 @@ class Maintenance:
             SUBSCRIBER_RESTARTS.set(self.restarts)
 
     async def export_gauges(self) -> None:
+        """Each gauge per stream (and group), summed over the shards (REDIS_SHARDS: one
+        stream key per shard); the oldest entry's age is the oldest shard's."""
         redis = self.bus.redis
+        per_key: dict[tuple[Any, tuple[str, ...], str], float] = {}
         for ref in self.bus.groups():
-            labels = {"stream": ref.stream, "group": ref.group}
+            group = (ref.stream, ref.group)
             info = await self._group_info(ref.key, ref.group)
             if info is None:
                 continue
-            GROUP_PENDING.labels(**labels).set(int(info["pending"]))
-            GROUP_LAG.labels(**labels).set(await self._lag(ref.key, info))
-            STREAM_LENGTH.labels(stream=ref.stream).set(await redis.xlen(ref.key))
-            DEAD_LETTERS.labels(stream=ref.stream).set(await redis.xlen(ref.dlq_key))
+            per_key[(GROUP_PENDING, group, ref.key)] = int(info["pending"])
+            per_key[(GROUP_LAG, group, ref.key)] = await self._lag(ref.key, info)
+            per_key[(STREAM_LENGTH, (ref.stream,), ref.key)] = await redis.xlen(ref.key)
+            per_key[(DEAD_LETTERS, (ref.stream,), ref.key)] = await redis.xlen(ref.dlq_key)
             oldest = cast(list[tuple[bytes, Any]], await redis.xrange(ref.key, count=1))
             if oldest:
-                age = time.time() - _id(oldest[0][0])[0] / 1000
-                OLDEST_AGE.labels(stream=ref.stream).set(max(0.0, age))
+                age = max(0.0, time.time() - _id(oldest[0][0])[0] / 1000)
+                per_key[(OLDEST_AGE, (ref.stream,), ref.key)] = age
+        totals: dict[tuple[Any, tuple[str, ...]], float] = {}
+        for (gauge, labels, _), value in per_key.items():
+            merge = max if gauge is OLDEST_AGE else operator.add
+            totals[(gauge, labels)] = merge(totals.get((gauge, labels), 0.0), value)
+        for (gauge, labels), value in totals.items():
+            gauge.labels(*labels).set(value)
 
     async def _group_info(self, key: str, group: str) -> dict[Any, Any] | None:
         groups = cast(list[dict[Any, Any]], await self.bus.redis.xinfo_groups(key))

@@ -55,8 +55,9 @@ class ServingState:
 
 
 def record_promotion(keys: Keys, event: ModelPromoted) -> RedisWrite:
-    """The state change that goes with publishing `event` (same transaction)."""
-    data = event.model_dump_json()
+    """The state change that goes with publishing `event` (same transaction), in the shard of
+    its dataset (as the event)."""
+    data, keys = event.model_dump_json(), keys.of(event.dataset)
 
     def apply(pipe: Any) -> None:
         pipe.hset(champions_key(keys), event.dataset, data)
@@ -67,7 +68,7 @@ def record_promotion(keys: Keys, event: ModelPromoted) -> RedisWrite:
 
 
 def record_rollout(keys: Keys, event: RolloutChanged) -> RedisWrite:
-    data = event.model_dump_json()
+    data, keys = event.model_dump_json(), keys.of(event.dataset)
 
     def apply(pipe: Any) -> None:
         if event.stage == "ended":
@@ -86,7 +87,7 @@ def _record_sequence(pipe: Any, keys: Keys, event: ModelPromoted | RolloutChange
 
 async def last_sequence(redis: Redis, keys: Keys, dataset: str) -> int:
     """The sequence of the dataset's last decision (0 before the first)."""
-    raw = cast(bytes | None, await redis.hget(sequences_key(keys), dataset))
+    raw = cast(bytes | None, await redis.hget(sequences_key(keys.of(dataset)), dataset))
     return int(raw) if raw else 0
 
 
@@ -105,7 +106,8 @@ def _last_id(entries: Any) -> str:
 
 
 async def load(redis: Redis, keys: Keys) -> ServingState:
-    """The state and the stream positions it corresponds to, read in one transaction."""
+    """The state of `keys`' shard and the positions of its streams, read in one transaction
+    (sharded: load each of `keys.all()`; follow each shard's streams from its own ids)."""
     async with redis.pipeline(transaction=True) as pipe:
         pipe.xrevrange(keys.stream(streams.MODEL_PROMOTED), count=1)
         pipe.xrevrange(keys.stream(streams.MODEL_ROLLOUT), count=1)
@@ -124,7 +126,8 @@ async def promotion_of(
     redis: Redis, keys: Keys, dataset: str, version: int
 ) -> ModelPromoted | None:
     """The last promotion of one version (None if it never served)."""
-    raw = cast(bytes | None, await redis.hget(versions_key(keys), f"{dataset}/{version}"))
+    key = versions_key(keys.of(dataset))
+    raw = cast(bytes | None, await redis.hget(key, f"{dataset}/{version}"))
     if raw is None:
         return None
     try:

@@ -10,6 +10,7 @@ import os
 import socket
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +82,28 @@ class BusSettings(BaseSettings):
         validation_alias=env("REDIS_WAIT_TIMEOUT_MS"),
         description="How long a write waits for REDIS_WAIT_REPLICAS before it is answered "
         "503 (kept on the primary; the client retries).",
+    )
+    redis_cluster: bool = Field(
+        default=False,
+        validation_alias=env("REDIS_CLUSTER"),
+        description="Redis is a Redis Cluster: REDIS_URL (or REDIS_CLUSTER_NODES) names seed "
+        "nodes, commands follow the slot map, and each shard's subscribers read from the "
+        "primary owning its slot. Set REDIS_SHARDS to spread datasets over the primaries.",
+    )
+    redis_cluster_nodes: str | None = Field(
+        default=None,
+        validation_alias=env("REDIS_CLUSTER_NODES"),
+        description="Seed nodes of the cluster, 'host:port,host:port,...'; unset: REDIS_URL.",
+    )
+    redis_shards: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        validation_alias=env("REDIS_SHARDS"),
+        description="Shards the datasets are spread over: each is the namespace plus a hash "
+        "tag ({s0}, {s1}, ...), one cluster slot, so a delivery's commit stays on one node. "
+        "1: no tag, today's key names. Fixed for the life of the data (a dataset's shard is "
+        "a hash of its name modulo this number); scale by moving slots, not by changing it.",
     )
     namespace: str = Field(
         default="",
@@ -176,6 +199,31 @@ class BusSettings(BaseSettings):
         self.redis_password = SecretStr(text)
         return self
 
+    @model_validator(mode="after")
+    def _one_topology(self) -> Self:
+        if self.redis_cluster and self.sentinels():
+            raise ValueError("set REDIS_CLUSTER or REDIS_SENTINELS, not both")
+        if self.redis_cluster and self.redis_wait_replicas:
+            raise ValueError("REDIS_WAIT_REPLICAS is not supported with REDIS_CLUSTER yet")
+        if self.redis_shards > 1 and "{" in self.namespace:
+            raise ValueError("DRIFTLOOP_NAMESPACE must not contain '{' when REDIS_SHARDS > 1")
+        return self
+
+    @field_validator("redis_cluster_nodes")
+    @classmethod
+    def _cluster_addresses(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            nodes(value, "REDIS_CLUSTER_NODES")
+            return value
+        return None
+
+    def cluster_nodes(self) -> list[tuple[str, int]]:
+        """The cluster's seed nodes: REDIS_CLUSTER_NODES, else REDIS_URL's host and port."""
+        if self.redis_cluster_nodes:
+            return nodes(self.redis_cluster_nodes, "REDIS_CLUSTER_NODES")
+        url = urlsplit(self.redis_url)
+        return [(url.hostname or "127.0.0.1", url.port or 6379)]
+
     @field_validator("redis_sentinels")
     @classmethod
     def _sentinel_addresses(cls, value: str | None) -> str | None:
@@ -196,13 +244,15 @@ class BusSettings(BaseSettings):
 
 def sentinel_nodes(text: str) -> list[tuple[str, int]]:
     """'host:port,host:port' as pairs, or ValueError saying which address is wrong."""
-    nodes: list[tuple[str, int]] = []
+    return nodes(text, "REDIS_SENTINELS", "sentinel-0:26379,sentinel-1:26379,sentinel-2:26379")
+
+
+def nodes(text: str, name: str, example: str = "redis-0:6379") -> list[tuple[str, int]]:
+    """'host:port,host:port' as pairs, or ValueError naming the variable and the bad address."""
+    found: list[tuple[str, int]] = []
     for address in (a.strip() for a in text.split(",")):
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(
-                f"REDIS_SENTINELS: {address!r} is not host:port (e.g. "
-                "'sentinel-0:26379,sentinel-1:26379,sentinel-2:26379')"
-            )
-        nodes.append((host, int(port)))
-    return nodes
+            raise ValueError(f"{name}: {address!r} is not host:port (e.g. '{example}')")
+        found.append((host, int(port)))
+    return found

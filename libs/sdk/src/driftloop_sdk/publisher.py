@@ -17,6 +17,8 @@ from driftloop_contracts import (
     Stream,
     streams,
 )
+from redis import Redis
+from redis.cluster import RedisCluster
 
 from .redis_users import RedisLogin
 
@@ -31,22 +33,41 @@ class EventPublisher:
         namespace: str = "",
         producer: str = PRODUCER,
         login: RedisLogin | None = None,
+        shards: int = 1,
+        cluster: bool = False,
     ) -> None:
-        self._redis = (login or RedisLogin()).connect(redis_url)
+        login = login or RedisLogin()
+        self._redis: Redis | RedisCluster = (
+            RedisCluster.from_url(redis_url, **login.kwargs())  # REDIS_CLUSTER
+            if cluster
+            else login.connect(redis_url)
+        )
         self.namespace = namespace
         self.producer = producer
+        #: REDIS_SHARDS of the stack: records go to their dataset's shard, labels to the
+        #: shard of their predictions (driftloop_bus.keys, which the services install).
+        self.shards = shards
 
     def close(self) -> None:
         self._redis.close()
 
     def publish(self, stream: Stream[Any], *events: Event) -> list[str]:
-        """XADD each event (pipelined); returns the entry ids."""
+        """XADD each event (pipelined) to its shard's stream; returns the entry ids."""
         with self._redis.pipeline(transaction=False) as pipe:
             for event in events:
-                pipe.xadd(
-                    stream.key(self.namespace), {b"__data__": event.model_dump_json().encode()}
-                )
+                pipe.xadd(self._key(stream, event), {b"__data__": event.model_dump_json().encode()})
             return [i.decode() for i in pipe.execute()]
+
+    def _key(self, stream: Stream[Any], event: Event) -> str:
+        if self.shards == 1:
+            return stream.key(self.namespace)
+        from driftloop_bus.keys import Keys, shard_of_prediction
+
+        keys = Keys(self.namespace, self.shards)
+        if isinstance(event, FeedbackReceived):
+            first = event.labels[0].prediction_id
+            return str(keys.shard(shard_of_prediction(first, self.shards)).stream(stream))
+        return str(keys.of(str(getattr(event, "dataset", ""))).stream(stream))
 
     def submit_records(
         self, dataset: str, records: Iterable[Record | Mapping[str, Any]], *, batch: int = 500
@@ -69,7 +90,19 @@ class EventPublisher:
         return event
 
     def send_labels(self, labels: Iterable[Label | Mapping[str, Any]]) -> FeedbackReceived:
+        """One feedback.received event (with shards, one per shard of the predictions; the
+        first is returned)."""
         items = tuple(lb if isinstance(lb, Label) else Label.model_validate(lb) for lb in labels)
-        event = FeedbackReceived(producer=self.producer, labels=items)
-        self.publish(streams.FEEDBACK_RECEIVED, event)
-        return event
+        groups: dict[int, list[Label]] = {}
+        for label in items:
+            groups.setdefault(self._shard_of(label), []).append(label)
+        events = [FeedbackReceived(producer=self.producer, labels=g) for g in groups.values()]
+        self.publish(streams.FEEDBACK_RECEIVED, *events)
+        return events[0]
+
+    def _shard_of(self, label: Label) -> int:
+        if self.shards == 1:
+            return 0
+        from driftloop_bus.keys import shard_of_prediction
+
+        return int(shard_of_prediction(label.prediction_id, self.shards))

@@ -26,23 +26,31 @@ KINDS: tuple[DriftKind, ...] = get_args(DriftKind)
 
 
 class MonitorKeys:
-    """The monitor's own keys: ``<namespace>drift-monitor:...``."""
+    """The monitor's own keys: ``<namespace>drift-monitor:...``, each in the shard of its
+    dataset (REDIS_SHARDS; without a dataset, the shard of `keys`)."""
 
     def __init__(self, keys: Keys) -> None:
         self.keys = keys
 
-    def fired(self, promotion_id: uuid.UUID, kind: str) -> str:
-        """Set, in the same commit as the drift event, once a kind fired for a promotion."""
-        return self.keys.owned(PRODUCER, "fired", promotion_id, kind)
+    def _of(self, dataset: str | None) -> Keys:
+        return self.keys if dataset is None else self.keys.of(dataset)
 
-    def rearmed(self, promotion_id: uuid.UUID, kind: str) -> str:
+    def fired(self, promotion_id: uuid.UUID, kind: str, dataset: str | None = None) -> str:
+        """Set, in the same commit as the drift event, once a kind fired for a promotion."""
+        return self._of(dataset).owned(PRODUCER, "fired", promotion_id, kind)
+
+    def rearmed(self, promotion_id: uuid.UUID, kind: str, dataset: str | None = None) -> str:
         """Set, in the same commit as the fired marker's deletion, when a champion_holds skip
         re-armed a kind for a promotion: its `Rearm` as JSON (rearm.py)."""
-        return self.keys.owned(PRODUCER, "rearmed", promotion_id, kind)
+        return self._of(dataset).owned(PRODUCER, "rearmed", promotion_id, kind)
 
-    def report(self, event_id: object) -> str:
+    def report(self, event_id: object, dataset: str | None = None) -> str:
         """The BlobRef of a drift event's HTML report."""
-        return self.keys.owned(PRODUCER, "report", event_id)
+        return self._of(dataset).owned(PRODUCER, "report", event_id)
+
+    def reports(self, event_id: object) -> list[str]:
+        """Where a report link may be, its dataset unknown: one key per shard."""
+        return [MonitorKeys(shard).report(event_id) for shard in self.keys.all()]
 
 
 class Store(Protocol):
@@ -135,27 +143,40 @@ class SnapshotReader:
         return refusal.message
 
     async def report_blob(self, event_id: str) -> BlobRef | None:
-        raw = cast(bytes | None, await self.redis.get(self.own.report(event_id)))
-        return None if raw is None else BlobRef.model_validate_json(raw)
+        for key in self.own.reports(event_id):  # the API is asked by event id alone
+            raw = cast(bytes | None, await self.redis.get(key))
+            if raw is not None:
+                return BlobRef.model_validate_json(raw)
+        return None
 
     async def _fired(
         self, promotions: Mapping[WatchKey, ModelPromoted]
     ) -> dict[WatchKey, frozenset[DriftKind]]:
-        keys = list(promotions)
-        names = [self.own.fired(promotions[k].event_id, kind) for k in keys for kind in KINDS]
-        values = await self.redis.mget(names) if names else []
-        return {
-            key: frozenset(
-                kind for j, kind in enumerate(KINDS) if values[i * len(KINDS) + j] is not None
-            )
-            for i, key in enumerate(keys)
-        }
+        by_shard: dict[int, list[tuple[WatchKey, DriftKind, str]]] = {}  # one MGET per slot
+        for key, promotion in promotions.items():
+            shard = self.keys.of(key.dataset).index
+            for kind in KINDS:
+                name = self.own.fired(promotion.event_id, kind, key.dataset)
+                by_shard.setdefault(shard, []).append((key, kind, name))
+        fired: dict[WatchKey, set[DriftKind]] = {key: set() for key in promotions}
+        for items in by_shard.values():
+            values = await self.redis.mget([name for _, _, name in items])
+            for (key, kind, _), value in zip(items, values, strict=True):
+                if value is not None:
+                    fired[key].add(kind)
+        return {key: frozenset(kinds) for key, kinds in fired.items()}
 
     async def _rearms(self, promotions: Mapping[WatchKey, ModelPromoted]) -> dict[WatchKey, Rearm]:
-        keys = list(promotions)
-        names = [self.own.rearmed(promotions[k].event_id, "performance") for k in keys]
-        values = await self.redis.mget(names) if names else []
-        return {key: rearm_of(values[i]) for i, key in enumerate(keys)}
+        by_shard: dict[int, list[tuple[WatchKey, str]]] = {}  # one MGET per slot
+        for key, promotion in promotions.items():
+            name = self.own.rearmed(promotion.event_id, "performance", key.dataset)
+            by_shard.setdefault(self.keys.of(key.dataset).index, []).append((key, name))
+        rearms = {key: Rearm() for key in promotions}
+        for items in by_shard.values():
+            values = await self.redis.mget([name for _, name in items])
+            for (key, _), value in zip(items, values, strict=True):
+                rearms[key] = rearm_of(value)
+        return rearms
 
 
 def rearm_of(raw: bytes | str | None) -> Rearm:

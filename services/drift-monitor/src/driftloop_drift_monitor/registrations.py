@@ -5,7 +5,7 @@ from elsewhere) are logged and counted, and the dataset keeps the configuration 
 
 from __future__ import annotations
 
-from driftloop_bus import Bus, Follower, datasets
+from driftloop_bus import Bus, Follower, Keys, datasets
 from driftloop_contracts import DatasetRegistered, streams
 from driftloop_contracts.codec import describe_validation_error
 from driftloop_contracts.specs import MonitoringOverrides
@@ -40,8 +40,8 @@ def apply_registration(configs: PerDataset, event: DatasetRegistered) -> None:
 
 
 def follow_registrations(bus: Bus, configs: PerDataset) -> None:
-    async def replay() -> str:
-        state = await datasets.load(bus.redis, bus.keys)
+    async def replay(keys: Keys) -> str:  # once per shard
+        state = await datasets.load(bus.redis, keys)
         for event in state.datasets.values():
             apply_registration(configs, event)
         return state.registered_from
@@ -49,4 +49,4 @@ def follow_registrations(bus: Bus, configs: PerDataset) -> None:
     async def on_registered(event: DatasetRegistered) -> None:
         apply_registration(configs, event)
 
-    bus.follow(Follower(streams.DATASET_REGISTERED, on_registered, replay=replay))
+    bus.follow(Follower(streams.DATASET_REGISTERED, on_registered, replay_shard=replay))

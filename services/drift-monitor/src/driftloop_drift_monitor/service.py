@@ -105,8 +105,8 @@ class MonitorService:
         blob = await asyncio.to_thread(
             self.store.put, page.encode(), kind=f"reports/{event.dataset}", suffix=".html"
         )
-        fired = self.reader.own.fired(effect.promotion_id, event.kind)
-        link = self.reader.own.report(event.event_id)
+        fired = self.reader.own.fired(effect.promotion_id, event.kind, event.dataset)
+        link = self.reader.own.report(event.event_id, event.dataset)
         return [
             Publish(streams.DRIFT_DETECTED, event),
             _set(fired, str(event.event_id)),
@@ -116,8 +116,9 @@ class MonitorService:
 
     def _rearmed(self, effect: Rearmed) -> list[Output]:
         """The fired marker deleted and the re-arm recorded, in the delivery's commit."""
-        fired = self.reader.own.fired(effect.promotion_id, effect.kind)
-        record = self.reader.own.rearmed(effect.promotion_id, effect.kind)
+        dataset = effect.key.dataset
+        fired = self.reader.own.fired(effect.promotion_id, effect.kind, dataset)
+        record = self.reader.own.rearmed(effect.promotion_id, effect.kind, dataset)
         value = rearm_json(effect.rearm)
         return [
             RedisWrite(lambda pipe: pipe.delete(fired)),

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from .announcements import PRODUCER, ingested_event, rejected_event
 from .candidates import Candidate, candidate_from_json
 from .csvrows import candidates_from_csv
-from .labelbody import feedback_body, labels_of
+from .labelbody import by_shard, feedback_body, labels_of
 from .service import Schemas, ingest
 from .validation import DEFAULT_WINDOW, TimeWindow
 
@@ -107,14 +107,20 @@ class IngestApi:
         )
 
     async def send_labels(self, raw: bytes) -> LabelsOut:
-        """One feedback.received entry for the request's labels."""
+        """One feedback.received entry for the request's labels (with REDIS_SHARDS > 1, one
+        per shard of their predictions, each joined there; the answer names the first)."""
         labels = labels_of(raw)
-        body, event_id = feedback_body(labels, PRODUCER)
+        bodies = [
+            (shard, *feedback_body(part, PRODUCER))
+            for shard, part in by_shard(labels, self.bus.keys.shards).items()
+        ]
         try:
-            await self.bus.publish(PublishBody(streams.FEEDBACK_RECEIVED, body))
+            await self.bus.publish(
+                *(PublishBody(streams.FEEDBACK_RECEIVED, b, shard=s) for s, b, _ in bodies)
+            )
         except Exception as exc:
             raise NotReady(f"could not publish to Redis: {exc}") from exc
-        return LabelsOut(event_id=event_id, labels=len(labels))
+        return LabelsOut(event_id=bodies[0][2], labels=len(labels))
 
 
 async def _api(request: Request) -> IngestApi:

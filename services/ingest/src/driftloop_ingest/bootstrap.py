@@ -59,7 +59,6 @@ def build_app(
         schemas=schemas,
         join=join,
         redis=bus.redis,
-        predictions_key=bus.key(streams.PREDICTION_LOGGED),
         cache=EntryCache(settings.entry_cache),
         window=settings.window(),
     )

@@ -55,7 +55,6 @@ class IngestConsumer:
         schemas: Schemas,
         join: JoinState,
         redis: Redis,
-        predictions_key: str,
         cache: EntryCache,
         clock: Callable[[], datetime] = utcnow,
         window: TimeWindow = DEFAULT_WINDOW,
@@ -64,7 +63,6 @@ class IngestConsumer:
         self.schemas = schemas
         self.join = join
         self.redis = redis
-        self.predictions_key = predictions_key  # the prediction.logged stream's key
         self.cache = cache
         self.clock = clock
         self.window = window
@@ -115,7 +113,14 @@ class IngestConsumer:
             if entry is None:
                 missing.append(entry_id)
             found[entry_id] = entry
-        found |= await read_entries(self.redis, self.predictions_key, missing)
+        shards: dict[str, list[str]] = {}  # the prediction.logged stream of each entry's shard
+        wanted = set(missing)
+        for row in rows:
+            if row.prediction.entry_id in wanted:
+                key = self.join.keys.of(row.prediction.dataset).stream(streams.PREDICTION_LOGGED)
+                shards.setdefault(key, []).append(row.prediction.entry_id)
+        for key, entry_ids in shards.items():
+            found |= await read_entries(self.redis, key, dict.fromkeys(entry_ids))
         return found
 
     async def apply(self, effects: Sequence[Effect]) -> list[Output]:
@@ -141,7 +146,8 @@ class IngestConsumer:
                 effect.dataset, effect.model_version, effect.role, effect.pairs, effect.numeric
             )
             count = partial(PAIRS_JOINED.labels(role=effect.role).inc, len(effect.pairs))
-            return [PublishBody(streams.PREDICTION_LABELLED, body), AfterCommit(count)]
+            labelled = PublishBody(streams.PREDICTION_LABELLED, body, effect.dataset)
+            return [labelled, AfterCommit(count)]
         if isinstance(effect, Forget):
             return [self.join.forget(effect.claimed)]
         skipped = TRAINING_ROWS_SKIPPED.labels(reason=effect.reason)

@@ -17,6 +17,7 @@ from typing import Literal
 from driftloop_bus import Bus, Publish
 from driftloop_contracts import Event, Stream
 from driftloop_core.telemetry import get_logger
+from pydantic import Field
 
 from .join import JoinState
 
@@ -27,6 +28,7 @@ class FeedbackDue(Event):
     """Ingest's own: gathered feedback rows have waited INGEST_FEEDBACK_WAIT_S; take them."""
 
     event_type: Literal["ingest.feedback-due"] = "ingest.feedback-due"
+    shard: int = Field(default=0, ge=0, description="The shard whose gathered rows are due.")
 
 
 FEEDBACK_DUE = Stream("ingest.feedback-due.v1", FeedbackDue)
@@ -49,12 +51,16 @@ class DueTicker:
         self._task: asyncio.Task[None] | None = None
 
     async def tick(self) -> bool:
-        """Ask for the gathered rows if they are due; whether it asked."""
-        since = await self.join.gathered_since()
-        if since is None or self.clock() - since < self.wait_s:
-            return False
-        await self.bus.publish(Publish(FEEDBACK_DUE, FeedbackDue(producer="ingest")), durable=False)
-        return True
+        """Ask for each shard's gathered rows if they are due; whether it asked."""
+        asked = False
+        for shard in self.bus.keys.all():
+            since = await self.join.gathered_since(shard)
+            if since is None or self.clock() - since < self.wait_s:
+                continue
+            due = FeedbackDue(producer="ingest", shard=shard.index)
+            await self.bus.publish(Publish(FEEDBACK_DUE, due, shard=shard.index), durable=False)
+            asked = True
+        return asked
 
     async def _run(self) -> None:
         while True:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from driftloop_bus import Bus, Follower, datasets
+from driftloop_bus import Bus, Follower, Keys, datasets
 from driftloop_contracts import DatasetRegistered, streams
 from driftloop_core.telemetry import get_logger
 
@@ -20,10 +20,10 @@ Hook = Callable[[], Awaitable[None]]
 def follow_registrations(bus: Bus, schemas: Schemas, before: Hook | None = None) -> None:
     """`before` runs first at start (the schema files' registration), then the state loads."""
 
-    async def replay() -> str:
-        if before is not None:
+    async def replay(keys: Keys) -> str:  # once per shard
+        if before is not None and keys.index == 0:
             await before()
-        state = await datasets.load(bus.redis, bus.keys)
+        state = await datasets.load(bus.redis, keys)
         for event in state.datasets.values():
             schemas.apply(event)
         log.info("datasets loaded", datasets=sorted(state.datasets))
@@ -37,4 +37,4 @@ def follow_registrations(bus: Bus, schemas: Schemas, before: Hook | None = None)
                 version=event.dataset_schema.version,
             )
 
-    bus.follow(Follower(streams.DATASET_REGISTERED, on_registered, replay=replay))
+    bus.follow(Follower(streams.DATASET_REGISTERED, on_registered, replay_shard=replay))

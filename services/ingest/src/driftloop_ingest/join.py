@@ -47,6 +47,8 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 from driftloop_bus import Keys, RedisWrite
+from driftloop_bus.connection import is_cluster
+from driftloop_bus.keys import shard_of_prediction
 from driftloop_contracts import Event, FeedbackReceived, Outcome, PredictionsLogged, Role
 from driftloop_contracts.columnar import epoch_ms
 from redis.asyncio import Redis
@@ -61,8 +63,8 @@ _ROLES: dict[str, Role] = {"p": "primary", "c": "canary", "s": "shadow"}
 # key prefix, the prediction ids (a JSON array), their packed sides (a JSON array), now (ms),
 # the rows and the age (ms) at which the gathered rows are taken, the ttl of a label that came
 # before its prediction. Reply: [pairs, taken rows].
-# Key names are built here from the prefix: the bus commits across streams and keys in one
-# MULTI, so driftloop runs on one Redis node anyway.
+# Key names are built here from the prefix (the shard's: every key the script touches is in
+# one slot); KEYS[1], the claims key, only routes the call to its node on a Redis Cluster.
 _JOIN = """
 local side, ttl, prefix = ARGV[1], ARGV[3], ARGV[4]
 local claims = prefix .. 'claims:' .. ARGV[2]
@@ -281,20 +283,33 @@ class JoinState:
         self._wait_ms = int(wait_s * 1000)
         self._clock = clock
         self._script = redis.register_script(_JOIN)
-        self._prefix = keys.owned(OWNER, "join", "")
+        self._cluster = is_cluster(redis)
+        self.keys = keys
         # A label joined with its answer waits this long for the shadow's prediction, in
         # datasets that had a shadow logged lately (a marker per dataset, set by shadows).
         self._shadow_wait = int(shadow_wait_s)
-        self._shadowed = keys.owned(OWNER, "shadowed", "")
 
-    def key(self, name: str, suffix: object) -> str:
+    def shard(self, cause: Event) -> Keys:
+        """The shard an event's side is joined in: its dataset's; a label's, the shard its
+        predictions were made in (the ingest edge splits labels by it); feedback-due's, the
+        one it names."""
+        if isinstance(cause, FeedbackReceived):
+            return self.keys.shard(
+                shard_of_prediction(cause.labels[0].prediction_id, self.keys.shards)
+            )
+        dataset = getattr(cause, "dataset", None)
+        if isinstance(dataset, str):
+            return self.keys.of(dataset)
+        return self.keys.shard(int(getattr(cause, "shard", 0)))
+
+    def key(self, name: str, suffix: object, shard: Keys | None = None) -> str:
         """``<ns>ingest:join:<name>:<suffix>``: a side (a, s, l) of a prediction id, or the
-        claims of an event (name ``claims``, suffix its event id)."""
-        return f"{self._prefix}{name}:{suffix}"
+        claims of an event (name ``claims``, suffix its event id), in `shard` (default: 0)."""
+        return f"{(shard or self.keys).owned(OWNER, 'join', '')}{name}:{suffix}"
 
-    async def gathered_since(self) -> float | None:
-        """When the oldest gathered row came (epoch seconds), if any waits."""
-        since = await self._redis.get(self.key("rows", "since"))
+    async def gathered_since(self, shard: Keys | None = None) -> float | None:
+        """When the oldest gathered row of a shard came (epoch seconds), if any waits."""
+        since = await self._redis.get(self.key("rows", "since", shard))
         return int(since) / 1000 if since else None
 
     async def write(self, writes: Sequence[SideWrite]) -> Joined:
@@ -309,16 +324,16 @@ class JoinState:
         if not writes:
             return Joined([], [])
         now_ms = int(self._clock() * 1000)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for w in writes:
-                ids = orjson.dumps([prediction_id for prediction_id, _ in w.items])
-                sides = orjson.dumps([packed for _, packed in w.items])
-                args: list[str | int | bytes] = [w.side, str(w.cause.event_id), self._ttl]
-                args += [self._prefix, ids, sides, now_ms, self._rows, self._wait_ms]
-                args.append(self._label_ttl)
-                args += [getattr(w.cause, "dataset", ""), self._shadow_wait, self._shadowed]
-                await self._script(args=args, client=pipe)
-            replies: list[bytes | None] = await pipe.execute()
+        calls = [self._call(w, now_ms) for w in writes]
+        replies: list[bytes | None] = []
+        if self._cluster:  # redis-py's cluster pipeline refuses EVALSHA: one call at a time
+            for keys, args in calls:
+                replies.append(await self._script(keys=keys, args=args))
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    await self._script(keys=keys, args=args, client=pipe)
+                replies = await pipe.execute()
         joined = Joined([], [])
         for w, reply in zip(writes, replies, strict=True):
             pairs, rows = _claimed(w, reply)
@@ -326,11 +341,22 @@ class JoinState:
             joined.rows.extend(rows)
         return joined
 
+    def _call(self, w: SideWrite, now_ms: int) -> tuple[list[str], list[str | int | bytes]]:
+        """KEYS and ARGV of the script call that writes one entry's side."""
+        shard = self.shard(w.cause)
+        ids = orjson.dumps([prediction_id for prediction_id, _ in w.items])
+        sides = orjson.dumps([packed for _, packed in w.items])
+        args: list[str | int | bytes] = [w.side, str(w.cause.event_id), self._ttl]
+        args += [shard.owned(OWNER, "join", ""), ids, sides, now_ms, self._rows]
+        args += [self._wait_ms, self._label_ttl, getattr(w.cause, "dataset", "")]
+        args += [self._shadow_wait, shard.owned(OWNER, "shadowed", "")]
+        return [self.key("claims", w.cause.event_id, shard)], args
+
     def forget(self, claimed: Sequence[Pair | Gathered]) -> RedisWrite:
         """Delete the claims of the events that claimed the pairs and rows, in the delivery's
         commit: one DEL, one key per event."""
         claimants = {id(p.cause): p.cause for p in claimed}.values()
-        keys = [self.key("claims", cause.event_id) for cause in claimants]
+        keys = [self.key("claims", c.event_id, self.shard(c)) for c in claimants]
         return RedisWrite(lambda pipe: pipe.delete(*keys) if keys else None)
 
 

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import orjson
+from driftloop_bus.keys import shard_of_prediction
 from driftloop_contracts import utcnow
 from driftloop_core import InvalidInput
 
@@ -67,3 +68,13 @@ def feedback_body(labels: list[dict[str, str]], producer: str) -> tuple[bytes, u
         "labels": labels,
     }
     return orjson.dumps(event), event_id
+
+
+def by_shard(labels: list[dict[str, str]], shards: int) -> dict[int, list[dict[str, str]]]:
+    """The labels grouped by the shard their prediction was made in (one group unsharded)."""
+    if shards <= 1:
+        return {0: labels}
+    groups: dict[int, list[dict[str, str]]] = {}
+    for label in labels:
+        groups.setdefault(shard_of_prediction(label["prediction_id"], shards), []).append(label)
+    return groups

@@ -43,7 +43,6 @@ class Registrar:
     def __init__(self, bus: Bus, schemas: Schemas, before_commit: Hook | None = None) -> None:
         self.bus = bus
         self.schemas = schemas
-        self.key = datasets.registrations_key(bus.keys)
         #: Runs between the read and the transaction (tests widen the race window with it).
         self.before_commit = before_commit
 
@@ -60,9 +59,10 @@ class Registrar:
 
     async def _attempt(self, request: RegistrationIn) -> Registered:
         name = request.dataset_schema.name
+        key = datasets.registrations_key(self.bus.keys, name)  # the dataset's shard
         async with self.bus.redis.pipeline(transaction=True) as pipe:
-            await pipe.watch(self.key)
-            current = _parse(await pipe.hget(self.key, name))
+            await pipe.watch(key)
+            current = _parse(await pipe.hget(key, name))
             decision = decide_registration(current, request)
             if isinstance(decision, Unchanged):
                 return Registered(decision.registration, "unchanged")

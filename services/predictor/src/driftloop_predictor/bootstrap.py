@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from driftloop_bus import Bus, Follower, PublishBody, serving
+from driftloop_bus import Bus, Follower, Keys, PublishBody, serving
 from driftloop_contracts import ModelPromoted, RolloutChanged, streams
 from driftloop_core import ContentStore
 from driftloop_core.http import create_app
@@ -39,7 +39,7 @@ def build_app(
         settings,
         store or ContentStore(settings.store_url, endpoint_url=settings.store_s3_endpoint_url),
     )
-    predictor = Predictor(holders, prediction_log, batcher)
+    predictor = Predictor(holders, prediction_log, batcher, settings.redis_shards)
 
     async def before_swap() -> None:
         await bus.failpoints.hit("predictor.before_swap")
@@ -100,7 +100,9 @@ def _prediction_log(settings: PredictorSettings, bus: Bus) -> PredictionLog:
     """The buffer of predictions, published as prediction.logged events in the background."""
 
     async def publish_logs(bodies: Sequence[bytes]) -> None:
-        bodies_out = (PublishBody(streams.PREDICTION_LOGGED, b) for b in bodies)
+        bodies_out = (
+            PublishBody(streams.PREDICTION_LOGGED, b, getattr(b, "dataset", None)) for b in bodies
+        )  # each to its dataset's shard
         await bus.publish(*bodies_out, durable=False)  # logs: never wait for replicas
 
     return PredictionLog(
@@ -124,18 +126,21 @@ def ready(holders: Holders) -> dict[str, Any]:
 def follow_from(bus: Bus, following: Following) -> None:
     """Start from the registry's serving state (never a stream's last entry), then follow both
     streams from the positions read in the same transaction as that state."""
-    state: list[serving.ServingState] = []
+    state: dict[int, serving.ServingState] = {}  # by shard
 
-    async def replay_promotions() -> str:
-        state.append(await serving.load(bus.redis, bus.keys))
-        await following.start_from(state[0])
-        return str(state[0].promoted_from)
+    async def replay_promotions(keys: Keys) -> str:
+        state[keys.index] = await serving.load(bus.redis, keys)
+        await following.start_from(state[keys.index])
+        return str(state[keys.index].promoted_from)
 
-    async def replay_rollouts() -> str:  # runs after replay_promotions: followers start in order
-        return str(state[0].rollout_from)
+    async def replay_rollouts(keys: Keys) -> str:  # after replay_promotions: followers in order
+        return str(state[keys.index].rollout_from)
 
-    bus.follow(Follower(streams.MODEL_PROMOTED, following.on_promoted, replay=replay_promotions))
-    bus.follow(Follower(streams.MODEL_ROLLOUT, following.on_rollout, replay=replay_rollouts))
+    promoted = Follower(
+        streams.MODEL_PROMOTED, following.on_promoted, replay_shard=replay_promotions
+    )
+    bus.follow(promoted)
+    bus.follow(Follower(streams.MODEL_ROLLOUT, following.on_rollout, replay_shard=replay_rollouts))
 
 
 def app_from_environment() -> FastPath:

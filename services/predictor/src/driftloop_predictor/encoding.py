@@ -15,6 +15,7 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
+from driftloop_bus.keys import prediction_head
 from driftloop_contracts import DatasetSchema, FeatureRow
 from driftloop_contracts.rows import RowError, validate_features
 from driftloop_core import InvalidInput
@@ -97,17 +98,21 @@ class RowEncoder:
 _ROW_DIGITS = [f"{i:03x}" for i in range(4096)]
 
 
-def prediction_ids(n: int) -> list[str]:
+def prediction_ids(n: int, shard: int = 0, shards: int = 1) -> list[str]:
     """n distinct version-4 UUIDs as canonical strings, made cheaply (at 100 rows a loop over
     uuid4() costs more than the predict, and so does formatting each id).
 
     One random UUID per 4,096 ids: each id is its first 33 characters (110 random bits, the
     version and the variant) and the row's number in three hex digits. So ids are distinct
     within a call, collide across calls with the odds of 110 random bits, and one id tells
-    nothing about another answer's ids: only about its own answer's, which its client holds."""
+    nothing about another answer's ids: only about its own answer's, which its client holds.
+    With shards (REDIS_SHARDS > 1) the first 32 bits name the dataset's shard (its label is
+    joined there: driftloop_bus.keys.shard_of_prediction)."""
     ids: list[str] = []
     for start in range(0, n, len(_ROW_DIGITS)):
         head = str(uuid.UUID(bytes=os.urandom(16), version=4))[:33]
+        if shards > 1:
+            head = f"{prediction_head(int(head[:8], 16), shard, shards):08x}{head[8:]}"
         ids.extend(map(head.__add__, _ROW_DIGITS[: n - start]))
     return ids
 

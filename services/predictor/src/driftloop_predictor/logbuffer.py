@@ -147,26 +147,41 @@ class PredictionLog:
                 raise
 
 
+class LogBody(bytes):
+    """A prediction.logged body that knows its dataset (the shard it is published to)."""
+
+    dataset: str
+
+    def __new__(cls, body: bytes, dataset: str) -> LogBody:
+        made = super().__new__(cls, body)
+        made.dataset = dataset
+        return made
+
+
 def encode_events(batch: Sequence[Logged]) -> list[bytes]:
     """prediction.logged bodies (columnar, see the contract), one per dataset, model version
-    and role."""
+    and role; each a LogBody."""
     groups: dict[tuple[str, int, str], list[Logged]] = {}
     for entry in batch:
         groups.setdefault((entry.dataset, entry.model_version, entry.role), []).append(entry)
     return [
-        prediction_log_body(
-            producer=PRODUCER,
-            dataset=dataset,
-            model_version=version,
-            role=role,
-            prediction_ids=[i for e in entries for i in e.ids],
-            features=_columns(entries),
-            predictions=[label for e in entries for label in e.labels],
-            scores=_scores(entries),
-            predicted_at_ms=[e.predicted_at_ms for e in entries for _ in e.ids],
-        )
+        LogBody(_body(dataset, version, role, entries), dataset)
         for (dataset, version, role), entries in groups.items()
     ]
+
+
+def _body(dataset: str, version: int, role: str, entries: Sequence[Logged]) -> bytes:
+    return prediction_log_body(
+        producer=PRODUCER,
+        dataset=dataset,
+        model_version=version,
+        role=role,
+        prediction_ids=[i for e in entries for i in e.ids],
+        features=_columns(entries),
+        predictions=[label for e in entries for label in e.labels],
+        scores=_scores(entries),
+        predicted_at_ms=[e.predicted_at_ms for e in entries for _ in e.ids],
+    )
 
 
 def _scores(entries: Sequence[Logged]) -> np.ndarray | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from driftloop_bus.keys import shard_of
 from driftloop_contracts.columnar import epoch_ms
 from driftloop_core import InvalidInput, NotReady
 from driftloop_core.telemetry import get_logger
@@ -85,11 +86,16 @@ def in_canary(key: str | None, share: float) -> bool:
 
 class Predictor:
     def __init__(
-        self, models: Models | ModelHolder, log: PredictionLog, batcher: MicroBatcher
+        self,
+        models: Models | ModelHolder,
+        log: PredictionLog,
+        batcher: MicroBatcher,
+        shards: int = 1,
     ) -> None:
         self.models: Models = OneModel(models) if isinstance(models, ModelHolder) else models
         self.log = log
         self.batcher = batcher
+        self.shards = shards  # REDIS_SHARDS: each prediction id names its dataset's shard
         self._roles = {r: ROWS_PREDICTED.labels(role=r) for r in ("primary", "canary", "shadow")}
         self._shadows: set[asyncio.Task[None]] = set()
 
@@ -131,7 +137,8 @@ class Predictor:
             ROWS_REJECTED.inc()
             raise
         out = await self.batcher.predict(model, model.infer, x, model.policy)
-        ids = ids or prediction_ids(len(out))
+        shard = shard_of(model.promoted.dataset, self.shards)
+        ids = ids or prediction_ids(len(out), shard, self.shards)
         labels: list[str] | list[float]
         if model.regression:
             labels, scores, confidence, proba = out.tolist(), None, [], None

@@ -80,7 +80,7 @@ class TrialRunner:
         running = await self.store.active({e.dataset for e in events})
         for dataset, record in running.items():
             new = [h for e in events if e.dataset == dataset for h in trials.halves(record, e)]
-            stored = await self.store.waiting(record.trial_id, [pid for pid, _, _ in new])
+            stored = await self.store.waiting(record, [pid for pid, _, _ in new])
             observed = trials.observe(record, new, stored)
             end = trials.ending(observed.record, self.config, self.clock())
             if end is None:

@@ -1,5 +1,7 @@
 """Where live trials live: the registry's own Redis keys, written in each delivery's commit.
 
+Each in the shard of its dataset (REDIS_SHARDS: ``<ns>{tag}:registry:...``).
+
 * ``<ns>registry:trials:active``: hash, dataset -> the id of its running trial;
 * ``<ns>registry:trials:of:<dataset>``: hash, trial id -> the trial's record (JSON: its
   trial.started, counts, and trial.decided once it ended), kept for the HTTP API;
@@ -27,28 +29,37 @@ OWNER = "registry"
 class TrialStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
-        self.active_key = keys.owned(OWNER, "trials", "active")
         self._keys = keys
 
-    def records_key(self, dataset: str) -> str:
-        return self._keys.owned(OWNER, "trials", "of", dataset)
+    def active_key(self, dataset: str | None = None, shard: Keys | None = None) -> str:
+        """The running trials of a dataset's shard (or of `shard`)."""
+        keys = shard or (self._keys if dataset is None else self._keys.of(dataset))
+        return keys.owned(OWNER, "trials", "active")
 
-    def waiting_key(self, trial_id: uuid.UUID) -> str:
-        return self._keys.owned(OWNER, "trials", "waiting", trial_id)
+    def records_key(self, dataset: str) -> str:
+        return self._keys.of(dataset).owned(OWNER, "trials", "of", dataset)
+
+    def waiting_key(self, trial_id: uuid.UUID, dataset: str) -> str:
+        return self._keys.of(dataset).owned(OWNER, "trials", "waiting", trial_id)
 
     # ------------------------------------------------------------------------ reads
 
     async def active(self, datasets: Iterable[str] | None = None) -> dict[str, TrialRecord]:
         """The running trial of each of `datasets` that has one (None: of every dataset)."""
+        ids: dict[str, bytes] = {}
         if datasets is None:
-            raw = cast(dict[bytes, bytes], await self.redis.hgetall(self.active_key))
-            ids = {k.decode(): v for k, v in raw.items()}
+            for shard in self._keys.all():
+                raw = cast(
+                    dict[bytes, bytes], await self.redis.hgetall(self.active_key(shard=shard))
+                )
+                ids |= {k.decode(): v for k, v in raw.items()}
         else:
-            names = sorted(set(datasets))
-            if not names:
-                return {}
-            found = cast(list[bytes | None], await self.redis.hmget(self.active_key, names))
-            ids = {n: i for n, i in zip(names, found, strict=True) if i is not None}
+            by_key: dict[str, list[str]] = {}
+            for name in sorted(set(datasets)):
+                by_key.setdefault(self.active_key(name), []).append(name)
+            for key, names in by_key.items():
+                found = cast(list[bytes | None], await self.redis.hmget(key, names))
+                ids |= {n: i for n, i in zip(names, found, strict=True) if i is not None}
         if not ids:
             return {}
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -62,12 +73,13 @@ class TrialStore:
                 out[dataset] = record
         return out
 
-    async def waiting(self, trial_id: uuid.UUID, ids: Sequence[str]) -> dict[str, str]:
+    async def waiting(self, record: TrialRecord, ids: Sequence[str]) -> dict[str, str]:
         """The halves stored for these prediction ids."""
         if not ids:
             return {}
         unique = sorted(set(ids))
-        found = cast(list[bytes | None], await self.redis.hmget(self.waiting_key(trial_id), unique))
+        key = self.waiting_key(record.trial_id, record.dataset)
+        found = cast(list[bytes | None], await self.redis.hmget(key, unique))
         return {i: v.decode() for i, v in zip(unique, found, strict=True) if v is not None}
 
     async def history(self, dataset: str) -> list[TrialRecord]:
@@ -86,7 +98,7 @@ class TrialStore:
         data, key = record.model_dump_json(), self.records_key(record.dataset)
 
         def apply(pipe: Any) -> None:
-            pipe.hset(self.active_key, record.dataset, str(record.trial_id))
+            pipe.hset(self.active_key(record.dataset), record.dataset, str(record.trial_id))
             pipe.hset(key, str(record.trial_id), data)
 
         return RedisWrite(apply)
@@ -95,7 +107,7 @@ class TrialStore:
         self, record: TrialRecord, store: Mapping[str, str], matched: Sequence[str]
     ) -> RedisWrite:
         data, key = record.model_dump_json(), self.records_key(record.dataset)
-        waiting = self.waiting_key(record.trial_id)
+        waiting = self.waiting_key(record.trial_id, record.dataset)
 
         def apply(pipe: Any) -> None:
             pipe.hset(key, str(record.trial_id), data)
@@ -112,8 +124,8 @@ class TrialStore:
 
         def apply(pipe: Any) -> None:
             pipe.hset(key, str(record.trial_id), data)
-            pipe.hdel(self.active_key, record.dataset)
-            pipe.delete(self.waiting_key(record.trial_id))
+            pipe.hdel(self.active_key(record.dataset), record.dataset)
+            pipe.delete(self.waiting_key(record.trial_id, record.dataset))
 
         return RedisWrite(apply)
 

@@ -44,10 +44,10 @@ class RedisServingTruth:
         self.own = own
 
     async def champion(self, dataset: str) -> ModelPromoted | None:
-        return await self._get(champions_key(self.keys), dataset, ModelPromoted)
+        return await self._get(champions_key(self.keys.of(dataset)), dataset, ModelPromoted)
 
     async def rollout(self, dataset: str) -> RolloutChanged | None:
-        return await self._get(rollouts_key(self.keys), dataset, RolloutChanged)
+        return await self._get(rollouts_key(self.keys.of(dataset)), dataset, RolloutChanged)
 
     async def last_sequence(self, dataset: str) -> int:
         return await last_sequence(self.redis, self.keys, dataset)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from driftloop_bus import Bus, Consumer, Follower, datasets, each
+from driftloop_bus import Bus, Consumer, Follower, Keys, datasets, each
 from driftloop_contracts import streams
 from driftloop_core import ContentStore
 from driftloop_core.http import create_app
@@ -86,9 +86,9 @@ def follow_registrations(bus: Bus, specs: TrainingSpecs) -> None:
     """Start from the dataset registry state, then follow dataset.registered from the id read
     in the same transaction: a spec registered at run time applies to the next run."""
 
-    async def replay() -> str:
-        state = await datasets.load(bus.redis, bus.keys)
+    async def replay(keys: Keys) -> str:  # once per shard
+        state = await datasets.load(bus.redis, keys)
         specs.start_from(state)
         return state.registered_from
 
-    bus.follow(Follower(streams.DATASET_REGISTERED, specs.on_registered, replay=replay))
+    bus.follow(Follower(streams.DATASET_REGISTERED, specs.on_registered, replay_shard=replay))

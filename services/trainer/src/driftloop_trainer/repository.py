@@ -107,10 +107,11 @@ class Repository:
         self.rows = rows
 
     def key(self, kind: str, dataset: str) -> str:
-        return str(self.keys.owned(OWNER, kind, dataset))
+        """A key of the dataset's state, in its shard (REDIS_SHARDS): one slot per dataset."""
+        return str(self.keys.of(dataset).owned(OWNER, kind, dataset))
 
     def claim_key(self, trigger: str, dataset: str) -> str:
-        return str(self.keys.owned(OWNER, "claim", trigger, dataset))
+        return str(self.keys.of(dataset).owned(OWNER, "claim", trigger, dataset))
 
     # --------------------------------------------------------------------- snapshot
 
@@ -309,7 +310,8 @@ class Repository:
 
     def guard(self, state: DatasetState, cause: Event) -> RedisWrite:
         """Bump the dataset's generation; ask for a recheck if the decision's was stale."""
-        keys = [self.key("generation", state.dataset), self.keys.stream(RECHECK)]
+        recheck_key = self.keys.of(state.dataset).stream(RECHECK)
+        keys = [self.key("generation", state.dataset), recheck_key]
         d = state.dataset
         recheck = Recheck.caused_by(cause, f"recheck/{d}", PRODUCER, dataset=d)
         body = encode(recheck)[b"__data__"]
