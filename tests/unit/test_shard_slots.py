@@ -72,6 +72,7 @@ def test_each_services_own_keys_of_a_dataset_are_in_its_slot(dataset: str) -> No
     written += [trials.active_key(dataset), trials.records_key(dataset)]
     written += [trials.waiting_key(uuid.uuid4(), dataset)]
     written += [monitor.fired(uuid.uuid4(), "data", dataset), monitor.report(1, dataset)]
+    written += [monitor.rearmed(uuid.uuid4(), "performance", dataset)]
     assert {slot(k) for k in written} == {stream_slot(dataset)}
 
 
