@@ -31,8 +31,8 @@ from typing import Any
 
 from driftloop_bus import Bus, BusSettings, Consumer, Output, Publish, RedisWrite, each
 from driftloop_bus.connection import connect
-from driftloop_bus.keys import Keys, shard_of
 from driftloop_contracts import FeedbackReceived, Label, TrainingRequested, streams
+from driftloop_contracts.keys import Keys, shard_of
 from driftloop_sdk.embedded_redis import EmbeddedRedis
 
 from tests.support.cluster import Cluster

@@ -22,9 +22,9 @@ import orjson
 from driftloop_bus import connection
 from driftloop_bus.client import StreamClient
 from driftloop_bus.effects import PublishBody
-from driftloop_bus.keys import Keys
 from driftloop_bus.settings import BusSettings
 from driftloop_contracts import streams
+from driftloop_contracts.keys import Keys
 
 from tests.support.sentinel import SentinelGroup, kill_the_primary_under_writes
 

@@ -12,7 +12,6 @@ from driftloop_bus import Bus, Consumer, Output, Publish, RedisWrite, each
 from driftloop_bus.client import StreamClient
 from driftloop_bus.connection import connect
 from driftloop_bus.datasets import registrations_key
-from driftloop_bus.keys import Keys, shard_of
 from driftloop_contracts import (
     FeedbackReceived,
     Label,
@@ -22,6 +21,7 @@ from driftloop_contracts import (
     streams,
 )
 from driftloop_contracts.codec import decode, encode
+from driftloop_contracts.keys import Keys, shard_of
 from driftloop_core import ServiceSettings
 from driftloop_ingest.bootstrap import build_app
 from driftloop_ingest.settings import IngestSettings

@@ -17,9 +17,9 @@ import orjson
 from driftloop_bus import connection
 from driftloop_bus.client import StreamClient
 from driftloop_bus.effects import PublishBody
-from driftloop_bus.keys import Keys
 from driftloop_bus.settings import BusSettings
 from driftloop_contracts import streams
+from driftloop_contracts.keys import Keys
 from driftloop_sdk.embedded_redis import free_port, redis_server_binary, server_env, wait_for_port
 from redis import Redis
 from redis.exceptions import RedisError

@@ -6,7 +6,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from driftloop_bus import acl
-from driftloop_bus.keys import Keys
+from driftloop_contracts.keys import Keys
 from driftloop_sdk.cli import app
 from typer.testing import CliRunner
 

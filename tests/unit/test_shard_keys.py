@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from driftloop_bus.client import StreamClient
 from driftloop_bus.effects import Publish, PublishBody
-from driftloop_bus.keys import Keys, shard_of
 from driftloop_bus.settings import BusSettings
 from driftloop_contracts import streams
 from driftloop_contracts.events import TrainingRequested
+from driftloop_contracts import keys as scheme
+from driftloop_contracts.keys import Keys, shard_of
 from redis.crc import key_slot
 
 
@@ -26,6 +27,13 @@ def every_key(keys: Keys) -> list[str]:
         keys.failpoint("ingest.before_commit"),
         keys.owned("ingest", "join", "p", "x"),
     ]
+
+
+def test_the_slot_is_the_one_redis_computes() -> None:
+    odd = ["", "{", "}", "{}", "{}x", "a{b", "a{b}c", "{a}{b}", "x{}{y}", "\u00e9{\u00e9}"]
+    names = odd + [str(uuid.uuid4()) for _ in range(200)] + [f"ns:{{s{i}}}:k" for i in range(50)]
+    for name in names:
+        assert scheme.key_slot(name.encode()) == key_slot(name.encode()), name
 
 
 def test_one_shard_keeps_the_unsharded_names() -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from driftloop_bus import datasets, serving
-from driftloop_bus.keys import Keys, shard_of
 from driftloop_contracts import DatasetRegistered, FeedbackReceived, Label, streams
+from driftloop_contracts.keys import Keys, shard_of
 from driftloop_drift_monitor.reader import MonitorKeys
 from driftloop_ingest.join import JoinState
 from driftloop_predictor.encoding import prediction_ids

@@ -1,8 +1,9 @@
 """The event bus: streams, consumer groups with their delivery guarantees, followers, upkeep."""
 
+from driftloop_contracts.keys import Keys
+
 from .bus import Bus, Follower
 from .effects import AfterCommit, Output, Publish, PublishBody, RedisWrite
-from .keys import Keys
 from .runner import Consumer, Delivery, PermanentError, each
 from .settings import BusSettings
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar, cast
 import structlog
 from driftloop_contracts import Event, Stream
 from driftloop_contracts.codec import MalformedEvent, decode
+from driftloop_contracts.keys import Keys
 from faststream import AckPolicy, Context
 from faststream.message import StreamMessage
 from faststream.redis import RedisBroker, StreamSub
@@ -26,7 +27,6 @@ from . import connection
 from .client import StreamClient
 from .effects import Output, Publish, PublishBody
 from .failpoints import Failpoints
-from .keys import Keys
 from .maintenance import GroupRef, Maintenance
 from .metrics import SUBSCRIBERS_RUNNING
 from .routing import Brokers

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from driftloop_contracts.codec import encode, encode_body
+from driftloop_contracts.keys import Keys
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from .connection import Durability
 from .effects import AfterCommit, Output, Publish, PublishBody, RedisWrite
-from .keys import Keys
 from .metrics import EVENTS_PUBLISHED
 
 

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, cast
 
+from driftloop_contracts.keys import Keys
 from faststream.redis import RedisBroker, RedisSentinelBroker
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -21,7 +22,6 @@ from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from .cluster import Cluster
-from .keys import Keys
 from .metrics import WRITES_NOT_REPLICATED
 from .settings import BusSettings
 

@@ -15,11 +15,11 @@ from typing import Any, cast
 
 import structlog
 from driftloop_contracts import DatasetRegistered, streams
+from driftloop_contracts.keys import Keys
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from .effects import RedisWrite
-from .keys import Keys
 
 OWNER = "ingest"
 log = structlog.get_logger(__name__)

@@ -12,9 +12,8 @@ import os
 import signal
 
 import structlog
+from driftloop_contracts.keys import Keys
 from redis.asyncio import Redis
-
-from .keys import Keys
 
 ACTIONS = ("crash", "hang", "error")
 log = structlog.get_logger(__name__)

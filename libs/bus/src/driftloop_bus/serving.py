@@ -16,11 +16,11 @@ from typing import Any, TypeVar, cast
 
 import structlog
 from driftloop_contracts import Event, ModelPromoted, RolloutChanged, streams
+from driftloop_contracts.keys import Keys
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from .effects import RedisWrite
-from .keys import Keys
 
 OWNER = "registry"
 log = structlog.get_logger(__name__)

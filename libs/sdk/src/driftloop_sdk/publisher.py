@@ -45,7 +45,7 @@ class EventPublisher:
         self.namespace = namespace
         self.producer = producer
         #: REDIS_SHARDS of the stack: records go to their dataset's shard, labels to the
-        #: shard of their predictions (driftloop_bus.keys, which the services install).
+        #: shard of their predictions (driftloop_contracts.keys, which the services install).
         self.shards = shards
 
     def close(self) -> None:
@@ -61,7 +61,7 @@ class EventPublisher:
     def _key(self, stream: Stream[Any], event: Event) -> str:
         if self.shards == 1:
             return stream.key(self.namespace)
-        from driftloop_bus.keys import Keys, shard_of_prediction
+        from driftloop_contracts.keys import Keys, shard_of_prediction
 
         keys = Keys(self.namespace, self.shards)
         if isinstance(event, FeedbackReceived):
@@ -103,6 +103,6 @@ class EventPublisher:
     def _shard_of(self, label: Label) -> int:
         if self.shards == 1:
             return 0
-        from driftloop_bus.keys import shard_of_prediction
+        from driftloop_contracts.keys import shard_of_prediction
 
         return int(shard_of_prediction(label.prediction_id, self.shards))

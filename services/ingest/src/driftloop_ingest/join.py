@@ -48,9 +48,9 @@ from typing import Any, Literal, NamedTuple
 import orjson
 from driftloop_bus import Keys, RedisWrite
 from driftloop_bus.connection import is_cluster
-from driftloop_bus.keys import shard_of_prediction
 from driftloop_contracts import Event, FeedbackReceived, Outcome, PredictionsLogged, Role
 from driftloop_contracts.columnar import epoch_ms
+from driftloop_contracts.keys import shard_of_prediction
 from redis.asyncio import Redis
 
 OWNER = "ingest"

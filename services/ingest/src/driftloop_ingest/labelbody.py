@@ -9,8 +9,8 @@ import uuid
 from typing import Any
 
 import orjson
-from driftloop_bus.keys import shard_of_prediction
 from driftloop_contracts import utcnow
+from driftloop_contracts.keys import shard_of_prediction
 from driftloop_core import InvalidInput
 
 MAX_LABELS = 50_000

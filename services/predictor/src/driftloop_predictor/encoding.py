@@ -15,8 +15,8 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
-from driftloop_bus.keys import prediction_head
 from driftloop_contracts import DatasetSchema, FeatureRow
+from driftloop_contracts.keys import prediction_head
 from driftloop_contracts.rows import RowError, validate_features
 from driftloop_core import InvalidInput
 from driftloop_ml import feature_matrix
@@ -107,7 +107,7 @@ def prediction_ids(n: int, shard: int = 0, shards: int = 1) -> list[str]:
     within a call, collide across calls with the odds of 110 random bits, and one id tells
     nothing about another answer's ids: only about its own answer's, which its client holds.
     With shards (REDIS_SHARDS > 1) the first 32 bits name the dataset's shard (its label is
-    joined there: driftloop_bus.keys.shard_of_prediction)."""
+    joined there: driftloop_contracts.keys.shard_of_prediction)."""
     ids: list[str] = []
     for start in range(0, n, len(_ROW_DIGITS)):
         head = str(uuid.UUID(bytes=os.urandom(16), version=4))[:33]

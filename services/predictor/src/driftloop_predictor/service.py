@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 import orjson
-from driftloop_bus.keys import shard_of
 from driftloop_contracts.columnar import epoch_ms
+from driftloop_contracts.keys import shard_of
 from driftloop_core import InvalidInput, NotReady
 from driftloop_core.telemetry import get_logger
 from prometheus_client import Counter

@@ -13,16 +13,28 @@ names are today's.
 
 from __future__ import annotations
 
+import binascii
 import functools
 import itertools
 import zlib
 from dataclasses import dataclass, replace
 from typing import Any
 
-from driftloop_contracts import Stream
-from driftloop_contracts.streams import DLQ_SUFFIX
-from redis.crc import REDIS_CLUSTER_HASH_SLOTS as SLOTS
-from redis.crc import key_slot
+from .streams import DLQ_SUFFIX, Stream
+
+#: Redis Cluster's hash slots.
+SLOTS = 16384
+
+
+def key_slot(key: bytes) -> int:
+    """The cluster slot of a key, as Redis computes it: CRC16 (XMODEM, which is what
+    `binascii.crc_hqx` is) of the hash tag if the key has one, else of the whole key."""
+    start = key.find(b"{")
+    if start > -1:
+        end = key.find(b"}", start + 1)
+        if end > start + 1:
+            key = key[start + 1 : end]
+    return binascii.crc_hqx(key, 0) % SLOTS
 
 
 def shard_of(dataset: str, shards: int) -> int:
