@@ -7,9 +7,11 @@ from typing import Any
 
 import httpx
 import redis
+from driftloop_contracts.keys import Keys
 from driftloop_sdk.client import DriftloopClient, Endpoints
 from driftloop_sdk.demo import DemoPlayer, report
 from driftloop_sdk.redis_users import RedisLogin
+from driftloop_sdk.shards import StreamSet
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rich.console import Console
@@ -31,6 +33,10 @@ class ComposeStack:
         """The Redis login of `user` (client: the demo's records; admin: its timeline)."""
         variable = "DRIFTLOOP_REDIS_PASSWORD_" + user.upper().replace("-", "_")
         return RedisLogin(user, self.secrets[variable])
+
+    def streams(self, user: str) -> StreamSet:
+        """The stack's streams (compose runs one Redis, unsharded)."""
+        return StreamSet(self.login(user).connect(self.redis_url), Keys(self.namespace))
 
     @property
     def endpoints(self) -> Endpoints:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from driftloop_console.ports import Refused
 from driftloop_console.sources import RedisReplayer, RedisStreams
+from driftloop_contracts.keys import Keys
 from redis.asyncio import Redis
 
 pytestmark = pytest.mark.integration
@@ -19,7 +20,7 @@ async def test_newest_entries_and_group_lag_are_read(redis_url: str, namespace: 
         for i in range(3):
             await redis.xadd(f"{namespace}{RECORDS}", {b"__data__": str(i).encode()})
         await redis.xgroup_create(f"{namespace}{RECORDS}", "ingest", id="0")
-        streams = RedisStreams(redis, namespace)
+        streams = RedisStreams(redis, Keys(namespace))
 
         newest = await streams.newest(RECORDS, 2)
         (lag,) = await streams.lag([RECORDS, "never.written.v1"])
@@ -40,7 +41,7 @@ async def test_a_replay_appends_the_original_entry_and_removes_the_dead_letter(
         dlq = f"{namespace}{RECORDS}.dlq"
         letter = await redis.xadd(dlq, {b"__data__": b"{}", b"orig:k": b"v", b"error": b"x"})
         cut = await redis.xadd(dlq, {b"cut:__data__": b"{", b"truncated": b"1"})
-        replayer = RedisReplayer(redis, namespace)
+        replayer = RedisReplayer(redis, Keys(namespace))
 
         new_id = await replayer.replay(RECORDS, letter.decode())
         with pytest.raises(Refused, match="cannot be replayed"):

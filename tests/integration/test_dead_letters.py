@@ -10,6 +10,7 @@ from driftloop_contracts.codec import encode
 from driftloop_core import ServiceSettings
 from driftloop_sdk.cli import app
 from driftloop_sdk.deadletters import DeadLetters
+from driftloop_sdk.shards import StreamSet
 from redis.asyncio import Redis
 from typer.testing import CliRunner
 
@@ -43,7 +44,7 @@ async def test_a_dead_letter_replayed_after_the_fix_is_handled_once_and_only_whe
         bus.consume(Consumer(streams.TRAINING_REQUESTED, group, handler(group)))
     await bus.start()
     redis = Redis.from_url(redis_url)
-    letters = DeadLetters(redis_url, namespace)
+    letters = DeadLetters(StreamSet.at(redis_url, namespace))
     try:
         event = TrainingRequested(producer="test", dataset="demo", reason="late")
         await redis.xadd(streams.TRAINING_REQUESTED.key(namespace), encode(event))
@@ -128,7 +129,7 @@ async def test_a_huge_entry_is_dead_lettered_with_its_first_bytes_and_size_and_n
     assert fields[b"truncated"] == b"1" and fields[b"size"] == b"200011"
     assert fields[b"cut:__data__"] == huge[:1024] and fields[b"cut:extra"] == b""
     assert b"__data__" not in fields  # nothing a replay could mistake for the event
-    letters = DeadLetters(redis_url, namespace)
+    letters = DeadLetters(StreamSet.at(redis_url, namespace))
     try:
         assert letters.replay("training.requested.v1") == []
         assert letters.counts()["training.requested.v1"] == 1  # kept, for a person to read

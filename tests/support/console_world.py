@@ -171,10 +171,12 @@ class FakeStreams:
         self.entries: dict[str, list[Entry]] = {}
         self.seq = 0
 
-    def add(self, stream: str, fields: Mapping[bytes, bytes]) -> str:
+    def add(
+        self, stream: str, fields: Mapping[bytes, bytes], shard: int = 0, entry_id: str = ""
+    ) -> str:
         self.seq += 1
-        entry_id = f"{1767614400000 + self.seq}-0"
-        self.entries.setdefault(stream, []).append(Entry(stream, entry_id, dict(fields)))
+        entry_id = entry_id or f"{1767614400000 + self.seq}-0"
+        self.entries.setdefault(stream, []).append(Entry(stream, entry_id, dict(fields), shard))
         return entry_id
 
     def publish(self, stream: str, event: Any) -> str:
@@ -183,8 +185,10 @@ class FakeStreams:
     async def newest(self, stream: str, count: int) -> list[Entry]:
         return list(reversed(self.entries.get(stream, [])))[:count]
 
-    async def entry(self, stream: str, entry_id: str) -> Entry | None:
-        return next((e for e in self.entries.get(stream, []) if e.entry_id == entry_id), None)
+    async def entry(self, stream: str, entry_id: str, shard: int = 0) -> Entry | None:
+        return next(
+            (e for e in self.entries.get(stream, []) if e.address == (entry_id, shard)), None
+        )
 
     async def lengths(self, streams: list[str]) -> dict[str, int]:
         return {s: len(self.entries.get(s, [])) for s in streams}
@@ -197,10 +201,10 @@ class FakeReplayer:
     def __init__(self, streams: FakeStreams) -> None:
         self.streams = streams
 
-    async def replay(self, stream: str, entry_id: str) -> str:
+    async def replay(self, stream: str, entry_id: str, shard: int = 0) -> str:
         dlq = self.streams.entries.get(f"{stream}.dlq", [])
-        found = next((e for e in dlq if e.entry_id == entry_id), None)
+        found = next((e for e in dlq if e.address == (entry_id, shard)), None)
         if found is None:
             raise Refused(404, f"no dead letter {entry_id}")
         dlq.remove(found)
-        return self.streams.add(stream, {b"__data__": found.fields[b"__data__"]})
+        return self.streams.add(stream, {b"__data__": found.fields[b"__data__"]}, shard)

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from driftloop_sdk import local, redis_users
+from driftloop_sdk.layout import Layout
 from driftloop_sdk.profile import Options, Profile, ProfileError, ensure_admin_token, write_file
 from driftloop_sdk.runner import Stack
 
@@ -100,7 +101,9 @@ def test_redis_logins_are_the_ones_given_else_the_state_folders_per_user(elsewhe
 
 def test_up_writes_a_profile_0600_that_the_cli_then_reads(elsewhere: Path) -> None:
     state = elsewhere / ".driftloop" / "state"
-    stack = SimpleNamespace(state_dir=state, redis_url="redis://127.0.0.1:6391/0", namespace="")
+    stack = SimpleNamespace(
+        state_dir=state, redis_url="redis://127.0.0.1:6391/0", namespace="", layout=Layout()
+    )
     path = local.write_profile(stack, 8100)  # type: ignore[arg-type]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     local.admin_token(state)
@@ -109,6 +112,53 @@ def test_up_writes_a_profile_0600_that_the_cli_then_reads(elsewhere: Path) -> No
     assert profile.endpoints.monitor == "http://127.0.0.1:8105"
     assert profile.redis_url == "redis://127.0.0.1:6391/0"
     assert profile.admin_token is not None
+    assert profile.layout == Layout()
+
+
+def test_a_stack_up_with_shards_tells_the_cli_how_many(elsewhere: Path) -> None:
+    state = elsewhere / ".driftloop" / "state"
+    stack = SimpleNamespace(
+        state_dir=state,
+        redis_url="redis://127.0.0.1:6391/0",
+        namespace="t:",
+        layout=Layout(shards=3),
+    )
+    local.write_profile(stack, 8100)  # type: ignore[arg-type]
+    profile = Profile.load(env={})
+    assert profile.layout.shards == 3 and profile.layout.keys.of("demo").prefix.startswith("t:{")
+    assert Profile.load(env={"REDIS_SHARDS": "4"}).layout.shards == 4  # the environment wins
+
+
+def test_the_redis_layout_is_read_as_the_services_read_it() -> None:
+    env = {
+        "REDIS_SHARDS": "6",
+        "REDIS_CLUSTER": "true",
+        "REDIS_CLUSTER_NODES": "redis-0:7000,redis-1:7001",
+    }
+    layout = Profile.load(env=env).layout
+    assert (layout.shards, layout.cluster) == (6, True)
+    assert layout.cluster_nodes == (("redis-0", 7000), ("redis-1", 7001))
+    assert layout.env() == env  # what `driftloop console` passes on to the console
+    sentinels = Profile.load(env={"REDIS_SENTINELS": "s0:26379,s1:26379"}).layout
+    assert sentinels.sentinels == (("s0", 26379), ("s1", 26379)) and not sentinels.cluster
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"REDIS_SHARDS": "many"}, "REDIS_SHARDS"),
+        ({"REDIS_SHARDS": "0"}, "REDIS_SHARDS"),
+        ({"REDIS_CLUSTER": "perhaps"}, "REDIS_CLUSTER"),
+        ({"REDIS_SENTINELS": "s0"}, "REDIS_SENTINELS"),
+        ({"REDIS_CLUSTER": "1", "REDIS_SENTINELS": "s0:26379"}, "not both"),
+        ({"REDIS_SHARDS": "2", "DRIFTLOOP_NAMESPACE": "a{b"}, "DRIFTLOOP_NAMESPACE"),
+    ],
+)
+def test_a_layout_that_cannot_be_used_is_refused_naming_the_variable(
+    env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ProfileError, match=named):
+        Profile.load(env=env)
 
 
 def test_report_links_of_a_stack_point_at_the_port_its_monitor_listens_on(

@@ -68,16 +68,18 @@ class World:
         answer = self.http.post("/token", data={"csrf": self.csrf("/token"), "token": TOKEN})
         assert answer.status_code == 303
 
-    def dead_letter(self) -> str:
+    def dead_letter(self, shard: int = 0, entry_id: str = "") -> str:
         return self.streams.add(
             f"{RECORDS}.dlq",
             {
                 b"__data__": b'{"event_type":"records.submitted"}',
-                b"error": b"no such dataset",
+                b"error": f"no such dataset (shard {shard})".encode(),
                 b"group": b"ingest",
                 b"attempts": b"1",
                 b"entry_id": b"1-0",
             },
+            shard,
+            entry_id,
         )
 
 
@@ -142,6 +144,22 @@ def test_a_dead_letter_is_replayed_onto_its_stream_with_the_admin_token(world: W
     assert "replayed" in answer.headers["location"]
     assert world.streams.entries[f"{RECORDS}.dlq"] == []
     assert len(world.streams.entries[RECORDS]) == 1
+
+
+def test_a_dead_letter_of_a_shard_is_shown_and_replayed_in_that_shard(world: World) -> None:
+    """With REDIS_SHARDS, entry ids are per shard's key: two shards can hold the same id."""
+    entry = world.dead_letter(shard=0)
+    world.dead_letter(shard=2, entry_id=entry)
+    listed = world.http.get("/dead-letters").text
+    assert f"/dead-letters/{RECORDS}/{entry}?shard=2" in listed
+    assert "(shard 2)" in world.http.get(f"/dead-letters/{RECORDS}/{entry}?shard=2").text
+    world.sign_in()
+    path = f"/dead-letters/{RECORDS}/{entry}/replay?shard=2"
+    answer = world.http.post(path, data={"csrf": world.csrf()})
+    assert "replayed" in answer.headers["location"]
+    (kept,) = world.streams.entries[f"{RECORDS}.dlq"]
+    assert kept.shard == 0
+    assert [e.shard for e in world.streams.entries[RECORDS]] == [2]
 
 
 def test_a_replay_with_a_wrong_token_moves_nothing(world: World) -> None:

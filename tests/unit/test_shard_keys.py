@@ -10,9 +10,9 @@ import pytest
 from driftloop_bus.client import StreamClient
 from driftloop_bus.effects import Publish, PublishBody
 from driftloop_bus.settings import BusSettings
+from driftloop_contracts import keys as scheme
 from driftloop_contracts import streams
 from driftloop_contracts.events import TrainingRequested
-from driftloop_contracts import keys as scheme
 from driftloop_contracts.keys import Keys, shard_of
 from redis.crc import key_slot
 

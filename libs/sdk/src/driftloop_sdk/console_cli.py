@@ -55,6 +55,7 @@ def console(
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSOLE_")}
     env.update({setting: by_service[service] for service, setting in URL_SETTINGS.items()})
+    env.update(profile.layout.env())  # shards, cluster or sentinels, as the CLI reads them
     env.update(
         REDIS_URL=profile.redis_url,
         DRIFTLOOP_NAMESPACE=profile.namespace,

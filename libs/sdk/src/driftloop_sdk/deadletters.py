@@ -7,12 +7,12 @@ sees it, and groups that had already handled that event_id drop it as a duplicat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from driftloop_contracts import streams
 from driftloop_contracts.streams import DLQ_SUFFIX
 
-from .redis_users import RedisLogin
+from .shards import Found, StreamSet
 
 ORIGINAL_PREFIX = b"orig:"
 
@@ -28,6 +28,7 @@ class DeadLetter:
     failed_at: str
     source_entry_id: str
     fields: dict[bytes, bytes]
+    shard: int = 0
 
     @property
     def truncated(self) -> bool:
@@ -51,6 +52,7 @@ class DeadLetter:
     def summary(self) -> dict[str, Any]:
         return {
             "dlq": self.dlq,
+            "shard": self.shard,
             "entry_id": self.entry_id,
             "stream": self.stream,
             "group": self.group,
@@ -64,47 +66,51 @@ def _text(fields: dict[bytes, bytes], name: bytes) -> str:
     return fields.get(name, b"").decode(errors="replace")
 
 
+class AmbiguousEntry(LookupError):
+    """The same entry id is a dead letter in more than one shard: name the shard."""
+
+
 class DeadLetters:
-    def __init__(
-        self, redis_url: str, namespace: str = "", login: RedisLogin | None = None
-    ) -> None:
-        self.redis = (login or RedisLogin()).connect(redis_url)
-        self.namespace = namespace
+    """The dead letters of every shard of a stack's streams (`shards.StreamSet`)."""
+
+    def __init__(self, streams: StreamSet) -> None:
+        self.streams = streams
 
     def close(self) -> None:
-        self.redis.close()
+        self.streams.redis.close()
 
-    def dlq_key(self, stream: str) -> str:
-        name = stream if stream.endswith(DLQ_SUFFIX) else f"{stream}{DLQ_SUFFIX}"
-        return name if name.startswith(self.namespace) else f"{self.namespace}{name}"
+    @property
+    def sharded(self) -> bool:
+        return len(self.streams.shards) > 1
 
     def counts(self) -> dict[str, int]:
         """Dead letters per stream, for every known stream (zero included)."""
-        return {s.name: int(self.redis.xlen(self.dlq_key(s.name))) for s in streams.ALL_STREAMS}
+        return {s.name: self.streams.length(dlq_name(s.name)) for s in streams.ALL_STREAMS}
 
     def newest(self, stream: str, count: int = 20) -> list[DeadLetter]:
-        key = self.dlq_key(stream)
-        entries = cast(
-            list[tuple[bytes, dict[bytes, bytes]]], self.redis.xrevrange(key, count=count)
-        )
-        return [self._letter(key, entry_id, fields) for entry_id, fields in entries]
+        return [_letter(f) for f in self.streams.newest(dlq_name(stream), count)]
 
-    def get(self, stream: str, entry_id: str) -> DeadLetter | None:
-        key = self.dlq_key(stream)
-        entries = cast(
-            list[tuple[bytes, dict[bytes, bytes]]], self.redis.xrange(key, entry_id, entry_id)
-        )
-        return self._letter(key, *entries[0]) if entries else None
+    def get(self, stream: str, entry_id: str, shard: int | None = None) -> DeadLetter | None:
+        """One dead letter; without `shard`, looked up in every shard (AmbiguousEntry if
+        more than one holds that id)."""
+        shards = [shard] if shard is not None else range(len(self.streams.shards))
+        found = [f for s in shards if (f := self.streams.entry(dlq_name(stream), entry_id, s))]
+        if len(found) > 1:
+            where = ", ".join(str(f.shard) for f in found)
+            raise AmbiguousEntry(f"{entry_id} is a dead letter in shards {where}: name one")
+        return _letter(found[0]) if found else None
 
-    def replay(self, stream: str, entry_ids: list[str] | None = None) -> list[str]:
-        """Re-publish dead letters (all of them without ids) and remove them from the DLQ.
+    def replay(
+        self, stream: str, entry_ids: list[str] | None = None, shard: int | None = None
+    ) -> list[str]:
+        """Re-publish dead letters (all of them without ids) on their stream in their shard,
+        and remove them from the dead letters, each in one transaction (one slot).
 
-        Returns the new entry ids on the source stream. A truncated dead letter (an entry
-        larger than DRIFTLOOP_DLQ_PAYLOAD_BYTES) is never replayed: it stays where it is.
+        Returns the new entry ids. A truncated dead letter (an entry larger than
+        DRIFTLOOP_DLQ_PAYLOAD_BYTES) is never replayed: it stays where it is.
         """
-        key = self.dlq_key(stream)
         letters = (
-            [letter for i in entry_ids if (letter := self.get(stream, i)) is not None]
+            [letter for i in entry_ids if (letter := self.get(stream, i, shard)) is not None]
             if entry_ids
             else list(reversed(self.newest(stream, count=1_000_000)))
         )
@@ -112,24 +118,30 @@ class DeadLetters:
         for letter in letters:
             if letter.truncated:  # a part of an event is not the event
                 continue
-            source = f"{self.namespace}{letter.stream}"
-            with self.redis.pipeline(transaction=True) as pipe:
+            source = self.streams.key(letter.stream, letter.shard)
+            with self.streams.redis.pipeline(transaction=True) as pipe:
                 pipe.xadd(source, letter.original)  # type: ignore[arg-type]
-                pipe.xdel(key, letter.entry_id)
+                pipe.xdel(self.streams.key(letter.dlq, letter.shard), letter.entry_id)
                 new_id, _ = pipe.execute()
             replayed.append(new_id.decode())
         return replayed
 
-    @staticmethod
-    def _letter(key: str, entry_id: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
-        return DeadLetter(
-            dlq=key,
-            entry_id=entry_id.decode(),
-            stream=_text(fields, b"stream"),
-            group=_text(fields, b"group"),
-            error=_text(fields, b"error"),
-            attempts=int(fields.get(b"attempts", b"0")),
-            failed_at=_text(fields, b"failed_at"),
-            source_entry_id=_text(fields, b"entry_id"),
-            fields=fields,
-        )
+
+def dlq_name(stream: str) -> str:
+    return stream if stream.endswith(DLQ_SUFFIX) else f"{stream}{DLQ_SUFFIX}"
+
+
+def _letter(found: Found) -> DeadLetter:
+    fields = found.fields
+    return DeadLetter(
+        dlq=found.stream,
+        entry_id=found.entry_id,
+        stream=_text(fields, b"stream"),
+        group=_text(fields, b"group"),
+        error=_text(fields, b"error"),
+        attempts=int(fields.get(b"attempts", b"0")),
+        failed_at=_text(fields, b"failed_at"),
+        source_entry_id=_text(fields, b"entry_id"),
+        fields=fields,
+        shard=found.shard,
+    )

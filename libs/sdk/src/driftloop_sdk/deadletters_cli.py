@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from .deadletters import DeadLetters
+from .cli_errors import fail
+from .deadletters import AmbiguousEntry, DeadLetters
 from .options import Namespace, RedisPassword, RedisUrl, RedisUsername, StateDir, redis_profile
 from .redis_cli import refusals
+from .shards import UnknownShard
 from .tables import show, table
 
 console = Console()
@@ -25,7 +29,29 @@ def _letters(
     password: str | None,
 ) -> DeadLetters:
     profile = redis_profile(redis_url, namespace, state_dir, username, password)
-    return DeadLetters(profile.redis_url, profile.namespace, profile.login("admin"))
+    return DeadLetters(profile.streams("admin"))
+
+
+Shard = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        help="The shard holding the entry (REDIS_SHARDS > 1; `driftloop dlq` shows it). "
+        "Default: looked up in every shard.",
+        show_default=False,
+    ),
+]
+
+
+@contextmanager
+def addressing() -> Iterator[None]:
+    """An entry id two shards hold, or a shard that does not exist: one line saying so."""
+    try:
+        yield
+    except AmbiguousEntry as exc:
+        raise fail(f"{exc} with --shard (`driftloop dlq` shows each one's)") from None
+    except UnknownShard as exc:
+        raise fail(str(exc)) from None
 
 
 @dlq_app.callback()
@@ -51,12 +77,16 @@ def dlq(
             if not names:
                 console.print("no dead letters")
                 return
-            rows = [
-                (x.stream, x.entry_id, x.group, str(x.attempts), x.failed_at[:19], x.error)
-                for name in names
-                for x in letters.newest(name, count)
+            found = [x for name in names for x in letters.newest(name, count)]
+            columns: tuple[str, ...] = ("stream", "entry", "group", "attempts", "failed at")
+            rows: list[tuple[str, ...]] = [
+                (x.stream, x.entry_id, x.group, str(x.attempts), x.failed_at[:19]) for x in found
             ]
-            columns = ("stream", "entry", "group", "attempts", "failed at", "error")
+            if letters.sharded:  # ids are per shard: show and replay need the shard
+                columns = ("shard", *columns)
+                rows = [(str(x.shard), *row) for x, row in zip(found, rows, strict=True)]
+            columns += ("error",)
+            rows = [(*row, x.error) for x, row in zip(found, rows, strict=True)]
             show(console, table("dead letters", columns, rows))
         finally:
             letters.close()
@@ -66,6 +96,7 @@ def dlq(
 def dlq_show(
     stream: str,
     entry_id: str,
+    shard: Shard = None,
     redis_url: RedisUrl = None,
     namespace: Namespace = None,
     state_dir: StateDir = None,
@@ -76,7 +107,8 @@ def dlq_show(
     letters = _letters(redis_url, namespace, state_dir, redis_username, redis_password)
     with refusals("admin"):
         try:
-            letter = letters.get(stream, entry_id)
+            with addressing():
+                letter = letters.get(stream, entry_id, shard)
             if letter is None:
                 console.print(f"[red]error[/] no dead letter {entry_id} for {stream}")
                 raise typer.Exit(1)
@@ -92,6 +124,7 @@ def dlq_replay(
     stream: str,
     entry_ids: Annotated[list[str] | None, typer.Argument(help="Entries to replay.")] = None,
     all_entries: Annotated[bool, typer.Option("--all", help="Replay every dead letter.")] = False,
+    shard: Shard = None,
     redis_url: RedisUrl = None,
     namespace: Namespace = None,
     state_dir: StateDir = None,
@@ -105,7 +138,8 @@ def dlq_replay(
     letters = _letters(redis_url, namespace, state_dir, redis_username, redis_password)
     with refusals("admin"):
         try:
-            replayed = letters.replay(stream, entry_ids or None)
+            with addressing():
+                replayed = letters.replay(stream, entry_ids or None, shard)
             console.print(
                 f"replayed {len(replayed)} dead letter(s) onto {stream.removesuffix('.dlq')}"
             )

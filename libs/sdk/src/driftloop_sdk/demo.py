@@ -16,6 +16,7 @@ from .publisher import EventPublisher
 from .redis_users import RedisLogin
 from .runner import Stack
 from .scenario import CreditScenario, Phase
+from .shards import StreamSet
 from .timeline import read_timeline
 
 BATCH = 100
@@ -36,6 +37,10 @@ class RunningStack(Protocol):
 
     def login(self, user: str) -> RedisLogin:
         """How `user` (client, admin) logs in to the stack's Redis."""
+        ...
+
+    def streams(self, user: str) -> StreamSet:
+        """Every shard of the stack's streams, read as `user`."""
         ...
 
 
@@ -156,7 +161,11 @@ class DemoPlayer:
 
 
 def report(console: Console, stack: RunningStack, result: DemoResult, started_ms: int) -> bool:
-    moments, counts = read_timeline(stack.redis_url, stack.namespace, stack.login("admin"))
+    shards = stack.streams("admin")
+    try:
+        moments, counts = read_timeline(shards)
+    finally:
+        shards.redis.close()
     table = Table(title="timeline")
     for column in ("elapsed s", "event", "service", "detail"):
         table.add_column(column)

@@ -102,20 +102,19 @@ def last_window(watched: dict[str, Any]) -> None:
 
 def last_events(profile: Profile, dataset: str, count: int) -> list[DriftDetected] | None:
     """The dataset's newest drift events (None: the stream cannot be read with this login)."""
-    connection = profile.redis_login.connect(profile.redis_url)
     try:
-        entries: Any = connection.xrevrange(
-            streams.DRIFT_DETECTED.key(profile.namespace), count=500
-        )
+        shards = profile.streams("admin")
+        try:
+            entries = shards.newest(streams.DRIFT_DETECTED.name, 500)
+        finally:
+            shards.redis.close()
     except redis_errors.RedisError as exc:
         console.print(f"drift events not readable ({exc})", highlight=False)
         return None
-    finally:
-        connection.close()
     found: list[DriftDetected] = []
-    for _, fields in entries:
+    for entry in entries:
         try:
-            event = codec.decode(fields, streams.DRIFT_DETECTED)
+            event = codec.decode(entry.fields, streams.DRIFT_DETECTED)
         except MalformedEvent:
             continue
         if event.dataset == dataset:

@@ -42,8 +42,8 @@ def tail(
         names = chosen(stream or [])
     except UnknownStream as exc:
         raise fail(str(exc)) from None
-    connection = profile.redis_login.connect(profile.redis_url)
-    reader = Tail(connection, names, profile.namespace)
+    shards = profile.streams("admin")
+    reader = Tail(shards, names)
     deadline = None if timeout is None else time.monotonic() + timeout
     shown = 0
     try:
@@ -63,4 +63,4 @@ def tail(
     except KeyboardInterrupt:
         return
     finally:
-        connection.close()
+        shards.redis.close()

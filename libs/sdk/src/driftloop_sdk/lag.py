@@ -1,7 +1,8 @@
 """How far each consumer group is behind, per stream, and its dead letters (read-only).
 
 `lag` is Redis 7's count of entries the group has not read yet (None on Redis 6.2, or when
-Redis cannot tell after a trim); `pending` the entries read but not acknowledged."""
+Redis cannot tell after a trim); `pending` the entries read but not acknowledged. With shards
+both are summed over the shards' keys (lag unknown if one shard's is)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftloop_contracts import streams
-from redis import Redis
-from redis.exceptions import ResponseError
+
+from .shards import StreamSet
 
 
 @dataclass(frozen=True)
@@ -26,24 +27,31 @@ class GroupLag:
         return bool(self.lag) or self.pending > 0 or self.dead_letters > 0
 
 
-def groups(redis: Redis, namespace: str) -> list[GroupLag]:
-    """Every group of every known stream (streams nobody consumes are left out)."""
+def groups(shards: StreamSet) -> list[GroupLag]:
+    """Every group of every known stream (streams nobody consumes are left out), summed over
+    the shards: a group reads every shard's key of its stream."""
     out: list[GroupLag] = []
     for stream in streams.ALL_STREAMS:
-        key = stream.key(namespace)
-        dead = int(redis.xlen(f"{key}{streams.DLQ_SUFFIX}"))
-        try:
-            infos: Any = redis.xinfo_groups(key)
-        except ResponseError:  # no such stream yet
-            infos = []
-        for info in infos:
-            name = info["name"].decode() if isinstance(info["name"], bytes) else info["name"]
-            lag = info.get("lag")
-            out.append(
-                GroupLag(
-                    stream.name, name, None if lag is None else int(lag), int(info["pending"]), dead
-                )
-            )
-        if not infos and dead:
+        dead = shards.length(f"{stream.name}{streams.DLQ_SUFFIX}")
+        found = _summed(stream.name, dead, shards.groups(stream.name))
+        out += found
+        if not found and dead:
             out.append(GroupLag(stream.name, "-", None, 0, dead))
     return out
+
+
+def _summed(
+    name: str, dead: int, per_shard: list[tuple[int, list[dict[str, Any]]]]
+) -> list[GroupLag]:
+    lags: dict[str, list[int | None]] = {}
+    pending: dict[str, int] = {}
+    for _, infos in per_shard:
+        for info in infos:
+            group = info["name"].decode() if isinstance(info["name"], bytes) else info["name"]
+            lag = info.get("lag")
+            lags.setdefault(group, []).append(None if lag is None else int(lag))
+            pending[group] = pending.get(group, 0) + int(info["pending"])
+    return [
+        GroupLag(name, g, None if None in ls else sum(x or 0 for x in ls), pending[g], dead)
+        for g, ls in lags.items()
+    ]

@@ -28,6 +28,8 @@ def write_profile(stack: Stack, base_port: int) -> Path:
         "state_dir": str(state_dir),
         "admin_token_file": str(state_dir / profiles.TOKEN_FILE),
     }
+    if (shards := stack.layout.shards) > 1:
+        values["redis_shards"] = str(shards)
     return profiles.write_file(state_dir / profiles.PROFILE_FILE, values)
 
 

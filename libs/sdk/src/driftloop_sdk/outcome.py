@@ -17,7 +17,8 @@ from typing import Any
 
 from driftloop_contracts import DataIngested, DataRejected, Event, Stream, codec, streams
 from driftloop_contracts.codec import MalformedEvent
-from redis import Redis
+
+from .shards import StreamSet
 
 OUTCOME_STREAMS = (streams.DATA_INGESTED, streams.DATA_REJECTED)
 SHOWN_REASONS = 5
@@ -62,31 +63,25 @@ class Tally:
 
 
 class OutcomeReader:
-    """Reads the two outcome streams after the ids they held before publishing."""
+    """Reads the two outcome streams (every shard's) after the ids they held before
+    publishing."""
 
-    def __init__(self, redis: Redis, namespace: str) -> None:
-        self.redis = redis
-        self.keys: dict[str, Stream[Any]] = {s.key(namespace): s for s in OUTCOME_STREAMS}
+    def __init__(self, streams: StreamSet) -> None:
+        self.streams = streams
+        self.by_name: dict[str, Stream[Any]] = {s.name: s for s in OUTCOME_STREAMS}
         self.after: dict[str, str] = {}
 
     def mark(self) -> None:
         """Remember where the streams end now: only what follows can be this batch's."""
-        for key in self.keys:
-            last: Any = self.redis.xrevrange(key, count=1)
-            self.after[key] = last[0][0].decode() if last else "0-0"
+        self.after = self.streams.ends(list(self.by_name))
 
     def read(self, block_ms: int) -> list[Event]:
-        after: Any = dict(self.after)
-        answer: Any = self.redis.xread(after, count=500, block=block_ms) or []
         events: list[Event] = []
-        for raw_key, entries in answer:
-            key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
-            for entry_id, fields in entries:
-                self.after[key] = entry_id.decode()
-                try:
-                    events.append(codec.decode(fields, self.keys[key]))
-                except MalformedEvent:
-                    continue  # not ours to judge: ingest's consumers dead-letter it
+        for found in self.streams.read(self.after, count=500, block_ms=block_ms):
+            try:
+                events.append(codec.decode(found.fields, self.by_name[found.stream]))
+            except MalformedEvent:
+                continue  # not ours to judge: ingest's consumers dead-letter it
         return events
 
 

@@ -4,6 +4,8 @@ file, then the defaults of a local `driftloop up`.
 - `DRIFTLOOP_URL` is the base URL (its port is the base port: ingest on base+1 ... the console
   on base+6); `DRIFTLOOP_<SERVICE>_URL` overrides one service.
 - `REDIS_URL`, `REDIS_USERNAME`, `REDIS_PASSWORD`: the Redis holding the streams, and a login.
+- `REDIS_SHARDS`, `REDIS_CLUSTER`, `REDIS_CLUSTER_NODES`, `REDIS_SENTINELS`,
+  `REDIS_SENTINEL_MASTER`: how that Redis is laid out, as the services are told (layout.py).
 - `DRIFTLOOP_ADMIN_TOKEN`: the admin token (else the state folder's `admin.token`).
 - The profile file is `DRIFTLOOP_PROFILE`, else `./.driftloop/profile.toml`, else the default
   state folder's `./.driftloop/state/profile.toml` (what `driftloop up` writes, 0600).
@@ -20,9 +22,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from redis import Redis
+
 from . import redis_users
 from .client import Endpoints
+from .layout import Layout, LayoutError
+from .layout import from_settings as layout_from
 from .redis_users import RedisLogin
+from .shards import StreamSet
 
 DEFAULT_STATE = Path(".driftloop/state")
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -62,6 +69,7 @@ class Profile:
     admin_token: str | None = None
     source: str = "defaults"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    layout: Layout = field(default_factory=Layout)
 
     @property
     def redis_login(self) -> RedisLogin:
@@ -73,6 +81,14 @@ class Profile:
         if self.given_login is not None:
             return self.given_login
         return redis_users.stored_login(self.state_dir, user) or RedisLogin()
+
+    def connect(self, user: str = "admin") -> Redis:
+        """A Redis client as `user` that reaches every shard of the stack's streams."""
+        return self.layout.connect(self.redis_url, self.login(user))
+
+    def streams(self, user: str = "admin") -> StreamSet:
+        """Every shard of the stack's streams, read as `user`."""
+        return StreamSet(self.connect(user), self.layout.keys)
 
     @classmethod
     def load(cls, options: Options | None = None, env: Mapping[str, str] | None = None) -> Profile:
@@ -86,18 +102,25 @@ def resolve(options: Options, env: Mapping[str, str]) -> Profile:
         _first(options.state_dir, env.get("DRIFTLOOP_STATE_DIR"), stored.get("state_dir"))
         or DEFAULT_STATE
     )
+    namespace = (
+        _first(options.namespace, env.get("DRIFTLOOP_NAMESPACE"), stored.get("namespace")) or ""
+    )
+    try:
+        layout = layout_from(namespace, env, stored)
+    except LayoutError as exc:
+        raise ProfileError(str(exc)) from None
     return Profile(
         endpoints=endpoints(options, env, stored),
         redis_url=_first(options.redis_url, env.get("REDIS_URL"), stored.get("redis_url"))
         or DEFAULT_REDIS_URL,
         state_dir=state_dir,
-        namespace=_first(options.namespace, env.get("DRIFTLOOP_NAMESPACE"), stored.get("namespace"))
-        or "",
+        namespace=namespace,
         given_login=given_login(options, env, stored),
         admin_token=_first(options.admin_token, env.get("DRIFTLOOP_ADMIN_TOKEN"))
         or stored_token(stored, state_dir),
         source=str(path) if path is not None else "defaults",
         extra=stored,
+        layout=layout,
     )
 
 

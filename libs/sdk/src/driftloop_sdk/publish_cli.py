@@ -119,12 +119,8 @@ def send(
 ) -> tuple[outcome.Tally, bool]:
     """Publish in events of BATCH rows under one correlation id; then wait for the outcome."""
     batch = uuid.uuid4()
-    publisher = EventPublisher(
-        profile.redis_url, namespace=profile.namespace, login=profile.login("client")
-    )
-    reader = outcome.OutcomeReader(
-        profile.login("admin").connect(profile.redis_url), profile.namespace
-    )
+    publisher = publisher_of(profile)
+    reader = outcome.OutcomeReader(profile.streams("admin"))
     offsets: dict[uuid.UUID, int] = {}
     try:
         readable = mark(reader, wait)
@@ -150,7 +146,7 @@ def send(
         return tally, readable
     finally:
         publisher.close()
-        reader.redis.close()
+        reader.streams.redis.close()
 
 
 def mark(reader: outcome.OutcomeReader, wait: float) -> bool:
@@ -202,6 +198,16 @@ def report(tally: outcome.Tally, dataset: str, wait: float) -> int:
     return SOME_REJECTED if tally.rejected else ACCEPTED
 
 
+def publisher_of(profile: Profile) -> EventPublisher:
+    """Publishes as the `client` user into the shard each event belongs to."""
+    return EventPublisher(
+        profile.redis_url,
+        namespace=profile.namespace,
+        shards=profile.layout.shards,
+        redis=profile.connect("client"),
+    )
+
+
 @publish_app.command("labels")
 def publish_labels(
     file: Annotated[Path, typer.Argument(help='JSON lines: {"prediction_id": ..., "label": ...}')],
@@ -214,9 +220,7 @@ def publish_labels(
     """Send true labels for earlier predictions to feedback.received.v1."""
     profile = load_profile(redis_url, namespace, state_dir, redis_username, redis_password)
     labels = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
-    publisher = EventPublisher(
-        profile.redis_url, namespace=profile.namespace, login=profile.login("client")
-    )
+    publisher = publisher_of(profile)
     with refusals("client"):
         event = publisher.send_labels(labels)
     console.print(f"published {len(labels)} labels as event {event.event_id}")

@@ -17,6 +17,7 @@ from driftloop_contracts import (
     Stream,
     streams,
 )
+from driftloop_contracts.keys import Keys, shard_of_prediction
 from redis import Redis
 from redis.cluster import RedisCluster
 
@@ -35,17 +36,22 @@ class EventPublisher:
         login: RedisLogin | None = None,
         shards: int = 1,
         cluster: bool = False,
+        redis: Redis | None = None,
     ) -> None:
+        """`redis`: a client to publish with instead of one made from `redis_url` (a
+        `Profile.connect()` follows sentinels too); it is closed with the publisher."""
         login = login or RedisLogin()
-        self._redis: Redis | RedisCluster = (
-            RedisCluster.from_url(redis_url, **login.kwargs())  # REDIS_CLUSTER
-            if cluster
-            else login.connect(redis_url)
-        )
+        self._redis: Redis | RedisCluster
+        if redis is not None:
+            self._redis = redis
+        elif cluster:  # REDIS_CLUSTER
+            self._redis = RedisCluster.from_url(redis_url, **login.kwargs())
+        else:
+            self._redis = login.connect(redis_url)
         self.namespace = namespace
         self.producer = producer
         #: REDIS_SHARDS of the stack: records go to their dataset's shard, labels to the
-        #: shard of their predictions (driftloop_contracts.keys, which the services install).
+        #: shard of their predictions (driftloop_contracts.keys).
         self.shards = shards
 
     def close(self) -> None:
@@ -61,8 +67,6 @@ class EventPublisher:
     def _key(self, stream: Stream[Any], event: Event) -> str:
         if self.shards == 1:
             return stream.key(self.namespace)
-        from driftloop_contracts.keys import Keys, shard_of_prediction
-
         keys = Keys(self.namespace, self.shards)
         if isinstance(event, FeedbackReceived):
             first = event.labels[0].prediction_id
@@ -103,6 +107,4 @@ class EventPublisher:
     def _shard_of(self, label: Label) -> int:
         if self.shards == 1:
             return 0
-        from driftloop_contracts.keys import shard_of_prediction
-
         return int(shard_of_prediction(label.prediction_id, self.shards))

@@ -26,7 +26,10 @@ from . import keys, redis_users
 from .client import Endpoints
 from .console_stack import OFFSET, console_env
 from .embedded_redis import EmbeddedRedis, free_port, redis_server_binary, server_version
+from .layout import Layout
+from .layout import from_settings as layout_from
 from .redis_users import RedisLogin
+from .shards import StreamSet
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,15 @@ class Stack:
     def connect(self, user: str = "admin") -> Redis:
         """A redis-py client logged in as `user` (close it)."""
         return self.login(user).connect(self.redis_url)
+
+    @property
+    def layout(self) -> Layout:
+        """REDIS_SHARDS and the rest as the services get them (the environment, then `env`)."""
+        return layout_from(self.namespace, {**os.environ, **self.extra_env}, {})
+
+    def streams(self, user: str = "admin") -> StreamSet:
+        """Every shard of the stack's streams, read as `user` (close its `redis`)."""
+        return StreamSet(self.connect(user), self.layout.keys)
 
     def url(self, child: str) -> str:
         return f"http://127.0.0.1:{self.ports[child]}"

@@ -15,6 +15,7 @@ from .client import DriftloopClient, DriftloopHTTPError
 from .options import BasePort, Namespace, RedisPassword, RedisUrl, RedisUsername, StateDir
 from .options import redis_profile as load_profile
 from .profile import Profile
+from .shards import StreamSet
 
 console = Console(soft_wrap=True)  # long lines (ids, paths) are never broken
 
@@ -107,9 +108,10 @@ def _live(client: DriftloopClient) -> dict[str, str]:
 
 
 def streams_behind(profile: Profile) -> None:
-    connection = profile.redis_login.connect(profile.redis_url)
+    shards: StreamSet | None = None
     try:
-        found = lag.groups(connection, profile.namespace)
+        shards = profile.streams("admin")
+        found = lag.groups(shards)
     except (redis_errors.ConnectionError, redis_errors.TimeoutError):
         console.print(f"redis: no answer at {profile.redis_url}", highlight=False)
         return
@@ -117,7 +119,8 @@ def streams_behind(profile: Profile) -> None:
         console.print(f"redis: lag not readable with this login ({exc})", highlight=False)
         return
     finally:
-        connection.close()
+        if shards is not None:
+            shards.redis.close()
     behind = [g for g in found if g.behind]
     if not behind:
         console.print(

@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 from driftloop_contracts import streams
 from driftloop_contracts.codec import MalformedEvent, entry_body
-from redis import Redis
+
+from .shards import Found, StreamSet, oldest_first
 
 #: Fields worth a glance, by event, in this order (the rest is in `driftloop dlq show` or
 #: the console).
@@ -74,43 +75,32 @@ def chosen(names: Sequence[str]) -> list[str]:
 
 
 class Tail:
-    def __init__(self, redis: Redis, names: Sequence[str], namespace: str = "") -> None:
-        self.redis = redis
-        self.names = {f"{namespace}{n}": n for n in names}
+    """Follows streams over every shard (`shards.StreamSet`), in entry-id order."""
+
+    def __init__(self, streams: StreamSet, names: Sequence[str]) -> None:
+        self.streams = streams
+        self.names = list(names)
         self.after: dict[str, str] = {}
 
     def start(self, last: int) -> list[Line]:
         """Begin at each stream's end; with `last`, the last entries of each first (in order)."""
-        lines: list[Line] = []
-        for key, name in self.names.items():
-            entries: Any = self.redis.xrevrange(key, count=max(last, 1))
-            self.after[key] = entries[0][0].decode() if entries else "0-0"
-            if last:
-                lines += [self._line(name, i, f) for i, f in reversed(entries)]
-        return sorted(lines, key=lambda x: _order(x.entry_id))
+        self.after = self.streams.ends(self.names)
+        if not last:
+            return []
+        found = [f for name in self.names for f in self.streams.newest(name, last)]
+        return [self._line(f) for f in oldest_first(found)]
 
     def follow(self, block_ms: int) -> Iterator[Line]:
-        after: Any = dict(self.after)
-        answer: Any = self.redis.xread(after, count=200, block=block_ms) or []
-        lines: list[Line] = []
-        for raw_key, entries in answer:
-            key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
-            for entry_id, fields in entries:
-                self.after[key] = entry_id.decode()
-                lines.append(self._line(self.names[key], entry_id, fields))
-        yield from sorted(lines, key=lambda x: _order(x.entry_id))
+        for found in self.streams.read(self.after, count=200, block_ms=block_ms):
+            yield self._line(found)
 
     @staticmethod
-    def _line(name: str, entry_id: bytes, fields: dict[bytes, bytes]) -> Line:
+    def _line(found: Found) -> Line:
+        fields = found.fields
         try:
             body = orjson.loads(entry_body(fields))
         except (MalformedEvent, orjson.JSONDecodeError):
             body = {"event_type": "(not an event)", "fields": sorted(k.decode() for k in fields)}
         if not isinstance(body, dict):
             body = {"event_type": "(not an event)"}
-        return Line(entry_id.decode(), name, body)
-
-
-def _order(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
+        return Line(found.entry_id, found.stream, body)

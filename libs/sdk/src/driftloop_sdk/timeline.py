@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from driftloop_contracts import streams
 from driftloop_contracts.codec import entry_body
 
-from .redis_users import RedisLogin
+from .shards import StreamSet
 
 #: High-volume streams are counted, not listed.
 COUNTED = {
@@ -52,29 +52,21 @@ class Moment:
         return ""
 
 
-def read_timeline(
-    redis_url: str, namespace: str = "", login: RedisLogin | None = None
-) -> tuple[list[Moment], dict[str, int]]:
-    client = (login or RedisLogin()).connect(redis_url)
+def read_timeline(shards: StreamSet) -> tuple[list[Moment], dict[str, int]]:
+    """Every event of the low-volume streams over every shard, oldest first, and a count of
+    each high-volume stream."""
     moments: list[Moment] = []
     counts: dict[str, int] = {}
-    try:
-        for stream in streams.ALL_STREAMS:
-            key = stream.key(namespace)
-            if stream.name in COUNTED:
-                counts[stream.name] = int(client.xlen(key))
+    for stream in streams.ALL_STREAMS:
+        if stream.name in COUNTED:
+            counts[stream.name] = shards.length(stream.name)
+            continue
+        for found in shards.everything(stream.name):
+            event = orjson.loads(entry_body(found.fields))
+            if event.get("source") == "feedback":  # one small version per label batch
+                counts["data.ingested (feedback)"] = counts.get("data.ingested (feedback)", 0) + 1
                 continue
-            entries = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(key))
-            for entry_id, fields in entries:
-                event = orjson.loads(entry_body(fields))
-                if event.get("source") == "feedback":  # one small version per label batch
-                    counts["data.ingested (feedback)"] = (
-                        counts.get("data.ingested (feedback)", 0) + 1
-                    )
-                    continue
-                at_ms = int(entry_id.split(b"-")[0])
-                moments.append(Moment(at_ms, stream.name, event))
-    finally:
-        client.close()
+            at_ms = int(found.entry_id.split("-")[0])
+            moments.append(Moment(at_ms, stream.name, event))
     moments.sort(key=lambda m: m.at_ms)
     return moments, counts

@@ -11,7 +11,7 @@ from driftloop_core.params import DatasetPath, VersionPath
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
-from .pages import EntryId, StreamName
+from .pages import EntryId, Shard, StreamName
 from .ports import Refused, Replayer, ServiceDown, Services
 from .security import (
     MAX_TOKEN,
@@ -77,7 +77,7 @@ async def rollback(name: DatasetPath, request: Request, csrf: Csrf) -> RedirectR
 
 @router.post("/dead-letters/{stream}/{entry_id}/replay")
 async def replay(
-    stream: StreamName, entry_id: EntryId, request: Request, csrf: Csrf
+    stream: StreamName, entry_id: EntryId, request: Request, csrf: Csrf, shard: Shard = 0
 ) -> RedirectResponse:
     to = "/dead-letters"
     if not csrf_ok(request, csrf):
@@ -96,7 +96,7 @@ async def replay(
     if stream not in STREAMS:
         return back(to, f"unknown stream {stream}")
     try:
-        new_id = await replayer.replay(stream, entry_id)
+        new_id = await replayer.replay(stream, entry_id, shard)
     except Refused as refused:
         return back(to, refused.message)
     return back(to, f"replayed {entry_id} onto {stream} as {new_id}")

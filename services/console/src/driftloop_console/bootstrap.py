@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from driftloop_bus import Bus
+from driftloop_bus import Bus, connection
 from driftloop_core.http import create_app
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
@@ -40,13 +40,12 @@ def http_services(settings: ConsoleSettings) -> HttpServices:
 
 
 def replay_redis(settings: ConsoleSettings) -> Redis | None:
+    """A client as CONSOLE_REPLAY_USERNAME, on the same Redis as the bus (one server, the
+    sentinels' primary, or the cluster)."""
     if not settings.replay_enabled or settings.replay_password is None:
         return None
-    return Redis.from_url(
-        settings.redis_url,
-        username=settings.replay_username,
-        password=settings.replay_password.get_secret_value(),
-    )
+    login = {"redis_username": settings.replay_username, "redis_password": settings.replay_password}
+    return connection.connect(settings.model_copy(update=login))
 
 
 def build_app(
@@ -61,10 +60,10 @@ def build_app(
     http = http_services(settings) if services is None else None
     services = services or http
     assert services is not None
-    streams = streams or RedisStreams(bus.redis, settings.namespace)
+    streams = streams or RedisStreams(bus.redis, bus.keys)
     admin_redis = replay_redis(settings) if replayer is None else None
     if replayer is None and admin_redis is not None:
-        replayer = RedisReplayer(admin_redis, settings.namespace)
+        replayer = RedisReplayer(admin_redis, bus.keys)
 
     async def close() -> None:
         if http is not None:

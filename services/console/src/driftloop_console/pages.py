@@ -17,6 +17,9 @@ from .tail import Filters
 
 TEMPLATES = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
 EntryId = Annotated[str, Path(pattern=r"^\d{1,20}-\d{1,20}$", description="A stream entry id.")]
+Shard = Annotated[
+    int, Query(ge=0, le=255, description="The shard holding the entry (REDIS_SHARDS > 1).")
+]
 StreamName = Annotated[str, Path(pattern=r"^[a-z0-9.\-]{1,64}$", description="A stream name.")]
 Said = Annotated[str | None, Query(max_length=500, description="A notice to show.")]
 
@@ -112,9 +115,9 @@ async def dead_letters(request: Request, read: Reads, said: Said = None) -> HTML
 
 @router.get("/dead-letters/{stream}/{entry_id}", response_class=HTMLResponse)
 async def dead_letter(
-    stream: StreamName, entry_id: EntryId, request: Request, read: Reads
+    stream: StreamName, entry_id: EntryId, request: Request, read: Reads, shard: Shard = 0
 ) -> HTMLResponse:
-    found = await read.dead_letter(stream, entry_id)
+    found = await read.dead_letter(stream, entry_id, shard)
     if found is None:
         said = f"no dead letter {entry_id} in {stream}.dlq (replayed, or trimmed)"
         return page(request, "dead_letters.html", said, rows=await read.dead_letters())

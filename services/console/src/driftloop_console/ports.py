@@ -34,6 +34,12 @@ class Entry:
     stream: str  # without the namespace
     entry_id: str
     fields: Mapping[bytes, bytes]
+    shard: int = 0  # REDIS_SHARDS > 1: ids are per shard's key
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """What names the entry in its stream: its id and its shard."""
+        return self.entry_id, self.shard
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,11 @@ class Services(Protocol):
 
 class Streams(Protocol):
     async def newest(self, stream: str, count: int) -> list[Entry]:
-        """The newest `count` entries of a stream (its dead letters: `<stream>.dlq`)."""
+        """The newest `count` entries of a stream (its dead letters: `<stream>.dlq`), over
+        every shard."""
         ...
 
-    async def entry(self, stream: str, entry_id: str) -> Entry | None: ...
+    async def entry(self, stream: str, entry_id: str, shard: int = 0) -> Entry | None: ...
 
     async def lengths(self, streams: list[str]) -> dict[str, int]: ...
 
@@ -68,7 +75,7 @@ class Streams(Protocol):
 
 
 class Replayer(Protocol):
-    async def replay(self, stream: str, entry_id: str) -> str:
-        """Move one dead letter of `stream` back onto it; the new entry id. Refused when the
-        letter is gone or truncated."""
+    async def replay(self, stream: str, entry_id: str, shard: int = 0) -> str:
+        """Move one dead letter of `stream` (in `shard`) back onto it; the new entry id.
+        Refused when the letter is gone or truncated."""
         ...

@@ -146,10 +146,12 @@ class ConsoleReads:
                 rows += [dead_letter_row(stream, e) for e in dead]
         return sorted(rows, key=lambda r: r.entry_id, reverse=True)
 
-    async def dead_letter(self, stream: str, entry_id: str) -> tuple[DeadLetterRow, str] | None:
+    async def dead_letter(
+        self, stream: str, entry_id: str, shard: int = 0
+    ) -> tuple[DeadLetterRow, str] | None:
         if stream not in STREAMS:
             return None
-        entry = await self.streams.entry(f"{stream}{DLQ_SUFFIX}", entry_id)
+        entry = await self.streams.entry(f"{stream}{DLQ_SUFFIX}", entry_id, shard)
         if entry is None:
             return None
         return dead_letter_row(stream, entry), payload_text(entry.fields)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import httpx
+from driftloop_contracts.keys import Keys
 from driftloop_contracts.streams import DLQ_SUFFIX
 from redis.asyncio import Redis
 
@@ -56,51 +57,89 @@ def _message(answer: httpx.Response) -> str:
 
 
 class RedisStreams:
-    """Reads only: XREVRANGE, XRANGE, XLEN, XINFO GROUPS (what the `console` user may do)."""
+    """Reads only: XREVRANGE, XRANGE, XLEN, XINFO GROUPS (what the `console` user may do),
+    over every shard's key of a stream (REDIS_SHARDS): entries merged by entry id, lengths
+    and lag summed. On a cluster `redis` is the bus's cluster client."""
 
-    def __init__(self, redis: Redis, namespace: str) -> None:
-        self.redis, self.ns = redis, namespace
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis, self.shards = redis, keys.all()
 
     async def newest(self, stream: str, count: int) -> list[Entry]:
-        raw = cast(RawEntries, await self.redis.xrevrange(self.ns + stream, count=count))
-        return [Entry(stream, i.decode(), fields) for i, fields in raw]
+        answers = await self._each(stream, lambda pipe, key: pipe.xrevrange(key, count=count))
+        found = [
+            Entry(stream, i.decode(), fields, shard)
+            for shard, raw in enumerate(answers)
+            for i, fields in cast(RawEntries, raw)
+        ]
+        return sorted(found, key=lambda e: order(e.entry_id), reverse=True)[:count]
 
-    async def entry(self, stream: str, entry_id: str) -> Entry | None:
-        raw = cast(RawEntries, await self.redis.xrange(self.ns + stream, entry_id, entry_id))
-        return Entry(stream, raw[0][0].decode(), raw[0][1]) if raw else None
+    async def entry(self, stream: str, entry_id: str, shard: int = 0) -> Entry | None:
+        if not 0 <= shard < len(self.shards):
+            return None
+        key = self.shards[shard].stream(stream)
+        raw = cast(RawEntries, await self.redis.xrange(key, entry_id, entry_id))
+        return Entry(stream, raw[0][0].decode(), raw[0][1], shard) if raw else None
 
     async def lengths(self, streams: list[str]) -> dict[str, int]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for stream in streams:
-                pipe.xlen(self.ns + stream)
-            counts = await pipe.execute()
-        return {s: int(n) for s, n in zip(streams, counts, strict=True)}
+        return {s: sum(int(n) for n in await self._each(s, _xlen)) for s in streams}
 
     async def lag(self, streams: list[str]) -> list[GroupLag]:
         found: list[GroupLag] = []
         for stream in streams:
-            try:
-                groups = await self.redis.xinfo_groups(self.ns + stream)
-            except Exception:  # no such stream yet: no groups to show
-                continue
-            for g in groups:
-                name = g["name"].decode() if isinstance(g["name"], bytes) else str(g["name"])
-                lag = g.get("lag")
-                found.append(
-                    GroupLag(stream, name, None if lag is None else int(lag), g["pending"])
-                )
+            summed: dict[str, GroupLag] = {}
+            for keys in self.shards:
+                for g in await self._groups(keys.stream(stream)):
+                    name = g["name"].decode() if isinstance(g["name"], bytes) else str(g["name"])
+                    one = GroupLag(stream, name, _lag(g.get("lag")), int(g["pending"]))
+                    summed[name] = _plus(summed[name], one) if name in summed else one
+            found += summed.values()
         return found
+
+    async def _groups(self, key: str) -> list[dict[str, Any]]:
+        try:
+            return list(await self.redis.xinfo_groups(key))
+        except Exception:  # no such stream yet: no groups to show
+            return []
+
+    async def _each(self, stream: str, command: Any) -> list[Any]:
+        """One command per shard's key of `stream`, pipelined (split by node on a cluster)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for keys in self.shards:
+                command(pipe, keys.stream(stream))
+            return list(await pipe.execute())
+
+
+def _xlen(pipe: Any, key: str) -> Any:
+    return pipe.xlen(key)
+
+
+def _lag(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _plus(a: GroupLag, b: GroupLag) -> GroupLag:
+    """One group's lag over two shards: unknown if either's is."""
+    lag = None if a.lag is None or b.lag is None else a.lag + b.lag
+    return GroupLag(a.stream, a.group, lag, a.pending + b.pending)
+
+
+def order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 class RedisReplayer:
-    """As `console-admin`: read the dead letter, append its original entry to its stream and
-    delete it from the dead letters, in one transaction."""
+    """As `console-admin`: read the dead letter, append its original entry to its stream (in
+    the dead letter's shard) and delete it from the dead letters, in one transaction."""
 
-    def __init__(self, redis: Redis, namespace: str) -> None:
-        self.redis, self.ns = redis, namespace
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis, self.shards = redis, keys.all()
 
-    async def replay(self, stream: str, entry_id: str) -> str:
-        dlq = f"{self.ns}{stream}{DLQ_SUFFIX}"
+    async def replay(self, stream: str, entry_id: str, shard: int = 0) -> str:
+        if not 0 <= shard < len(self.shards):
+            raise Refused(404, f"there is no shard {shard}: shards are 0 to {len(self.shards) - 1}")
+        keys = self.shards[shard]
+        dlq = keys.dead_letters(stream)
         raw = cast(RawEntries, await self.redis.xrange(dlq, entry_id, entry_id))
         if not raw:
             raise Refused(404, f"no dead letter {entry_id} in {stream}{DLQ_SUFFIX} (replayed?)")
@@ -113,7 +152,7 @@ class RedisReplayer:
             )
         original = original_fields(fields)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.ns + stream, original)  # type: ignore[arg-type]
+            pipe.xadd(keys.stream(stream), original)  # type: ignore[arg-type]
             pipe.xdel(dlq, entry_id)
             new_id, _ = await pipe.execute()
         return cast(bytes, new_id).decode()

@@ -115,6 +115,12 @@ class DeadLetterRow:
     error: str
     truncated: bool
     event_type: str
+    shard: int = 0  # REDIS_SHARDS > 1: the shard whose dead letters hold it
+
+    @property
+    def query(self) -> str:
+        """What its links add to name its shard (nothing unsharded)."""
+        return f"?shard={self.shard}" if self.shard else ""
 
 
 def _text(fields: Any, name: bytes) -> str:
@@ -134,6 +140,7 @@ def dead_letter_row(source: str, entry: Entry) -> DeadLetterRow:
         error=_text(fields, b"error"),
         truncated=fields.get(b"truncated") == b"1",
         event_type=str(body.get("event_type", "?")) if body else "(not a JSON event)",
+        shard=entry.shard,
     )
 
 
