@@ -32,10 +32,13 @@ def node_port() -> int:
 
 
 class Cluster:
-    def __init__(self, primaries: int = 3) -> None:
+    """`primaries` primaries, and one replica for each primary whose index is in `replicated`."""
+
+    def __init__(self, primaries: int = 3, replicated: tuple[int, ...] = ()) -> None:
         self.binary = redis_server_binary()
         self.dir = Path(tempfile.mkdtemp(prefix="driftloop-cluster-"))
         self.ports = [node_port() for _ in range(primaries)]
+        self.replicas = {i: node_port() for i in replicated}  # primary index -> replica port
         self.processes: list[subprocess.Popen[bytes]] = []
 
     @property
@@ -49,9 +52,11 @@ class Cluster:
         return ",".join(f"127.0.0.1:{p}" for p in self.ports)
 
     def __enter__(self) -> Cluster:
-        for i, port in enumerate(self.ports):
+        nodes = [*self.ports, *self.replicas.values()]
+        for i, port in enumerate(nodes):
             args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
             args += ["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{i}.conf"]
+            args += ["--repl-diskless-sync-delay", "0"]
             args += ["--cluster-node-timeout", "2000", "--appendonly", "no", "--save", ""]
             self.processes.append(
                 subprocess.Popen(
@@ -61,11 +66,34 @@ class Cluster:
                     stderr=subprocess.DEVNULL,
                 )
             )
-        for port in self.ports:
+        for port in nodes:
             wait_for_port(port)
         self._assign_slots()
-        eventually_sync(self._ok, timeout=20, what="cluster_state:ok on every node")
+        eventually_sync(lambda: self._ok(self.ports), timeout=20, what="cluster_state:ok")
+        if self.replicas:
+            self._add_replicas()
+            eventually_sync(lambda: self._ok(nodes), timeout=20, what="cluster_state:ok (all)")
         return self
+
+    def _add_replicas(self) -> None:
+        """Each replica meets the cluster, then replicates its primary (once it knows it)."""
+        for primary, port in self.replicas.items():
+            with Redis(port=self.ports[primary]) as node:
+                primary_id = node.execute_command("CLUSTER", "MYID").decode()
+            with Redis(port=port) as replica:
+                replica.execute_command("CLUSTER", "MEET", "127.0.0.1", self.ports[primary])
+
+                def replicates(r: Redis = replica, id_: str = primary_id) -> bool:
+                    try:  # once: each call restarts the sync
+                        return bool(r.execute_command("CLUSTER", "REPLICATE", id_))
+                    except Exception:  # the primary is not known to it yet
+                        return False
+
+                def synced(r: Redis = replica) -> bool:
+                    return bool(r.info("replication").get("master_link_status") == "up")
+
+                eventually_sync(replicates, timeout=20, what=f"a replica of primary {primary}")
+                eventually_sync(synced, timeout=20, what=f"the replica of {primary} in sync")
 
     def _assign_slots(self) -> None:
         share = SLOTS // len(self.ports)
@@ -77,11 +105,11 @@ class Cluster:
                 for other in self.ports[1:] if i == 0 else ():
                     node.execute_command("CLUSTER", "MEET", "127.0.0.1", other)
 
-    def _ok(self) -> bool:
-        for port in self.ports:
+    def _ok(self, ports: list[int]) -> bool:
+        for port in ports:
             with Redis(port=port, socket_timeout=2) as node:
                 info = node.execute_command("CLUSTER", "INFO").decode()
-                known = f"cluster_known_nodes:{len(self.ports)}"
+                known = f"cluster_known_nodes:{len(ports)}"
                 if "cluster_state:ok" not in info or known not in info:
                     return False
         return True

@@ -25,19 +25,23 @@ class StreamClient:
         #: Stream keys this process published to (retention trims them too).
         self.published: set[str] = set()
 
-    def stage(self, pipe: Pipeline, item: Output) -> None:
-        """Queue one output on a pipeline (after-commit callbacks are not Redis commands)."""
+    def stage(self, pipe: Pipeline, item: Output) -> Keys | None:
+        """Queue one output on a pipeline (after-commit callbacks are not Redis commands);
+        the shard an event went to."""
         if isinstance(item, Publish):
-            dataset = getattr(item.event, "dataset", None)
-            key = self.route(dataset, item.shard).stream(item.stream)
+            shard = self.route(getattr(item.event, "dataset", None), item.shard)
+            key = shard.stream(item.stream)
             pipe.xadd(key, encode(item.event))  # type: ignore[arg-type]
-            self.published.add(key)
         elif isinstance(item, PublishBody):
-            key = self.route(item.dataset, item.shard).stream(item.stream)
+            shard = self.route(item.dataset, item.shard)
+            key = shard.stream(item.stream)
             pipe.xadd(key, encode_body(item.body))  # type: ignore[arg-type]
-            self.published.add(key)
-        elif isinstance(item, RedisWrite):
-            item.apply(pipe)
+        else:
+            if isinstance(item, RedisWrite):
+                item.apply(pipe)
+            return None
+        self.published.add(key)
+        return shard
 
     def route(self, dataset: object, shard: int | None = None) -> Keys:
         """The keys of the shard an event goes to: the one named, its dataset's (REDIS_SHARDS
@@ -50,12 +54,11 @@ class StreamClient:
         """Apply outputs in one transaction, then run their after-commit callbacks; a
         `durable` commit then waits for the replicas (NotReplicated if they lag)."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            for item in outputs:
-                self.stage(pipe, item)
+            shards = {self.stage(pipe, item) for item in outputs}
             await pipe.execute()
         self.committed(outputs)
         if durable and self.durability is not None:
-            await self.durability.wait(self.redis)
+            await self.durability.wait(self.redis, [s for s in shards if s is not None])
 
     async def publish(self, *items: Publish | PublishBody, durable: bool = False) -> None:
         """Publish now, pipelined, no transaction. Raises if Redis is unreachable, and if a
@@ -63,12 +66,11 @@ class StreamClient:
         if not items:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
-            for item in items:
-                self.stage(pipe, item)
+            shards = {self.stage(pipe, item) for item in items}
             await pipe.execute()
         count_published(items)
         if durable and self.durability is not None:
-            await self.durability.wait(self.redis)
+            await self.durability.wait(self.redis, [s for s in shards if s is not None])
 
     @staticmethod
     def committed(outputs: Sequence[Output]) -> None:

@@ -5,11 +5,14 @@ write acknowledged over HTTP survive a failover (REDIS_WAIT_REPLICAS).
 WAIT counts the replicas holding the caller's connection's last write, and a pipeline gives
 its connection back to the pool when it is done. So after the write commits, one more
 pipeline on one connection writes a fence (INCR of a key of the writer's own) and WAITs for
-it: replication is in order, so a replica holding the fence holds the write before it."""
+it: replication is in order, so a replica holding the fence holds the write before it. On a
+Redis Cluster the fence is in the shard written, so it is on the primary that took the write."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -112,24 +115,39 @@ class Durability:
 
     replicas: int
     timeout_ms: int
-    fence: str  # a key the writer owns
+    owner: str  # the writer's user: it owns `<shard prefix><owner>:fence`
+    keys: Keys
 
     @classmethod
     def of(cls, settings: BusSettings, keys: Keys) -> Durability | None:
         if settings.redis_wait_replicas == 0:
             return None
         owner = settings.redis_username or "bus"  # each service's user owns `<user>:*`
-        return cls(
-            settings.redis_wait_replicas,
-            settings.redis_wait_timeout_ms,
-            keys.owned(owner, "fence"),
-        )
+        return cls(settings.redis_wait_replicas, settings.redis_wait_timeout_ms, owner, keys)
 
-    async def wait(self, redis: Redis) -> None:
+    def fence(self, keys: Keys) -> str:
+        return keys.owned(self.owner, "fence")
+
+    async def wait(self, redis: Redis, written: Iterable[Keys] = ()) -> None:
         """Return once `replicas` replicas hold every write this process committed before
-        the call; NotReplicated if they do not within the timeout."""
+        the call; NotReplicated if they do not within the timeout.
+
+        On a cluster, replicas are per primary: the wait runs on each primary owning a shard
+        in `written` (every shard's primary if none is named), with a fence in that shard."""
+        if not is_cluster(redis):
+            await self._wait_on(redis, self.fence(self.keys))
+            return
+        shards = list(written) or self.keys.all()
+        on: dict[int, tuple[Redis, str]] = {}
+        for keys in shards:
+            fence = self.fence(keys)
+            node = await cast(Cluster, redis).node_for(fence)
+            on.setdefault(id(node), (node, fence))
+        await asyncio.gather(*(self._wait_on(node, fence) for node, fence in on.values()))
+
+    async def _wait_on(self, redis: Redis, fence: str) -> None:
         async with redis.pipeline(transaction=False) as pipe:
-            pipe.incr(self.fence)
+            pipe.incr(fence)
             pipe.wait(self.replicas, self.timeout_ms)
             _, acknowledged = await pipe.execute()
         if int(acknowledged) < self.replicas:

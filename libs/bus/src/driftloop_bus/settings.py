@@ -203,8 +203,6 @@ class BusSettings(BaseSettings):
     def _one_topology(self) -> Self:
         if self.redis_cluster and self.sentinels():
             raise ValueError("set REDIS_CLUSTER or REDIS_SENTINELS, not both")
-        if self.redis_cluster and self.redis_wait_replicas:
-            raise ValueError("REDIS_WAIT_REPLICAS is not supported with REDIS_CLUSTER yet")
         if self.redis_shards > 1 and "{" in self.namespace:
             raise ValueError("DRIFTLOOP_NAMESPACE must not contain '{' when REDIS_SHARDS > 1")
         return self
