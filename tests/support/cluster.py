@@ -114,6 +114,21 @@ class Cluster:
                     return False
         return True
 
+    def move_slot(self, slot: int, to: int) -> None:
+        """Reshard: move `slot` and its keys to primary `to`, the way `redis-cli --cluster
+        reshard` does (IMPORTING/MIGRATING, MIGRATE the keys, then SETSLOT NODE everywhere)."""
+        source, target = self.port_of_slot(slot), self.ports[to]
+        with Redis(port=source) as src, Redis(port=target) as dst:
+            src_id = src.execute_command("CLUSTER", "MYID").decode()
+            dst_id = dst.execute_command("CLUSTER", "MYID").decode()
+            dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+            src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+            while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+                src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
+        for port in [target, source, *(p for p in self.ports if p not in (source, target))]:
+            with Redis(port=port) as node:
+                node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+
     def port_of_slot(self, slot: int) -> int:
         """The port of the primary owning `slot` (the even ranges of `_assign_slots`)."""
         share = SLOTS // len(self.ports)
