@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import structlog
+from driftloop_contracts.streams import entry_order
 from prometheus_client import Gauge
 from redis.asyncio import Redis
 
@@ -86,12 +87,6 @@ class Maintained(Protocol):
         ...
 
 
-def _id(entry_id: bytes | str) -> tuple[int, int]:
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
-
-
 def _text(entry_id: tuple[int, int]) -> str:
     return f"{entry_id[0]}-{entry_id[1]}"
 
@@ -148,7 +143,7 @@ class Maintenance:
             per_key[(DEAD_LETTERS, (ref.stream,), ref.key)] = await redis.xlen(ref.dlq_key)
             oldest = cast(list[tuple[bytes, Any]], await redis.xrange(ref.key, count=1))
             if oldest:
-                age = max(0.0, time.time() - _id(oldest[0][0])[0] / 1000)
+                age = max(0.0, time.time() - entry_order(oldest[0][0])[0] / 1000)
                 per_key[(OLDEST_AGE, (ref.stream,), ref.key)] = age
         totals: dict[tuple[Any, tuple[str, ...]], float] = {}
         for (gauge, labels, _), value in per_key.items():
@@ -168,7 +163,7 @@ class Maintenance:
     async def _lag(self, key: str, info: dict[Any, Any]) -> int:
         if info.get("lag") is not None:  # Redis 7+
             return int(info["lag"])
-        last = _text(_id(info["last-delivered-id"]))
+        last = _text(entry_order(info["last-delivered-id"]))
         later = cast(list[Any], await self.bus.redis.xrange(key, min=f"({last}", count=LAG_CAP))
         return len(later)
 
@@ -190,7 +185,7 @@ class Maintenance:
         if not newest:
             return 0
         wanted = max(self._age_bound(), await self._length_bound(key))
-        bound = min(wanted, _id(newest[0][0]))  # keep at least the newest entry
+        bound = min(wanted, entry_order(newest[0][0]))  # keep at least the newest entry
         for info in cast(list[dict[Any, Any]], await redis.xinfo_groups(key)):
             bound = min(bound, await self._unacknowledged_from(key, info))
         removed = 0
@@ -213,7 +208,7 @@ class Maintenance:
         if excess <= 0:
             return (0, 0)
         oldest = await self.bus.redis.xrange(key, count=min(excess, LENGTH_STEP))
-        ms, seq = _id(cast(list[tuple[bytes, Any]], oldest)[-1][0])
+        ms, seq = entry_order(cast(list[tuple[bytes, Any]], oldest)[-1][0])
         return (ms, seq + 1)
 
     async def _count_held(self, key: str, *, held: bool) -> None:
@@ -230,6 +225,6 @@ class Maintenance:
         group = info["name"]
         if int(info["pending"]):
             summary = await self.bus.redis.xpending(key, group)
-            return _id(summary["min"])
-        ms, seq = _id(info["last-delivered-id"])
+            return entry_order(summary["min"])
+        ms, seq = entry_order(info["last-delivered-id"])
         return (ms, seq + 1)

@@ -36,6 +36,13 @@ E = TypeVar("E", bound=Event, covariant=True)
 DLQ_SUFFIX = ".dlq"
 
 
+def entry_order(entry_id: bytes | str) -> tuple[int, int]:
+    """A stream entry id (``<ms>-<seq>``) as (ms, seq): the order Redis gives entries."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
 @dataclass(frozen=True)
 class Stream(Generic[E]):
     """A logical stream: its versioned name and the event model it carries."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from driftloop_contracts.keys import Keys
+from driftloop_contracts.streams import entry_order
 from redis import Redis
 from redis.exceptions import ResponseError
 
@@ -35,19 +36,13 @@ class Found:
     fields: dict[bytes, bytes]
 
 
-def order(entry_id: str) -> tuple[int, int]:
-    """An entry id as (milliseconds, sequence), the order Redis gives it."""
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
 def newest_first(found: Iterable[Found], count: int | None = None) -> list[Found]:
-    merged = sorted(found, key=lambda f: order(f.entry_id), reverse=True)
+    merged = sorted(found, key=lambda f: entry_order(f.entry_id), reverse=True)
     return merged if count is None else merged[:count]
 
 
 def oldest_first(found: Iterable[Found]) -> list[Found]:
-    return sorted(found, key=lambda f: order(f.entry_id))
+    return sorted(found, key=lambda f: entry_order(f.entry_id))
 
 
 class StreamSet:

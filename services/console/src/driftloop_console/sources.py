@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import httpx
 from driftloop_contracts.keys import Keys
-from driftloop_contracts.streams import DLQ_SUFFIX
+from driftloop_contracts.streams import DLQ_SUFFIX, entry_order
 from redis.asyncio import Redis
 
 from .ports import Entry, GroupLag, Refused, ServiceDown
@@ -71,7 +71,7 @@ class RedisStreams:
             for shard, raw in enumerate(answers)
             for i, fields in cast(RawEntries, raw)
         ]
-        return sorted(found, key=lambda e: order(e.entry_id), reverse=True)[:count]
+        return sorted(found, key=lambda e: entry_order(e.entry_id), reverse=True)[:count]
 
     async def entry(self, stream: str, entry_id: str, shard: int = 0) -> Entry | None:
         if not 0 <= shard < len(self.shards):
@@ -121,11 +121,6 @@ def _plus(a: GroupLag, b: GroupLag) -> GroupLag:
     """One group's lag over two shards: unknown if either's is."""
     lag = None if a.lag is None or b.lag is None else a.lag + b.lag
     return GroupLag(a.stream, a.group, lag, a.pending + b.pending)
-
-
-def order(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 class RedisReplayer:

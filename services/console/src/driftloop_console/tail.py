@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from driftloop_contracts.codec import DATA_FIELD
+from driftloop_contracts.streams import entry_order
 
 from .ports import Entry
 
@@ -100,7 +101,7 @@ def _raw_preview(fields: Any) -> str:
 def tail_rows(entries: Sequence[Entry], filters: Filters, limit: int) -> list[EventRow]:
     """Newest first across streams, filtered, at most `limit`."""
     rows = [event_row(e) for e in entries]
-    rows.sort(key=lambda r: tuple(int(p) for p in r.entry_id.split("-")), reverse=True)
+    rows.sort(key=lambda r: entry_order(r.entry_id), reverse=True)
     return [r for r in rows if filters.keep(r)][:limit]
 
 

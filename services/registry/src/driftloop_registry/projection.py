@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from driftloop_contracts import ModelPromoted, RolloutChanged
+from driftloop_contracts.streams import entry_order
 
 
 @dataclass(frozen=True, order=True)
@@ -24,8 +25,7 @@ class Position:
 
     @classmethod
     def parse(cls, entry_id: str) -> Position:
-        ms, _, seq = entry_id.partition("-")
-        return cls(int(ms), int(seq or 0))
+        return cls(*entry_order(entry_id))
 
     def __str__(self) -> str:
         return f"{self.ms}-{self.seq}"
