@@ -21,6 +21,7 @@ from driftloop_sdk.cli import app
 from driftloop_sdk.embedded_redis import free_port
 from driftloop_sdk.shards import StreamSet
 from driftloop_sdk.tail import Tail
+from driftloop_sdk.timeline import read_timeline
 from redis import Redis
 from redis.cluster import RedisCluster
 from typer.testing import CliRunner
@@ -170,3 +171,18 @@ async def test_the_consoles_streams_merge_the_shards_and_replay_in_the_right_one
         assert client.xlen(keys.shard(1).stream(REQUESTS)) == 2  # fraud's request, and again
     finally:
         await redis.aclose()
+
+
+def test_the_timeline_lists_every_shards_events_in_time_and_counts_the_busy_streams(
+    client: Redis, namespace: str
+) -> None:
+    made = [request(client, namespace, d) for d in DATASETS]
+    keys = Keys(namespace, SHARDS)
+    for dataset in ("demo", "wine"):  # high-volume: counted, not listed
+        client.xadd(keys.of(dataset).stream(streams.PREDICTION_LABELLED), {b"__data__": b"{}"})
+
+    moments, counts = read_timeline(StreamSet(client, keys))
+
+    assert sorted(m.event["dataset"] for m in moments) == sorted(DATASETS)
+    assert [m.at_ms for m in moments] == sorted(order(i)[0] for i in made)  # in time
+    assert counts[streams.PREDICTION_LABELLED.name] == 2

@@ -14,6 +14,7 @@ from .shards import StreamSet
 #: High-volume streams are counted, not listed.
 COUNTED = {
     streams.PREDICTION_LOGGED.name,
+    streams.PREDICTION_LABELLED.name,
     streams.FEEDBACK_RECEIVED.name,
     streams.INGEST_RECORDS.name,
 }
