@@ -1416,7 +1416,10 @@ async def test_the_fast_path_answers_a_single_prediction_as_json(fastpath: FastP
     answer = await call(fastpath, "/v1/predict", [body])
 
     assert answer.status == 200
-    assert answer.headers == [(b"content-type", b"application/json")]
+    assert answer.headers == [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(answer.body)).encode()),
+    ]
     data = answer.json()
     assert set(data) == {
         "prediction_id",
