@@ -14,7 +14,7 @@ from driftloop_predictor.bodies import parse_rows, request_rows
 from driftloop_predictor.columns import Columns
 from driftloop_predictor.encoding import RowEncoder
 from driftloop_predictor.logbuffer import Logged, encode_events
-from driftloop_predictor.plainnumbers import numeric_columns
+from driftloop_predictor.plainnumbers import numeric_columns, opens_with_columns
 
 SENSORS = DatasetSchema(
     name="sensors",
@@ -96,6 +96,16 @@ def test_plain_numbers_become_the_matrix_orjson_and_numpy_make() -> None:
 )
 def test_any_other_body_is_left_to_orjson(raw: bytes) -> None:
     assert numeric_columns(raw) is None
+
+
+def test_only_a_body_opening_with_columns_is_worth_the_fast_reader() -> None:
+    rows = orjson.dumps({"rows": [{"temperature": 20, "pressure": 1}] * 100})
+
+    assert opens_with_columns(orjson.dumps({"columns": GOOD}))
+    assert opens_with_columns(b' {\n  "columns" : {"a": [1]}}')
+    assert not opens_with_columns(rows)  # a row body is left to orjson without a parse
+    assert not opens_with_columns(b'{"weights": [1], "columns": {"a": [1]}}')
+    assert not opens_with_columns(b"[1, 2]")
 
 
 @pytest.mark.parametrize(
