@@ -1,8 +1,9 @@
-"""The plain baseline the predictor is measured against: FastAPI + uvicorn with their defaults
-(access log on), predict inline in an async route, one request at a time, no validation
-beyond JSON, no logging. Same model, same JSON bodies; and ``/v1/predict/arrays``, the fastest
-plain way: ``{"instances": [[...], ...]}`` (arrays in schema order, no names) parsed with orjson
-from the raw body, answered with orjson bytes.
+"""The plain baseline the predictor is measured against: FastAPI + uvicorn served exactly as
+the predictor is (the same uvicorn, uvloop and httptools, with the options of
+driftloop_core.runtime.serve: no access log), predict inline in an async route, one request at
+a time, no validation beyond JSON, no logging. Same model, same JSON bodies; and
+``/v1/predict/arrays``, the fastest plain way: ``{"instances": [[...], ...]}`` (arrays in
+schema order, no names) parsed with orjson from the raw body, answered with orjson bytes.
 
     python -m benchmarks.baseline_server ARTIFACT PORT
 """
@@ -59,5 +60,12 @@ def build(artifact_path: Path) -> FastAPI:
     return app
 
 
+#: The uvicorn options driftloop_core.runtime.serve gives every service: a fair comparison.
+SERVE_OPTIONS: dict[str, Any] = {
+    "log_config": None,
+    "access_log": False,
+    "timeout_graceful_shutdown": 30,
+}
+
 if __name__ == "__main__":
-    uvicorn.run(build(Path(sys.argv[1])), host="127.0.0.1", port=int(sys.argv[2]))
+    uvicorn.run(build(Path(sys.argv[1])), host="127.0.0.1", port=int(sys.argv[2]), **SERVE_OPTIONS)

@@ -54,6 +54,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from benchmarks.keys import sealed, signer
+from benchmarks.proccpu import cpu_seconds
 
 CONCURRENCY = 16
 FEATURES = 20
@@ -75,6 +76,7 @@ class Run:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float = 0.0  # the server process's CPU per request (user + system)
 
 
 def models(names: Sequence[str] = ("RF", "LR")) -> tuple[dict[str, Pipeline], np.ndarray]:
@@ -121,8 +123,12 @@ ROUTES = {
 }
 
 
-def wrk(port: int, path: str, payload: bytes, seconds: float, workdir: Path) -> dict[str, float]:
+def wrk(
+    port: int, path: str, payload: bytes, seconds: float, workdir: Path, pid: int | None = None
+) -> dict[str, float]:
+    """wrk's figures, and with the server's `pid` the CPU it spent per request."""
     script = workdir / "post.lua"
+    cpu_before = cpu_seconds(pid) if pid else 0.0
     script.write_text(
         'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
         f"wrk.body = [==[{payload.decode()}]==]\n"
@@ -145,6 +151,7 @@ def wrk(port: int, path: str, payload: bytes, seconds: float, workdir: Path) -> 
         text=True,
         check=True,
     ).stdout
+    cpu = cpu_seconds(pid) - cpu_before if pid else 0.0
 
     def ms(label: str) -> float:
         match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -156,7 +163,9 @@ def wrk(port: int, path: str, payload: bytes, seconds: float, workdir: Path) -> 
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
     )
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return {
+        "cpu_us": cpu / max(done, 1) * 1e6,
         "req_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         "p50_ms": ms("50%"),
         "p99_ms": ms("99%"),
@@ -295,7 +304,14 @@ def main() -> int:
                                 path = "/v1/predict"
                             server = servers[server_name]
                             payload = body(x, rows, shape)
-                            result = wrk(server.port, path, payload, args.seconds, workdir)
+                            result = wrk(
+                                server.port,
+                                path,
+                                payload,
+                                args.seconds,
+                                workdir,
+                                server.process.pid,
+                            )
                             logged = trim_logs(redis.url)
                             runs.append(
                                 Run(
@@ -308,11 +324,13 @@ def main() -> int:
                                     result["p50_ms"],
                                     result["p99_ms"],
                                     int(result["errors"]),
+                                    result["cpu_us"],
                                 )
                             )
                             console.print(
                                 f"{server.name:9} {route:7} {name} {rows:>3} rows: "
                                 f"{result['req_s']:8.0f} req/s p99 {result['p99_ms']:.1f} ms "
+                                f"CPU {result['cpu_us']:.0f} us/req, "
                                 f"errors {int(result['errors'])}, log entries {logged}"
                             )
             finally:
@@ -358,6 +376,7 @@ def median_run(runs: list[Run], server: str, model: str, rows: int, route: str =
         statistics.median(r.p50_ms for r in chosen),
         statistics.median(r.p99_ms for r in chosen),
         sum(r.errors for r in chosen),
+        statistics.median(r.cpu_us for r in chosen),
     )
 
 
@@ -438,6 +457,9 @@ def columnar_report(console: Console, runs: list[Run]) -> list[dict[str, Any]]:
         "p99 ms",
         "columns / arrays",
         "rows / arrays",
+        "CPU us/req columns",
+        "arrays",
+        "CPU arrays / columns",
         "errors",
     ):
         table.add_column(column, justify="right")
@@ -456,6 +478,9 @@ def columnar_report(console: Console, runs: list[Run]) -> list[dict[str, Any]]:
             f"{arrays.p99_ms:.1f}",
             f"{cols.rows_s / arrays.rows_s:.2f}x",
             f"{named.rows_s / arrays.rows_s:.2f}x",
+            f"{cols.cpu_us:,.0f}",
+            f"{arrays.cpu_us:,.0f}",
+            f"{arrays.cpu_us / cols.cpu_us:.2f}x" if cols.cpu_us else "-",
             str(cols.errors + arrays.errors),
         )
         summary.append(
@@ -467,11 +492,33 @@ def columnar_report(console: Console, runs: list[Run]) -> list[dict[str, Any]]:
                 "arrays_baseline": asdict(arrays),
                 "columns_vs_arrays": cols.rows_s / arrays.rows_s,
                 "rows_vs_arrays": named.rows_s / arrays.rows_s,
+                "cpu_arrays_vs_columns": arrays.cpu_us / cols.cpu_us if cols.cpu_us else None,
+                "pairwise_columns_vs_arrays": pairwise(runs, model, rows),
             }
         )
     if summary:
         console.print(table)
+        for line in summary:
+            pairs = line["pairwise_columns_vs_arrays"]
+            console.print(
+                f"{line['model']} {line['rows']} rows, columns / arrays run by run: "
+                + ", ".join(f"{p:.2f}" for p in pairs)
+            )
     return summary
+
+
+def pairwise(runs: list[Run], model: str, rows: int) -> list[float]:
+    """Columns / arrays rows/s of each interleaved run (run i of one against run i of the
+    other: the same moment's machine noise)."""
+
+    def chosen(server: str, route: str) -> list[Run]:
+        key = (server, route, model, rows)
+        return [r for r in runs if (r.server, r.route, r.model, r.rows) == key]
+
+    return [
+        c.rows_s / a.rows_s
+        for c, a in zip(chosen("driftloop", "columns"), chosen("baseline", "arrays"), strict=False)
+    ]
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ in flight. Process CPU time, so a loaded machine inflates both sides alike (the 
 `make bench` are wall time and swing with other load). Prediction logs are encoded as in
 production and handed to a publisher that drops them (no Redis).
 
-    python -m benchmarks.request_cpu [--requests 1600] [--concurrency 1 4 16]
+    python -m benchmarks.request_cpu [--requests 1600] [--concurrency 1 4 16] [--runs 5]
     python -m benchmarks.request_cpu --client-tokens [--runs 5]   # the bearer check's cost
 """
 
@@ -91,7 +91,7 @@ async def cpu_per_request(
     return spent / (max(1, requests // concurrency) * concurrency) * 1e6
 
 
-async def measure(requests: int, concurrencies: Sequence[int], offload: str) -> None:
+async def measure(requests: int, concurrencies: Sequence[int], offload: str, runs: int = 1) -> None:
     fitted, x = models(["LR"])
     with tempfile.TemporaryDirectory() as tmp:
         store = ContentStore(tmp)
@@ -109,16 +109,23 @@ async def measure(requests: int, concurrencies: Sequence[int], offload: str) -> 
             Predictor(holder, log, MicroBatcher()), baseline, max_body_bytes=10**7, max_rows=10**4
         )
         for concurrency in concurrencies:
-            figures = {}
-            for name, (path, shape) in ROUTES.items():
-                app, app_log = (ours, log) if name.startswith("ours") else (baseline, None)
-                payload = body(x, 100, shape)
-                figures[name] = await cpu_per_request(
-                    app, path, payload, requests, concurrency, app_log
-                )
+            spent: dict[str, list[float]] = {name: [] for name in ROUTES}
+            for _ in range(runs):  # interleaved: noise from other processes hits every route
+                for name, (path, shape) in ROUTES.items():
+                    app, app_log = (ours, log) if name.startswith("ours") else (baseline, None)
+                    payload = body(x, 100, shape)
+                    spent[name].append(
+                        await cpu_per_request(app, path, payload, requests, concurrency, app_log)
+                    )
+            figures = {name: statistics.median(v) for name, v in spent.items()}
             line = ", ".join(f"{k} {v:,.0f} us" for k, v in figures.items())
-            ratio = figures["baseline arrays"] / figures["ours columns"]
-            print(f"concurrency {concurrency:>2}: {line}; columns vs arrays {ratio:.2f}x")
+            arrays, columns = spent["baseline arrays"], spent["ours columns"]
+            pairs = [a / c for a, c in zip(arrays, columns, strict=True)]
+            print(
+                f"concurrency {concurrency:>2}: {line} (medians of {runs}); columns vs arrays "
+                f"{figures['baseline arrays'] / figures['ours columns']:.2f}x, run by run "
+                + " ".join(f"{p:.2f}" for p in pairs)
+            )
 
 
 async def measure_tokens(requests: int, runs: int) -> None:
@@ -179,7 +186,9 @@ def build_missing() -> Any:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--client-tokens", action="store_true")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--runs", type=int, help="interleaved runs, medians reported (default 1; 5 for tokens)"
+    )
     parser.add_argument("--requests", type=int, default=1600)
     parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 4, 16])
     parser.add_argument(
@@ -187,9 +196,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.client_tokens:
-        asyncio.run(measure_tokens(args.requests, args.runs))
+        asyncio.run(measure_tokens(args.requests, args.runs or 5))
     else:
-        asyncio.run(measure(args.requests, args.concurrency, args.offload))
+        asyncio.run(measure(args.requests, args.concurrency, args.offload, args.runs or 1))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from driftloop_contracts import (
 from driftloop_core import ContentStore, IntegrityError, InvalidInput, NotReady
 from driftloop_ml import ModelArtifact, dump_artifact, feature_matrix
 from driftloop_predictor import api
-from driftloop_predictor.batcher import BatchPolicy, MicroBatcher
+from driftloop_predictor.batcher import GATHER_TURNS, BatchPolicy, MicroBatcher
 from driftloop_predictor.bodies import answer_json
 from driftloop_predictor.columns import Columns, columns_from
 from driftloop_predictor.encoding import RowEncoder, as_rows, prediction_ids
@@ -732,11 +732,27 @@ async def test_a_policy_with_a_wait_lets_a_request_arriving_just_after_join_the_
     key, policy = object(), BatchPolicy(max_wait_s=max_wait_s)
 
     first = asyncio.create_task(batcher.predict(key, predict, numbered(0, 1), policy))
-    await asyncio.sleep(0)  # a yield, not a wait: the first request queues, the worker starts
+    for _ in range(GATHER_TURNS + 2):  # yields, not a wait: later than the loop's own turns
+        await asyncio.sleep(0)
     second = asyncio.create_task(batcher.predict(key, predict, numbered(1, 1), policy))
     answers = await asyncio.gather(first, second)
 
     assert [len(call) for call in predict.calls] == calls
+    assert [a[0, 0] for a in answers] == [0.0, 1.0]
+
+
+async def test_a_request_the_loop_already_holds_joins_the_call_without_a_wait(
+    batcher: MicroBatcher,
+) -> None:
+    predict = CountingPredict()
+    key, policy = object(), BatchPolicy(max_wait_s=0.0)
+
+    first = asyncio.create_task(batcher.predict(key, predict, numbered(0, 1), policy))
+    await asyncio.sleep(0)  # one turn: the first request queues, the worker starts
+    second = asyncio.create_task(batcher.predict(key, predict, numbered(1, 1), policy))
+    answers = await asyncio.gather(first, second)
+
+    assert [len(call) for call in predict.calls] == [2]
     assert [a[0, 0] for a in answers] == [0.0, 1.0]
 
 
@@ -1416,7 +1432,10 @@ async def test_the_fast_path_answers_a_single_prediction_as_json(fastpath: FastP
     answer = await call(fastpath, "/v1/predict", [body])
 
     assert answer.status == 200
-    assert answer.headers == [(b"content-type", b"application/json")]
+    assert answer.headers == [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(answer.body)).encode()),
+    ]
     data = answer.json()
     assert set(data) == {
         "prediction_id",

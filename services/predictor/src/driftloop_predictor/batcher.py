@@ -3,14 +3,17 @@
 Requests queue their rows and await a future. One worker drains the queue: everything queued
 (up to ``max_rows``) goes into one predict call, whose answer is split back per request. No
 timer is needed to form batches: while a predict runs, the requests that arrive meanwhile
-queue up and form the next batch, so batches grow with load and stay at one request when
-idle. An optional ``max_wait_ms`` waits a little for more when the queue is short.
+queue up and form the next batch, and before each call the worker yields to the event loop
+while the queue grows (a few turns at most), so the requests the loop already holds (read,
+not yet parsed) join too. Batches grow with load and stay at one request when idle. An
+optional ``max_wait_ms`` waits a little for more when the queue is short.
 
 Each call carries its model's `BatchPolicy`. Slow models (a random forest) predict in a worker
 thread, so the event loop keeps reading requests meanwhile, and take big batches with a short
 wait, since their predict costs about the same for 1 row or 1,000. Fast models (a logistic
-regression) predict inline, since a thread hop would cost more than it frees, and take smaller
-batches with no wait, since their cost grows with the rows and latency is what matters.
+regression) predict inline, since a thread hop would cost more than it frees, with no timed
+wait, since latency is what matters; yet most of a logistic regression's predict is a fixed
+cost per call (245 us for 100 rows, 313 us for 1,600, measured), so the turns above matter.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ PREDICT_SECONDS = Histogram(
 )
 
 Predict = Callable[[np.ndarray], np.ndarray]
+#: Most turns of the event loop a predict call waits for queued requests to join it.
+GATHER_TURNS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,8 @@ class MicroBatcher:
             policy = self._queue[0].policy
             if policy.max_wait_s and self._rows() < policy.max_rows:
                 await asyncio.sleep(policy.max_wait_s)
+            else:
+                await self._gather(policy.max_rows)
             batch = self._take()
             x = batch[0].x if len(batch) == 1 else np.concatenate([p.x for p in batch])
             started = time.perf_counter()
@@ -106,6 +113,19 @@ class MicroBatcher:
                 if not p.future.done():
                     p.future.set_result(proba[start:end])
                 start = end
+
+    async def _gather(self, max_rows: int) -> None:
+        """Let the requests the event loop already holds join this call: yield (no timer)
+        while the queue keeps growing, a few times at most. Idle, that costs one turn of the
+        loop; under load, calls take several requests each, and a call's fixed cost (most of
+        a small model's predict) is shared by more of them."""
+        for _ in range(GATHER_TURNS):
+            queued = len(self._queue)
+            if self._rows() >= max_rows:
+                return
+            await asyncio.sleep(0)
+            if len(self._queue) == queued:
+                return
 
     def _rows(self) -> int:
         return sum(len(p.x) for p in self._queue)

@@ -9,7 +9,7 @@ indices and the message are the same whichever shape the request had.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 import numpy as np
@@ -24,13 +24,24 @@ class Columns(Sequence[Mapping[str, Any]]):
     """A batch of ``rows`` rows as one list or 1-D numpy array per feature name.
 
     It is a Sequence of rows only so that it goes wherever rows go; a row is built only when
-    something indexes it (the error path), never on the way to the model."""
+    something indexes it (the error path), never on the way to the model. Columns read by a
+    fast reader that only knows numbers (plainnumbers) carry `exact`: the same columns as the
+    body sent them, for every decision the float arrays cannot make alike."""
 
-    __slots__ = ("data", "rows")
+    __slots__ = ("by_feature", "data", "exact", "rows")
 
-    def __init__(self, data: Mapping[str, Any], rows: int) -> None:
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        rows: int,
+        exact: Callable[[], Columns] | None = None,
+        by_feature: np.ndarray | None = None,
+    ) -> None:
         self.data = data
         self.rows = rows
+        self.exact = exact
+        #: The same values as one float array, a row per column in the order of `data`.
+        self.by_feature = by_feature
 
     def __len__(self) -> int:
         return self.rows
@@ -81,9 +92,11 @@ class ColumnEncoder:
         every bad row, as the row validator words it."""
         data = self._checked(batch)
         if self.numeric:
-            fast = self._all_numeric(data)
+            fast = self._all_numeric(data, batch.by_feature)
             if fast is not None:
                 return fast, fast
+        if batch.exact is not None:  # decided on the values as sent, in their JSON types
+            return self.encode(batch.exact())
         x = np.empty((batch.rows, len(self.names)), dtype=object)
         bad = np.zeros(batch.rows, dtype=bool)
         for j, spec in enumerate(self.schema.features):
@@ -107,18 +120,25 @@ class ColumnEncoder:
             raise InvalidInput(f"unknown column(s) {sorted(unknown)}; the schema has {list(names)}")
         return batch.data
 
-    def _all_numeric(self, data: Mapping[str, Any]) -> np.ndarray | None:
+    def _all_numeric(
+        self, data: Mapping[str, Any], stacked: np.ndarray | None = None
+    ) -> np.ndarray | None:
         """One float matrix when every column is plainly numbers in range; None otherwise.
 
         numpy's own conversion is the type check: text that is not a number fails it, a null
         becomes NaN and fails the finiteness check (both then go cell by cell), a numeric
         string is the number it spells, as the row validator has it. Only a boolean passes
-        as 1.0 or 0.0: the types of a column holding those values are looked at."""
+        as 1.0 or 0.0: the types of a column holding those values are looked at. `stacked`:
+        the columns already read as one float array (plainnumbers), a row per column."""
         try:
             columns = [data[n] for n in self.names]
         except KeyError:
             return None
-        if all(isinstance(c, np.ndarray) for c in columns):
+        if stacked is not None and len(data) == len(self.names):  # the sent columns, read as floats
+            sent = tuple(data)
+            order = None if sent == self.names else [sent.index(n) for n in self.names]
+            matrix = (stacked if order is None else stacked[order]).T
+        elif all(isinstance(c, np.ndarray) for c in columns):
             if not all(c.dtype.kind in "iuf" for c in columns):
                 return None
             matrix = np.column_stack(columns).astype(np.float64, copy=False)

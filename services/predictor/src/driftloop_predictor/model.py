@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -35,9 +36,16 @@ class LoadedModel:
     def version(self) -> int:
         return self.promoted.model_version
 
-    @property
+    @cached_property
     def class_names(self) -> list[str]:
+        """The classes as text (computed once: every answer carries them; never mutated)."""
         return [str(c) for c in self.classes]
+
+    @cached_property
+    def class_labels(self) -> np.ndarray:
+        """class_names as an object array: indexing it by each row's best class gives the
+        labels without making a string per row."""
+        return np.array(self.class_names, dtype=object)
 
     @property
     def regression(self) -> bool:

@@ -144,7 +144,7 @@ class Predictor:
             labels, scores, confidence, proba = out.tolist(), None, [], None
         else:
             best = out.argmax(axis=1)
-            labels = model.classes[best].astype(str).tolist()
+            labels = model.class_labels[best].tolist()
             scores = out[np.arange(len(best)), best]
             confidence, proba = scores.tolist(), out
         self.log.add(

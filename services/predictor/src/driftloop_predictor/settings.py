@@ -52,7 +52,7 @@ class PredictorSettings(ServiceSettings, KeySettings, ClientTokenSettings):
         ge=0,
         description="How long a short queue waits for more requests before predicting. Unset: "
         "1 ms for slow models, 0 for fast ones (batches then form from the requests that "
-        "arrive during the previous predict).",
+        "arrive during the previous predict and those the event loop already holds).",
     )
     offload: str = Field(
         default="auto",
