@@ -66,6 +66,14 @@ class Cluster:
                     stderr=subprocess.DEVNULL,
                 )
             )
+        try:
+            self._form(nodes)
+        except BaseException:  # `with` calls __exit__ only after __enter__ returned
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _form(self, nodes: list[int]) -> None:
         for port in nodes:
             wait_for_port(port)
         self._assign_slots()
@@ -73,7 +81,6 @@ class Cluster:
         if self.replicas:
             self._add_replicas()
             eventually_sync(lambda: self._ok(nodes), timeout=20, what="cluster_state:ok (all)")
-        return self
 
     def _add_replicas(self) -> None:
         """Each replica meets the cluster, then replicates its primary (once it knows it)."""

@@ -47,6 +47,14 @@ class SentinelGroup:
         return ",".join(f"127.0.0.1:{p}" for p in self.sentinel_ports)
 
     def __enter__(self) -> SentinelGroup:
+        try:
+            self._form()
+        except BaseException:  # `with` calls __exit__ only after __enter__ returned
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _form(self) -> None:
         self.start_server("a")
         self.start_server("b", replica_of=self.ports["a"])
         for i, port in enumerate(self.sentinel_ports):
@@ -62,7 +70,6 @@ class SentinelGroup:
         eventually_sync(
             self._ready, timeout=20, what="sentinels that know the replica and each other"
         )
-        return self
 
     def start_server(self, name: str, replica_of: int | None = None) -> None:
         port = self.ports[name]
