@@ -9,7 +9,7 @@ the retraining and the trial to the promotion, and the predictor then answers wi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -96,12 +96,9 @@ def test_drift_retrains_promotes_and_serves_a_new_model_with_one_correlation_id(
         version, before = serve(client, scenario, "before", 400)
         assert version == 1 and before > 0.75
 
-        rows_after = 0
-        while version == 1:
-            stack.check_alive()
-            assert rows_after < 8000, "no new model after 8,000 post-drift rows"
-            version, _ = serve(client, scenario, "after", 200)
-            rows_after += 200
+        version = until_a_new_model_serves(
+            stack, client, io, lambda: serve(client, scenario, "after", 200)[0], limit=8000
+        )
 
         drift_ids = {e.event_id for e in io.read(streams.DRIFT_DETECTED)}
         retrains = {e.event_id: e for e in io.read(streams.TRAINING_COMPLETED)}
@@ -126,6 +123,29 @@ def test_drift_retrains_promotes_and_serves_a_new_model_with_one_correlation_id(
     finally:
         client.close()
         io.close()
+
+
+def until_a_new_model_serves(
+    stack: Stack, client: DriftloopClient, io: Streams, serve_200: Callable[[], int], limit: int
+) -> int:
+    """Serve post-drift rows, 200 at a time, until the registry promotes a model after v1 (the
+    loop's job: within `limit` rows), then wait for the predictor to serve it (loading it is
+    not counted in rows: a fast client would count thousands). The version then served."""
+    rows = 0
+    while serve_200() == 1 and _newest_promoted(io) == 1:
+        stack.check_alive()
+        rows += 200
+        assert rows < limit, f"no new model promoted after {limit:,} post-drift rows"
+
+    def new_model() -> int:
+        served = _serving(client)
+        return served if served > 1 else 0
+
+    return eventually_sync(new_model, timeout=30, what="the promoted model served")
+
+
+def _newest_promoted(io: Streams) -> int:
+    return max((e.model_version for e in io.read(streams.MODEL_PROMOTED)), default=0)
 
 
 def _serving(client: DriftloopClient) -> int:

@@ -19,7 +19,7 @@ from driftloop_sdk.scenario import HouseScenario, Phase
 from tests.support.streams import Streams
 from tests.support.wait import eventually_sync
 
-from .test_loop import FAST_LOOP
+from .test_loop import FAST_LOOP, until_a_new_model_serves
 
 pytestmark = pytest.mark.e2e
 
@@ -86,12 +86,9 @@ def test_a_regression_model_drifts_retrains_and_serves_again(stack: Stack, names
         version, before = serve(client, scenario, "before", 400)
         assert version == 1 and before < 20  # noise sd 12: MAE about 10
 
-        rows_after = 0
-        while version == 1:
-            stack.check_alive()
-            assert rows_after < 6000, "no new model after 6,000 post-drift rows"
-            version, _ = serve(client, scenario, "after", 200)
-            rows_after += 200
+        version = until_a_new_model_serves(
+            stack, client, io, lambda: serve(client, scenario, "after", 200)[0], limit=6000
+        )
 
         drifts = {e.event_id: e for e in io.read(streams.DRIFT_DETECTED)}
         assert "performance" in {e.kind for e in drifts.values()}
