@@ -16,15 +16,8 @@ from driftloop_predictor.encoding import RowEncoder
 from driftloop_predictor.logbuffer import Logged, encode_events
 from driftloop_predictor.plainnumbers import numeric_columns, opens_with_columns
 
-SENSORS = DatasetSchema(
-    name="sensors",
-    features=(
-        FeatureSpec(name="temperature", kind="numeric", minimum=-40, maximum=60),
-        FeatureSpec(name="pressure", kind="numeric", minimum=0),
-        FeatureSpec(name="vibration", kind="numeric", nullable=True),
-    ),
-    target=TargetSpec(name="fault", classes=("ok", "fault")),
-)
+from tests.unit.test_predictor_columns import SENSORS
+
 SHOP = DatasetSchema(
     name="shop",
     features=(
